@@ -1,0 +1,63 @@
+"""The `promptopt` command line.
+
+Only light modules are imported here: every command imports torch, diffusers and the scorers inside
+its body, so `promptopt --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, Optional
+
+import typer
+
+from promptopt import __version__
+from promptopt.errors import InputError
+
+app = typer.Typer(
+    name="promptopt",
+    help="Find prompts whose generated GI endoscopy images reliably show a category, and export them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn an InputError raised by a command into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InputError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"promptopt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Optional[bool] = typer.Option(
+        None, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Prompt optimisation for synthetic GI endoscopy images (ImageCLEFmed MEDVQA-GI)."""
+
+
+def _register() -> None:
+    from promptopt.commands import export, search
+
+    app.command("search")(guarded(search.search))
+    app.command("export")(guarded(export.export))
+
+
+_register()

@@ -1,0 +1,5 @@
+"""Scorers for generated images. Never imports `promptopt`; heavy imports happen inside functions."""
+
+from scorers.base import Scorer
+
+__all__ = ["Scorer"]

@@ -1,0 +1,21 @@
+"""The scorer interface."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+class Scorer(Protocol):
+    """Scores one batch of images rendered from `prompts` (one prompt per image).
+
+    `metrics` maps each metric name that `score` returns to whether higher is better.
+    """
+
+    name: str
+    metrics: dict[str, bool]
+
+    def score(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, float]: ...
