@@ -22,6 +22,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+data_app = typer.Typer(help="Inspect datasets of GI endoscopy images with prompts.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,10 +56,12 @@ def main(
 
 
 def _register() -> None:
-    from promptopt.commands import export, search
+    from promptopt.commands import data_stats, export, parse, search
 
     app.command("search")(guarded(search.search))
     app.command("export")(guarded(export.export))
+    app.command("parse")(guarded(parse.parse))
+    data_app.command("stats")(guarded(data_stats.stats))
 
 
 _register()

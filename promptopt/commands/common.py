@@ -1,0 +1,63 @@
+"""Pieces the `search` and `export` commands share: finding the study config, checking the output folder,
+quietening library progress bars, printing."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from promptopt.config import CATEGORIES, StudyConfig, load_study
+from promptopt.errors import InputError
+
+REPO_STUDIES = Path(__file__).resolve().parents[2] / "studies"
+
+
+def find_study(category: str | None, study: Path | None) -> Path:
+    """--study if given, else studies/<category>.toml in the working folder, else the repository's."""
+    if study is not None:
+        return study
+    if category is None:
+        raise InputError("name a category with --category (polyp, landmark, instrument) or a TOML with --study")
+    if category not in CATEGORIES:
+        raise InputError(f"unknown category {category!r}: choose one of {', '.join(CATEGORIES)}")
+    for folder in (Path("studies"), REPO_STUDIES):
+        if (folder / f"{category}.toml").is_file():
+            return folder / f"{category}.toml"
+    raise InputError(f"no study config for {category!r}: expected studies/{category}.toml; pass one with --study")
+
+
+def load_for(category: str | None, study: Path | None) -> StudyConfig:
+    cfg = load_study(find_study(category, study))
+    if category is not None and cfg.study.category != category:
+        raise InputError(f"--category {category} disagrees with category {cfg.study.category!r} in {cfg.source}")
+    return cfg
+
+
+def check_writable(folder: Path) -> None:
+    """Create `folder` and prove a file can be written there."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise InputError(f"output folder {folder} is not writable ({err.strerror}): choose another with --out") from None
+
+
+def quiet_libraries() -> None:
+    """Silence the download/loading progress bars and info logs of diffusers and transformers."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,34 @@
+"""`promptopt export`: (re)write a run's optimal prompts and synthetic dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from promptopt.commands.common import print_json
+from promptopt.config import load_study, override
+from promptopt.errors import InputError
+
+
+def export(
+    run_dir: Path = typer.Argument(..., help="A run folder made by `promptopt search` (holds study.db, config.toml)."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Prompts to export (default: the run's config)."),
+    images_per_prompt: Optional[int] = typer.Option(
+        None, "--images-per-prompt", help="Dataset images per prompt; 0 exports the prompt lists only."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the exported prompts as JSON on stdout."),
+) -> None:
+    """Rank the complete trials, write opg_prompts.csv/.json, and render the dataset (images + metadata.jsonl)."""
+    from promptopt.paths import RunPaths
+
+    paths = RunPaths(run_dir)
+    if not paths.db.is_file() or not paths.config.is_file():
+        raise InputError(f"{run_dir} is not a run folder (no study.db and config.toml): pass <out>/<study name>")
+    cfg = override(load_study(paths.config), "export", top_k=top_k, images_per_prompt=images_per_prompt)
+    from promptopt.runner import export_only
+
+    rows = export_only(cfg, paths, quiet=as_json)
+    if as_json:
+        print_json(rows)

@@ -1,0 +1,81 @@
+"""`promptopt parse`: the attributes and categories of prompts, as JSON Lines or a table."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from promptopt import grammar
+from promptopt.errors import InputError
+
+
+def read_prompts(file: Path) -> list[str]:
+    """Prompts from a text file (one a line, blank lines skipped) or a CSV with a `prompt` column."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{file}: no such file; give a text file (one prompt a line) or a CSV") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{file}: cannot read it as UTF-8 text ({err}); check the path and encoding") from None
+    if file.suffix.lower() != ".csv":
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    reader = csv.DictReader(text.splitlines())
+    column = next((name for name in reader.fieldnames or [] if name.strip().lower() == "prompt"), None)
+    if column is None:
+        raise InputError(f"{file}: no 'prompt' column (found {reader.fieldnames}); add a header named prompt")
+    return [row[column].strip() for row in reader if (row[column] or "").strip()]
+
+
+def describe(prompt: str) -> dict[str, Any]:
+    """One output record: the prompt with its attributes and categories, or with the parse error."""
+    try:
+        attrs = grammar.parse(prompt)
+    except grammar.PromptParseError as err:
+        return {"prompt": prompt, "error": str(err)}
+    return {"prompt": prompt, "attributes": attrs, "categories": grammar.categories(attrs)}
+
+
+def _cell(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else json.dumps(value).strip('"')
+
+
+def _print_table(records: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("prompt", "categories", "attributes", show_lines=True)
+    for record in records:
+        if "error" in record:
+            table.add_row(record["prompt"], "", f"[red]error: {record['error']}[/red]")
+        else:
+            attrs = "\n".join(f"{key}: {_cell(value)}" for key, value in record["attributes"].items())
+            table.add_row(record["prompt"], ", ".join(record["categories"]), attrs)
+    Console().print(table)
+
+
+def parse(
+    prompts: Optional[list[str]] = typer.Argument(None, help="Prompts to parse.", show_default=False),
+    file: Optional[Path] = typer.Option(
+        None, "--file", help="A text file with one prompt a line, or a CSV with a 'prompt' column."
+    ),
+    json_lines: bool = typer.Option(False, "--json", help="Print one JSON object per prompt (JSON Lines)."),
+) -> None:
+    """Parse prompts into the attributes they constrain and the categories they target.
+
+    Exit code 1 when a prompt cannot be parsed (its line carries an "error"); 2 for bad input.
+    """
+    texts = list(prompts or []) + (read_prompts(file) if file is not None else [])
+    if not texts:
+        raise InputError("no prompts: give PROMPT arguments or --file FILE")
+    records = [describe(text) for text in texts]
+    if json_lines:
+        for record in records:
+            typer.echo(json.dumps(record, ensure_ascii=False))
+    else:
+        _print_table(records)
+    if any("error" in record for record in records):
+        raise typer.Exit(1)

@@ -1,0 +1,49 @@
+"""`promptopt search`: run (or resume) a study, then export its best prompts and a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from promptopt.commands.common import check_writable, load_for, print_json
+from promptopt.config import override
+
+
+def search(
+    category: Optional[str] = typer.Option(None, "--category", "-c", help="polyp, landmark or instrument."),
+    study: Optional[Path] = typer.Option(None, "--study", help="Study TOML (default: studies/<category>.toml)."),
+    n_trials: Optional[int] = typer.Option(
+        None, "--n-trials", "-n", help="Total complete trials wanted; re-running with a larger number resumes."
+    ),
+    out: Path = typer.Option(Path("runs"), "--out", help="Runs folder; the study lives in <out>/<study name>/."),
+    model: Optional[str] = typer.Option(None, "--model", help="tiny-random, a local pipeline folder or a hub id."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, float32, float16 or bfloat16."),
+    images_per_trial: Optional[int] = typer.Option(None, "--images-per-trial", help="Evaluation seeds per trial."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Sampler seed; also picks the evaluation seeds."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Prompts to export."),
+    images_per_prompt: Optional[int] = typer.Option(None, "--images-per-prompt", help="Dataset images per prompt."),
+    no_export: bool = typer.Option(False, "--no-export", help="Skip the export at the end."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Search prompts for a category: mutate, render, score, and tell Optuna; Ctrl-C stops after the trial.
+
+    The study is stored in <out>/<name>/study.db and resumes when the same command runs again: --n-trials is
+    the total number of complete trials wanted, so `-n 3` then `-n 5` adds two trials.
+    """
+    cfg = load_for(category, study)
+    cfg = override(cfg, "study", n_trials=n_trials, images_per_trial=images_per_trial, seed=seed)
+    cfg = override(cfg, "generator", model=model, device=device, dtype=dtype)
+    cfg = override(cfg, "export", top_k=top_k, images_per_prompt=images_per_prompt)
+    from promptopt.paths import RunPaths
+
+    paths = RunPaths(out / cfg.study.name)
+    check_writable(paths.root)
+
+    from promptopt.runner import run_and_export
+
+    summary = run_and_export(cfg, paths, export=not no_export, quiet=as_json)
+    if as_json:
+        print_json(summary)

@@ -1,0 +1,277 @@
+"""Study configuration: frozen dataclasses loaded from a TOML file, overridable from the CLI.
+
+A study TOML has the sections `[study]`, `[generator]`, `[mutator]`, `[scorers.intent]`, `[scorers.realism]`,
+`[[objectives]]` and `[export]`. Unknown keys, wrong types and impossible values are input errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generators.base import GeneratorConfig
+from promptopt.errors import InputError
+
+CATEGORIES = ("polyp", "landmark", "instrument")
+DIRECTIONS = ("maximize", "minimize")
+
+
+@dataclass(frozen=True)
+class StudySection:
+    """What is searched and how long. `n_trials` is the total number of complete trials wanted."""
+
+    name: str
+    category: str
+    n_trials: int = 12
+    seed: int = 0
+    images_per_trial: int = 4
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"unknown category {self.category!r}: choose one of {', '.join(CATEGORIES)}")
+        if self.n_trials < 1:
+            raise ValueError(f"n_trials must be at least 1, got {self.n_trials}")
+        if self.images_per_trial < 2:
+            raise ValueError(f"images_per_trial must be at least 2 (KID needs two images), got {self.images_per_trial}")
+        if not self.name or "/" in self.name or self.name.startswith("."):
+            raise ValueError(f"study name {self.name!r} must be a plain folder name")
+
+    @property
+    def eval_seeds(self) -> tuple[int, ...]:
+        """The evaluation seeds, the same in every trial so that trials differ only by their candidate."""
+        return tuple(range(self.seed * 1_000_003, self.seed * 1_000_003 + self.images_per_trial))
+
+
+@dataclass(frozen=True)
+class MutatorConfig:
+    """The search space: how many real prompts seed it, and the guidance and step pools."""
+
+    seed_prompts: int = 12
+    guidance_min: float = 3.0
+    guidance_max: float = 9.0
+    guidance_step: float = 0.5
+    steps: tuple[int, ...] = (10, 20)
+
+    def __post_init__(self) -> None:
+        if self.seed_prompts < 1:
+            raise ValueError(f"mutator.seed_prompts must be at least 1, got {self.seed_prompts}")
+        if not 0 < self.guidance_min <= self.guidance_max or self.guidance_step <= 0:
+            raise ValueError("mutator guidance needs 0 < guidance_min <= guidance_max and guidance_step > 0")
+        n_steps = (self.guidance_max - self.guidance_min) / self.guidance_step
+        if abs(n_steps - round(n_steps)) > 1e-9:
+            raise ValueError("mutator: guidance_max - guidance_min must be a multiple of guidance_step")
+        if not self.steps or min(self.steps) < 1:
+            raise ValueError(f"mutator.steps must be a non-empty list of positive integers, got {list(self.steps)}")
+
+
+@dataclass(frozen=True)
+class IntentConfig:
+    """Prompt–intent similarity with all-MiniLM-L6-v2; empty `intent` means the category's default."""
+
+    intent: str = ""
+
+
+GI_SIM_REFERENCE = "gi-sim"
+
+
+@dataclass(frozen=True)
+class RealismConfig:
+    """KID against a reference image folder (relative paths are relative to the study TOML's folder).
+
+    `reference = "gi-sim"` uses `gi_sim_images` GI-sim images (a simulator, not medical data) that show the
+    study's category, made once and cached: the offline default.
+    """
+
+    reference: str
+    subset_size: int = 100
+    gi_sim_images: int = 200
+
+    def __post_init__(self) -> None:
+        if self.subset_size < 2:
+            raise ValueError(f"scorers.realism.subset_size must be at least 2, got {self.subset_size}")
+        if self.gi_sim_images < 2:
+            raise ValueError(f"scorers.realism.gi_sim_images must be at least 2, got {self.gi_sim_images}")
+
+
+@dataclass(frozen=True)
+class ScorersConfig:
+    intent: IntentConfig | None = None
+    realism: RealismConfig | None = None
+
+    def metrics(self) -> dict[str, bool]:
+        """Metric name → higher is better, for every configured scorer."""
+        out: dict[str, bool] = {}
+        if self.intent is not None:
+            out["intent"] = True
+        if self.realism is not None:
+            out["kid"] = False
+        return out
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """One Optuna objective: a weighted sum of scorer metrics."""
+
+    name: str
+    terms: dict[str, float]
+    direction: str = "maximize"
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"objective {self.name!r}: direction must be maximize or minimize, got {self.direction!r}")
+        if not self.terms:
+            raise ValueError(f"objective {self.name!r} has no terms: give e.g. terms = {{ intent = 1.0 }}")
+
+    def value(self, scores: dict[str, float]) -> float:
+        return sum(weight * scores[metric] for metric, weight in self.terms.items())
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What the export holds: the top-k distinct prompts and a dataset rendered from them on fresh seeds."""
+
+    top_k: int = 5
+    images_per_prompt: int = 8
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1 or self.images_per_prompt < 0:
+            raise ValueError("export.top_k must be at least 1 and export.images_per_prompt at least 0")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    study: StudySection
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    mutator: MutatorConfig = field(default_factory=MutatorConfig)
+    scorers: ScorersConfig = field(default_factory=ScorersConfig)
+    objectives: tuple[ObjectiveConfig, ...] = ()
+    export: ExportConfig = field(default_factory=ExportConfig)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.objectives:
+            raise ValueError("the study names no [[objectives]]: add at least one")
+        available = self.scorers.metrics()
+        for objective in self.objectives:
+            unknown = sorted(set(objective.terms) - set(available))
+            if unknown:
+                raise ValueError(
+                    f"objective {objective.name!r} uses {', '.join(unknown)}, which no configured scorer provides "
+                    f"(available: {', '.join(sorted(available)) or 'none'}); add the scorer or remove the term"
+                )
+        names = [o.name for o in self.objectives]
+        if len(set(names)) != len(names):
+            raise ValueError(f"objective names must be distinct, got {names}")
+
+    def search_identity(self) -> dict[str, Any]:
+        """The parts that must not change when a study resumes (n_trials and export may)."""
+        data = to_dict(self)
+        data["study"] = {k: v for k, v in data["study"].items() if k != "n_trials"}
+        data["generator"] = {k: v for k, v in data["generator"].items() if k not in ("device", "dtype", "batch_size")}
+        data.pop("export")
+        return data
+
+
+def to_dict(obj: Any) -> Any:
+    """Plain dicts, lists and scalars of a config (tuples become lists, None sections and `source` are dropped)."""
+    if dataclasses.is_dataclass(obj):
+        return {
+            f.name: to_dict(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if getattr(obj, f.name) is not None and f.name != "source"
+        }
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def _join(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _convert(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], where)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise InputError(f"{where} must be a table, got {type(value).__name__}")
+        return _build(hint, value, where)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise InputError(f"{where} must be a list, got {type(value).__name__}")
+        return tuple(_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise InputError(f"{where} must be a table, got {type(value).__name__}")
+        return {str(k): _convert(v, args[1], _join(where, k)) for k, v in value.items()}
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (type(value) is not hint):
+        raise InputError(f"{where} must be {hint.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls) if f.init and f.name != "source"}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise InputError(f"unknown key {_join(where, unknown[0])}; valid keys there: {', '.join(sorted(fields))}")
+    kwargs = {k: _convert(v, hints[k], _join(where, k)) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as err:  # a required key is missing
+        missing = sorted(f for f in fields if f not in data)
+        raise InputError(f"[{where or 'top level'}] is missing a required key: {', '.join(missing)}") from None
+    except ValueError as err:
+        raise InputError(f"[{where}] {err}" if where else str(err)) from None
+
+
+def from_dict(data: dict[str, Any], source: str = "") -> StudyConfig:
+    """Build and validate a StudyConfig from parsed TOML."""
+    body = dict(data)
+    if "objectives" in body and not isinstance(body["objectives"], list):
+        raise InputError("objectives must be an array of tables: write [[objectives]]")
+    return dataclasses.replace(_build(StudyConfig, body, ""), source=source)
+
+
+def load_study(path: Path) -> StudyConfig:
+    """Read and validate a study TOML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"study config {path} does not exist: pass an existing TOML with --study") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"study config {path} cannot be read ({err.__class__.__name__}): check its permissions and encoding") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"study config {path} is not valid TOML: {err}") from None
+    cfg = from_dict(data, source=str(path.resolve()))
+    realism = cfg.scorers.realism
+    if realism is not None and realism.reference != GI_SIM_REFERENCE:
+        folder = (path.resolve().parent / Path(realism.reference).expanduser()).resolve()
+        scorers = dataclasses.replace(cfg.scorers, realism=dataclasses.replace(realism, reference=str(folder)))
+        cfg = dataclasses.replace(cfg, scorers=scorers)
+    return cfg
+
+
+def override(cfg: StudyConfig, section: str, **changes: Any) -> StudyConfig:
+    """A copy with the given keys of one section replaced; None values are ignored (flag not given)."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        return cfg
+    try:
+        return dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **changes)})
+    except ValueError as err:
+        raise InputError(str(err)) from None

@@ -1,0 +1,163 @@
+"""Export a study: the optimal prompts (OPG subtask) and a synthetic dataset rendered from them.
+
+runs/<study>/export/
+  opg_prompts.csv, opg_prompts.json   category, rank, prompt, negative prompt, parameters, scores
+  dataset/images/*.png + metadata.jsonl   a Hugging Face `imagefolder` dataset
+  summary.json                            provenance: config, environment, generator, set-level realism
+The whole folder is built beside the old one and swapped in at the end, so an interrupted export leaves the
+previous export intact.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from generators.base import Generator
+from promptopt import atomic
+from promptopt.config import StudyConfig, to_dict
+from promptopt.errors import InputError
+from promptopt.paths import RunPaths
+from promptopt.provenance import environment
+from promptopt.ranking import rank_trials
+
+EXPORT_SEED_OFFSET = 500_000
+FID_RELIABLE_N = 2048
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    folder: Path
+    rows: list[dict[str, Any]]
+    n_images: int
+    dataset_realism: dict[str, Any] | None
+
+
+def export_seeds(cfg: StudyConfig) -> tuple[int, ...]:
+    """Fresh seeds for the dataset, disjoint from the evaluation seeds of the search."""
+    base = cfg.study.eval_seeds[0] + EXPORT_SEED_OFFSET
+    return tuple(range(base, base + cfg.export.images_per_prompt))
+
+
+def prompt_rows(cfg: StudyConfig, study: Any) -> list[dict[str, Any]]:
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        raise InputError(f"study {cfg.study.name!r} has no complete trial yet: run `promptopt search` first")
+    ranked = rank_trials(complete, [o.direction for o in cfg.objectives])[: cfg.export.top_k]
+    rows = []
+    for rank, trial in enumerate(ranked, start=1):
+        cand = trial.user_attrs["candidate"]
+        rows.append(
+            {
+                "category": cfg.study.category,
+                "rank": rank,
+                "prompt": cand["prompt"],
+                "negative_prompt": cand["negative_prompt"],
+                "guidance_scale": cand["guidance_scale"],
+                "steps": cand["steps"],
+                "trial": trial.number,
+                **{f"objective_{o.name}": v for o, v in zip(cfg.objectives, trial.values)},
+                **{f"score_{k}": v for k, v in sorted(trial.user_attrs["scores"].items())},
+            }
+        )
+    return rows
+
+
+def _write_prompts(folder: Path, rows: list[dict[str, Any]]) -> None:
+    with (folder / "opg_prompts.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (folder / "opg_prompts.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write_dataset(
+    folder: Path, cfg: StudyConfig, rows: list[dict[str, Any]], generator: Generator, progress: Any
+) -> list[Any]:
+    images_dir = folder / "dataset" / "images"
+    images_dir.mkdir(parents=True)
+    seeds = export_seeds(cfg)
+    all_images = []
+    with (folder / "dataset" / "metadata.jsonl").open("w", encoding="utf-8") as meta:
+        for row in rows:
+            images = generator.render(
+                [row["prompt"]] * len(seeds),
+                seeds,
+                negative_prompt=row["negative_prompt"] or None,
+                guidance_scale=row["guidance_scale"],
+                steps=row["steps"],
+            )
+            for seed, image in zip(seeds, images):
+                name = f"images/{cfg.study.category}_r{row['rank']:02d}_s{seed}.png"
+                image.save(folder / "dataset" / name)
+                record = {
+                    "file_name": name,
+                    "prompt": row["prompt"],
+                    "negative_prompt": row["negative_prompt"],
+                    "seed": seed,
+                    "guidance_scale": row["guidance_scale"],
+                    "steps": row["steps"],
+                    "category": cfg.study.category,
+                    "rank": row["rank"],
+                    "generator": generator.identity,
+                    "scores": {k[6:]: v for k, v in row.items() if k.startswith("score_")},
+                }
+                meta.write(json.dumps(record, ensure_ascii=False) + "\n")
+            all_images += images
+            if progress is not None:
+                progress(len(images))
+    return all_images
+
+
+def export_study(
+    cfg: StudyConfig,
+    paths: RunPaths,
+    study: Any,
+    *,
+    generator: Generator | None,
+    realism_features: tuple[np.ndarray, Any] | None = None,
+    progress: Any = None,
+) -> ExportResult:
+    """Write the export folder. `realism_features` = (reference features, feature function) adds set-level
+    FID/KID of the exported dataset against the reference."""
+    from optuna.trial import TrialState
+
+    from scorers.realism import set_realism
+
+    rows = prompt_rows(cfg, study)
+    dataset_realism = None
+    n_images = 0
+    with atomic.staged_dir(paths.export) as folder:
+        _write_prompts(folder, rows)
+        if cfg.export.images_per_prompt and generator is not None:
+            images = _write_dataset(folder, cfg, rows, generator, progress)
+            n_images = len(images)
+            if realism_features is not None and n_images >= 2:
+                reference, features = realism_features
+                dataset_realism = {**set_realism(reference, features(images), seed=cfg.study.seed)}
+                if n_images < FID_RELIABLE_N:
+                    dataset_realism["note"] = (
+                        f"FID on {n_images} images (< {FID_RELIABLE_N} feature dimensions) is biased upwards: "
+                        "compare FID only at equal sample sizes; KID is unbiased"
+                    )
+        summary = {
+            "study": cfg.study.name,
+            "category": cfg.study.category,
+            "n_complete_trials": len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))),
+            "prompts": len(rows),
+            "images": n_images,
+            "export_seeds": list(export_seeds(cfg)) if n_images else [],
+            "generator": generator.identity if generator is not None else None,
+            "dataset_realism": dataset_realism,
+            "config": to_dict(cfg),
+            "environment": environment(),
+        }
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    return ExportResult(paths.export, rows, n_images, dataset_realism)

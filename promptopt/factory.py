@@ -1,0 +1,85 @@
+"""Build the generator, scorers and mutator a study config names (one way to build each)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from promptopt.categories import CATEGORIES
+from promptopt.config import GI_SIM_REFERENCE, StudyConfig
+from promptopt.errors import InputError
+from promptopt.mutator import PromptMutator
+from promptopt.paths import cache_dir
+
+
+@dataclass(frozen=True)
+class RealismAssets:
+    """Reference features and the feature function, shared by the per-trial scorer and the export."""
+
+    reference: np.ndarray
+    features: Any
+
+
+def build_generator(cfg: StudyConfig) -> Any:
+    from generators.diffusers_generator import ModelNotFoundError, load_generator
+
+    try:
+        return load_generator(cfg.generator, cache_dir=cache_dir())
+    except ModelNotFoundError as err:
+        raise InputError(str(err)) from None
+
+
+def build_mutator(cfg: StudyConfig) -> PromptMutator:
+    return PromptMutator(CATEGORIES[cfg.study.category], cfg.mutator)
+
+
+def reference_folder(cfg: StudyConfig) -> Path:
+    """The realism reference folder (made and cached first when it is GI-sim)."""
+    assert cfg.scorers.realism is not None
+    if cfg.scorers.realism.reference == GI_SIM_REFERENCE:
+        from promptopt.sim.reference import gi_sim_reference
+
+        return gi_sim_reference(cfg.study.category, cfg.scorers.realism.gi_sim_images, cache_dir())
+    folder = Path(cfg.scorers.realism.reference)
+    if not folder.is_dir():
+        raise InputError(
+            f"realism reference folder {folder} does not exist: set [scorers.realism] reference to a folder of images"
+        )
+    return folder
+
+
+def build_realism(cfg: StudyConfig, device: str = "cpu") -> RealismAssets | None:
+    if cfg.scorers.realism is None:
+        return None
+    from scorers.images import image_files
+    from scorers.inception import InceptionFeatures
+    from scorers.realism import reference_features
+
+    folder = reference_folder(cfg)
+    if len(image_files(folder)) < 2:
+        raise InputError(
+            f"realism reference folder {folder} holds fewer than 2 images: fill it with real (or GI-sim) images"
+        )
+    features = InceptionFeatures(device=device)
+    reference = reference_features(folder, features, backbone=features.name, cache_dir=cache_dir())
+    return RealismAssets(reference=reference, features=features)
+
+
+def build_scorers(cfg: StudyConfig, realism: RealismAssets | None, device: str = "cpu") -> list[Any]:
+    from scorers.intent import IntentScorer, load_minilm
+    from scorers.realism import RealismScorer
+
+    scorers: list[Any] = []
+    if cfg.scorers.intent is not None:
+        intent = cfg.scorers.intent.intent or CATEGORIES[cfg.study.category].intent
+        scorers.append(IntentScorer(load_minilm(device), intent))
+    if realism is not None and cfg.scorers.realism is not None:
+        scorers.append(
+            RealismScorer(
+                realism.reference, realism.features, subset_size=cfg.scorers.realism.subset_size, seed=cfg.study.seed
+            )
+        )
+    return scorers

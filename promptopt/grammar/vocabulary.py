@@ -1,0 +1,162 @@
+"""The words of the MEDVQA-GI prompts: canonical attribute values and the phrases that name them.
+
+Every phrase here is written as it reads after `tokens.normalise` (lower case, the challenge's typos
+fixed, sizes without spaces). The parser matches the longest phrase first, so "polyp snare" wins over
+"polyp".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROCEDURES = ("colonoscopy", "gastroscopy")
+FINDINGS = ("barretts", "oesophagitis", "polyp", "ulcerative colitis")
+LANDMARKS = ("cecum", "ileum", "pylorus", "z-line")
+INSTRUMENTS = ("biopsy forceps", "injection needle", "metal clip", "polyp snare", "tube")
+PARIS_TYPES = ("iia", "iib", "iic", "iii", "ip", "is", "isp")
+POLYP_SIZES = ("11-20mm", "5-10mm", "<5mm", ">20mm")
+COLORS = (
+    "black", "blue", "brown", "burgundy", "green", "grey",
+    "orange", "pink", "purple", "red", "white", "yellow",
+)  # fmt: skip
+GRID = (
+    "center", "center-left", "center-right",
+    "lower-center", "lower-left", "lower-right",
+    "upper-center", "upper-left", "upper-right",
+)  # fmt: skip
+
+LIST_VALUES: dict[str, tuple[str, ...]] = {
+    "findings": FINDINGS,
+    "landmarks": LANDMARKS,
+    "instruments": INSTRUMENTS,
+    "polyp_types": PARIS_TYPES,
+    "polyp_sizes": POLYP_SIZES,
+    "colors": COLORS,
+    "abnormality_locations": GRID,
+    "instrument_locations": GRID,
+    "landmark_locations": GRID,
+}
+COUNT_KEYS = ("finding_count", "polyp_count", "instrument_count")
+FLAG_KEYS = ("text", "box_artefact")
+KEYS = ("procedure", *LIST_VALUES, *COUNT_KEYS, *FLAG_KEYS)
+
+# Style phrases a search may add around the challenge sentence. They constrain nothing: the parser
+# skips them wherever a clause may stand ("white-light colonoscopy" does not set the procedure).
+DESCRIPTORS = (
+    "close-up endoscopic view",
+    "close-up",
+    "endoscopic view",
+    "endoscopic image",
+    "endoscopic",
+    "endoscopy image",
+    "white-light colonoscopy",
+    "white-light gastroscopy",
+    "white-light endoscopy",
+    "white-light",
+    "high-resolution",
+    "high resolution",
+    "highly detailed",
+    "detailed",
+    "realistic",
+    "photorealistic",
+    "sharp focus",
+    "in focus",
+    "medical image",
+    "narrow-band imaging",
+)
+
+IMAGE_NOUNS = ("image", "picture", "photo", "photograph", "frame")
+
+PROCEDURE_PHRASES: dict[str, str] = {
+    "colonoscopy": "colonoscopy",
+    "lower endoscopy": "colonoscopy",
+    "gastroscopy": "gastroscopy",
+    "upper endoscopy": "gastroscopy",
+    "upper gi endoscopy": "gastroscopy",
+    "esophagogastroduodenoscopy": "gastroscopy",
+}
+
+_PARIS_SYNONYMS = {"ips": "isp", **{f"0-{t}": t for t in PARIS_TYPES}, "0-ips": "isp"}
+PARIS_PHRASES: dict[str, str] = {**{t: t for t in PARIS_TYPES}, **_PARIS_SYNONYMS}
+SIZE_PHRASES: dict[str, str] = {s: s for s in POLYP_SIZES}
+COLOR_PHRASES: dict[str, str] = {c: c for c in COLORS}
+
+_ROWS = {"upper": "upper", "top": "upper", "center": "center", "middle": "center", "lower": "lower", "bottom": "lower"}
+_COLS = {"left": "left", "center": "center", "middle": "center", "right": "right"}
+
+
+def _grid_phrases() -> dict[str, str]:
+    phrases: dict[str, str] = {"center": "center", "middle": "center"}
+    for row_word, row in _ROWS.items():
+        for col_word, col in _COLS.items():
+            cell = "center" if row == col == "center" else f"{row}-{col}"
+            phrases[f"{row_word}-{col_word}"] = cell
+            phrases[f"{row_word} {col_word}"] = cell
+    return phrases
+
+
+GRID_PHRASES = _grid_phrases()
+
+
+@dataclass(frozen=True)
+class Head:
+    """The noun of a noun phrase: what it names, and how it may be counted and qualified.
+
+    `kind` is "abnormality", "polyp", "instrument", "landmark" or "flag"; `item` is the attribute the
+    bare noun sets (e.g. ("instruments", "tube")); `count_key` the count a number before it sets.
+    """
+
+    kind: str
+    item: tuple[str, str | bool] | None = None
+    count_key: str | None = None
+
+
+_ABNORMALITY = Head("abnormality", None, "finding_count")
+_POLYP = Head("polyp", ("findings", "polyp"), "polyp_count")
+_INSTRUMENT = Head("instrument", None, "instrument_count")
+_LANDMARK = Head("landmark")
+_TEXT = Head("flag", ("text", True))
+_BOX = Head("flag", ("box_artefact", True))
+
+
+def _named(kind: str, key: str, phrases: dict[str, str]) -> dict[str, Head]:
+    return {phrase: Head(kind, (key, value)) for phrase, value in phrases.items()}
+
+
+HEADS: dict[str, Head] = {
+    **dict.fromkeys(("abnormality", "abnormalities", "finding", "findings", "lesion", "lesions"), _ABNORMALITY),
+    **dict.fromkeys(("polyp", "polyps"), _POLYP),
+    **dict.fromkeys(("instrument", "instruments", "tool", "tools"), _INSTRUMENT),
+    **dict.fromkeys(("anatomical landmark", "anatomical landmarks", "landmark", "landmarks"), _LANDMARK),
+    **dict.fromkeys(("text",), _TEXT),
+    **dict.fromkeys(
+        ("green/black box artefact", "green/black box", "green box artefact", "black box artefact",
+         "box artefact", "green box", "black box"),
+        _BOX,
+    ),  # fmt: skip
+    **_named("abnormality", "findings", {
+        "oesophagitis": "oesophagitis",
+        "ulcerative colitis": "ulcerative colitis",
+        "barretts": "barretts",
+        "barretts oesophagus": "barretts",
+    }),  # fmt: skip
+    **_named("landmark", "landmarks", {
+        "z-line": "z-line", "z line": "z-line", "zline": "z-line",
+        "cecum": "cecum", "pylorus": "pylorus", "ileum": "ileum", "terminal ileum": "ileum",
+    }),  # fmt: skip
+    **_named("instrument", "instruments", {
+        "biopsy forceps": "biopsy forceps", "forceps": "biopsy forceps",
+        "polyp snare": "polyp snare", "polyp snares": "polyp snare", "snare": "polyp snare", "snares": "polyp snare",
+        "metal clip": "metal clip", "metal clips": "metal clip", "clip": "metal clip", "clips": "metal clip",
+        "injection needle": "injection needle", "injection needles": "injection needle", "needle": "injection needle",
+        "tube": "tube", "tubes": "tube",
+    }),  # fmt: skip
+}
+
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+}  # fmt: skip
+
+# Words that end a named item; the challenge glues "and" onto them ("polyp snareandtube").
+GLUED_AND_WORDS = sorted({phrase.split()[-1].split("/")[-1] for phrase, head in HEADS.items() if head.item})

@@ -1,0 +1,35 @@
+"""Ctrl-C ends a search after the current trial: the first SIGINT (or SIGTERM) asks to stop, a second SIGINT
+interrupts at once (the running trial is then discarded, completed ones are kept)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+
+class StopFlag:
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after the current trial (press Ctrl-C again to abort it)", file=sys.stderr, flush=True)
+
+    @contextmanager
+    def installed(self) -> Iterator[StopFlag]:
+        """Handle SIGINT and SIGTERM while the block runs (main thread only; elsewhere a no-op)."""
+        try:
+            previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not in the main thread
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -1,0 +1,76 @@
+"""Propose candidates: a real challenge prompt of the category, mutated in wording, detail, negative prompt,
+guidance scale and steps.
+
+Every choice is a fixed pool expressed as an Optuna distribution (no dynamic categorical spaces), so TPE and
+NSGA-II see the same space in every trial and `optuna.trial.FixedTrial` can replay any candidate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from promptopt import grammar
+from promptopt.categories import DESCRIPTORS, OPENERS, Category
+from promptopt.config import MutatorConfig
+from promptopt.errors import InputError
+
+KEEP = "keep"
+CHALLENGE_OPENER = "Generate an image"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    prompt: str
+    negative_prompt: str
+    guidance_scale: float
+    steps: int
+
+    def key(self) -> tuple[str, str, float, int]:
+        return (self.prompt, self.negative_prompt, self.guidance_scale, self.steps)
+
+
+def seed_prompts(category: str, k: int) -> tuple[str, ...]:
+    """The k most frequent development prompts that target `category`."""
+    ranked = []
+    for prompt, count in grammar.challenge_prompts():
+        if category in grammar.categories(grammar.parse(prompt)):
+            ranked.append((-count, prompt))
+    if not ranked:
+        raise InputError(f"no development prompt targets category {category!r}")
+    return tuple(prompt for _, prompt in sorted(ranked)[:k])
+
+
+class PromptMutator:
+    """Builds a Candidate from a trial's suggestions over fixed pools."""
+
+    def __init__(self, category: Category, cfg: MutatorConfig):
+        self.category = category
+        self.cfg = cfg
+        self.seeds = seed_prompts(category.name, cfg.seed_prompts)
+        alternatives = "|".join(re.escape(s) for s in sorted(category.synonyms, key=len, reverse=True))
+        self._head = re.compile(rf"\b(?:{alternatives})\b(?!s\b| snare)", re.IGNORECASE)
+
+    def propose(self, trial: Any) -> Candidate:
+        prompt = trial.suggest_categorical("seed_prompt", self.seeds)
+        changes = {key: trial.suggest_categorical(key, (KEEP, *pool)) for key, pool in self.category.details}
+        changes = {key: [value] for key, value in changes.items() if value != KEEP}
+        if changes:
+            prompt = grammar.render({**grammar.parse(prompt), **changes})
+        opener = trial.suggest_categorical("opener", OPENERS)
+        if prompt.startswith(CHALLENGE_OPENER):
+            prompt = opener + prompt[len(CHALLENGE_OPENER) :]
+        synonym = trial.suggest_categorical("synonym", self.category.synonyms)
+        prompt = self._head.sub(synonym, prompt, count=1)
+        descriptor = trial.suggest_categorical("descriptor", DESCRIPTORS)
+        if descriptor:
+            prompt = f"{prompt.rstrip('.')}, {descriptor}."
+        return Candidate(
+            prompt=prompt,
+            negative_prompt=trial.suggest_categorical("negative_prompt", self.category.negatives),
+            guidance_scale=trial.suggest_float(
+                "guidance_scale", self.cfg.guidance_min, self.cfg.guidance_max, step=self.cfg.guidance_step
+            ),
+            steps=trial.suggest_categorical("steps", self.cfg.steps),
+        )

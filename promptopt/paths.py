@@ -1,0 +1,49 @@
+"""Where things go: the cache dir (built models, reference features) and a run's folder layout."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """$PROMPTOPT_CACHE, else $XDG_CACHE_HOME/promptopt, else ~/.cache/promptopt."""
+    if env := os.environ.get("PROMPTOPT_CACHE"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "promptopt"
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """runs/<study>/: study.db, config.toml, environment.json, trials/<n>/, export/."""
+
+    root: Path
+
+    @property
+    def db(self) -> Path:
+        return self.root / "study.db"
+
+    @property
+    def storage_url(self) -> str:
+        return f"sqlite:///{self.db.resolve()}"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def environment(self) -> Path:
+        return self.root / "environment.json"
+
+    @property
+    def trials(self) -> Path:
+        return self.root / "trials"
+
+    @property
+    def export(self) -> Path:
+        return self.root / "export"
+
+    def trial(self, number: int) -> Path:
+        return self.trials / f"{number:04d}"

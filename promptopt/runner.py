@@ -1,0 +1,139 @@
+"""Wire a study together for the CLI: build the parts, run the search with a progress bar, export."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from promptopt.commands.common import quiet_libraries
+from promptopt.config import StudyConfig
+from promptopt.export import ExportResult, export_study
+from promptopt.factory import build_generator, build_mutator, build_realism, build_scorers
+from promptopt.interrupt import StopFlag
+from promptopt.paths import RunPaths
+from promptopt.search import SearchResult, TrialRecord, open_study, run_search
+
+console = Console(stderr=True)
+
+
+def _best_text(cfg: StudyConfig, study: Any) -> str:
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return "no trial yet"
+    if len(cfg.objectives) == 1:
+        best = study.best_trial
+        return f"best {cfg.objectives[0].name} {best.values[0]:.4f} (trial {best.number})"
+    return f"{len(study.best_trials)} trials on the Pareto front"
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[best]}"),
+        console=console,
+    )
+
+
+def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bool) -> dict[str, Any]:
+    """Search until the study holds cfg.study.n_trials complete trials, export, and return a summary."""
+    quiet_libraries()
+    with console.status("loading generator and scorers", spinner="dots") if not quiet else nullcontext():
+        generator = build_generator(cfg)
+        realism = build_realism(cfg, device=generator.device)
+        scorers = build_scorers(cfg, realism, device=generator.device)
+        mutator = build_mutator(cfg)
+    study = open_study(cfg, paths)
+    with _progress() as progress, StopFlag().installed() as stop:
+        task = progress.add_task(f"search {cfg.study.name}", total=cfg.study.n_trials, best="")
+
+        def on_trial(n_complete: int, record: TrialRecord | None) -> None:
+            progress.update(task, completed=n_complete, best=_best_text(cfg, study))
+
+        result = run_search(
+            cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, stop=stop, on_trial=on_trial
+        )
+    exported = None
+    if export:
+        n = cfg.export.top_k * cfg.export.images_per_prompt
+        with _progress() as progress:
+            task = progress.add_task("export dataset", total=n, best="")
+            exported = export_study(
+                cfg,
+                paths,
+                study,
+                generator=generator,
+                realism_features=(realism.reference, realism.features) if realism else None,
+                progress=lambda k: progress.advance(task, k),
+            )
+    summary = _summary(cfg, paths, study, result, exported)
+    if not quiet:
+        _print_summary(summary)
+    return summary
+
+
+def _summary(cfg: StudyConfig, paths: RunPaths, study: Any, result: SearchResult, exported: ExportResult | None) -> dict[str, Any]:
+    return {
+        "study": cfg.study.name,
+        "category": cfg.study.category,
+        "run_dir": str(paths.root),
+        "storage": paths.storage_url,
+        "complete_trials": result.n_complete,
+        "new_trials": len(result.new_trials),
+        "stopped_early": result.stopped_early,
+        "best": _best_text(cfg, study),
+        "seconds": {"render": result.timing.render_s, "score": result.timing.score_s, "total": result.timing.total_s},
+        "export": None
+        if exported is None
+        else {
+            "folder": str(exported.folder),
+            "prompts_csv": str(exported.folder / "opg_prompts.csv"),
+            "dataset": str(exported.folder / "dataset"),
+            "images": exported.n_images,
+            "top_prompts": [row["prompt"] for row in exported.rows],
+            "dataset_realism": exported.dataset_realism,
+        },
+    }
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    state = "stopped early" if summary["stopped_early"] else "done"
+    console.print(
+        f"[bold]{summary['study']}[/]: {state}, {summary['complete_trials']} complete trials "
+        f"({summary['new_trials']} new), {summary['best']}"
+    )
+    console.print(f"study: {summary['storage']}")
+    if summary["export"]:
+        ex = summary["export"]
+        console.print(f"optimal prompts: {ex['prompts_csv']}")
+        console.print(f"synthetic dataset: {ex['dataset']} ({ex['images']} images, metadata.jsonl)")
+        for rank, prompt in enumerate(ex["top_prompts"], start=1):
+            console.print(f"  {rank}. {prompt}")
+
+
+def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[str, Any]]:
+    """Export an existing study without searching; returns the prompt rows."""
+    quiet_libraries()
+    study = open_study(cfg, paths)
+    generator = build_generator(cfg) if cfg.export.images_per_prompt else None
+    realism = build_realism(cfg, device=generator.device) if generator is not None else None
+    with _progress() as progress:
+        task = progress.add_task("export dataset", total=cfg.export.top_k * cfg.export.images_per_prompt, best="")
+        exported = export_study(
+            cfg,
+            paths,
+            study,
+            generator=generator,
+            realism_features=(realism.reference, realism.features) if realism else None,
+            progress=lambda k: progress.advance(task, k),
+        )
+    if not quiet:
+        console.print(f"optimal prompts: {exported.folder / 'opg_prompts.csv'}")
+        console.print(f"synthetic dataset: {exported.folder / 'dataset'} ({exported.n_images} images)")
+    return exported.rows

@@ -1,0 +1,244 @@
+"""The ask/tell search loop over an Optuna study stored in runs/<study>/study.db."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from generators.base import Generator
+from promptopt import atomic
+from promptopt.config import StudyConfig, to_dict
+from promptopt.errors import InputError
+from promptopt.interrupt import StopFlag
+from promptopt.mutator import Candidate, PromptMutator
+from promptopt.paths import RunPaths
+from promptopt.provenance import environment
+from promptopt.tomlio import dumps
+from scorers.base import Scorer
+
+IDENTITY_ATTR = "search_identity"
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    number: int
+    candidate: Candidate
+    scores: dict[str, float]
+    values: tuple[float, ...]
+    duplicate_of: int | None = None
+
+
+@dataclass
+class Timing:
+    render_s: float = 0.0
+    score_s: float = 0.0
+    total_s: float = 0.0
+
+    @property
+    def overhead_share(self) -> float:
+        """Share of wall time spent outside generator and scorer calls."""
+        return 1.0 - (self.render_s + self.score_s) / self.total_s if self.total_s else 0.0
+
+
+@dataclass
+class SearchResult:
+    n_complete: int
+    new_trials: list[TrialRecord] = field(default_factory=list)
+    stopped_early: bool = False
+    timing: Timing = field(default_factory=Timing)
+
+
+def make_sampler(cfg: StudyConfig, n_existing: int) -> Any:
+    """Seeded TPE for one objective, NSGA-II for several. The seed moves on with the trials already in the
+    study, so a resumed run does not replay the first run's random start-up proposals."""
+    import optuna
+
+    seed = cfg.study.seed + n_existing
+    if len(cfg.objectives) > 1:
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, max(cfg.study.n_trials // 3, 1)))
+
+
+def open_study(cfg: StudyConfig, paths: RunPaths) -> Any:
+    """Create or resume the study; refuse to resume one made with a different search configuration."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    storage = optuna.storages.RDBStorage(paths.storage_url, engine_kwargs={"connect_args": {"timeout": 60}})
+    try:
+        n_existing = len(optuna.load_study(study_name=cfg.study.name, storage=storage).trials)
+    except KeyError:
+        n_existing = 0
+    study = optuna.create_study(
+        study_name=cfg.study.name,
+        storage=storage,
+        directions=[o.direction for o in cfg.objectives],
+        sampler=make_sampler(cfg, n_existing),
+        load_if_exists=True,
+    )
+    identity = json.dumps(cfg.search_identity(), sort_keys=True)
+    stored = study.user_attrs.get(IDENTITY_ATTR)
+    if stored is None:
+        study.set_user_attr(IDENTITY_ATTR, identity)
+    elif stored != identity:
+        changed = _changed_keys(json.loads(stored), json.loads(identity))
+        raise InputError(
+            f"run folder {paths.root} holds study {cfg.study.name!r} made with a different search config "
+            f"(changed: {', '.join(changed)}); use another --out or a new [study] name to start a new study"
+        )
+    return study
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(prefix + key)
+    return keys
+
+
+def recover(study: Any, paths: RunPaths) -> None:
+    """After a crash or kill: fail trials left RUNNING and remove every trial folder that is not COMPLETE."""
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.tell(trial.number, state=TrialState.FAIL)
+    atomic.remove_stale_staging(paths.trials)
+    complete = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
+    if paths.trials.is_dir():
+        for folder in paths.trials.iterdir():
+            if folder.is_dir() and not (folder.name.isdigit() and int(folder.name) in complete):
+                shutil.rmtree(folder)
+
+
+def write_run_files(cfg: StudyConfig, paths: RunPaths) -> None:
+    header = f"# resolved config of study {cfg.study.name!r}, from {cfg.source or 'defaults'} and command-line flags\n"
+    atomic.write_text(paths.config, header + dumps(to_dict(cfg)))
+    atomic.write_json(paths.environment, environment())
+
+
+def _write_trial(paths: RunPaths, record: TrialRecord, images: Sequence[Any], seeds: Sequence[int], meta: dict[str, Any]) -> None:
+    with atomic.staged_dir(paths.trial(record.number)) as folder:
+        (folder / "images").mkdir()
+        for i, image in enumerate(images):
+            image.save(folder / "images" / f"{i:02d}.png")
+        payload = {
+            "trial": record.number,
+            "candidate": asdict(record.candidate),
+            "scores": record.scores,
+            "values": list(record.values),
+            "seeds": list(seeds),
+            "duplicate_of": record.duplicate_of,
+            **meta,
+        }
+        (folder / "scores.json").write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def _previous_results(study: Any) -> dict[tuple[str, str, float, int], tuple[int, dict[str, float]]]:
+    from optuna.trial import TrialState
+
+    out = {}
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        cand = trial.user_attrs.get("candidate")
+        if cand:
+            out[Candidate(**cand).key()] = (trial.number, trial.user_attrs["scores"])
+    return out
+
+
+def run_search(
+    cfg: StudyConfig,
+    paths: RunPaths,
+    study: Any,
+    *,
+    generator: Generator,
+    scorers: Sequence[Scorer],
+    mutator: PromptMutator,
+    stop: StopFlag | None = None,
+    on_trial: Callable[[int, TrialRecord | None], None] | None = None,
+) -> SearchResult:
+    """Run trials of `study` (from `open_study`) until it holds `cfg.study.n_trials` complete ones, or a stop
+    is requested. `on_trial(n_complete, record)` is called once before the first trial (record None) and after
+    each one.
+
+    Every trial renders its candidate on the same evaluation seeds. A candidate identical to an earlier one
+    reuses its images and scores (rendering is deterministic), recorded as `duplicate_of`.
+    """
+    from optuna.trial import TrialState
+
+    start = time.perf_counter()
+    stop = stop or StopFlag()
+    recover(study, paths)
+    write_run_files(cfg, paths)
+    seeds = cfg.study.eval_seeds
+    result = SearchResult(n_complete=len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))))
+    seen = _previous_results(study)
+    if on_trial is not None:
+        on_trial(result.n_complete, None)
+    while result.n_complete < cfg.study.n_trials and not stop.requested:
+        trial = study.ask()
+        try:
+            record, images = _evaluate(cfg, paths, trial, generator, scorers, mutator, seeds, seen, result.timing)
+            _write_trial(paths, record, images, seeds, {"generator": generator.identity})
+            study.tell(trial, list(record.values))
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL)
+            shutil.rmtree(paths.trial(trial.number), ignore_errors=True)
+            raise
+        seen.setdefault(record.candidate.key(), (record.number, record.scores))
+        result.n_complete += 1
+        result.new_trials.append(record)
+        if on_trial is not None:
+            on_trial(result.n_complete, record)
+    result.stopped_early = result.n_complete < cfg.study.n_trials
+    result.timing.total_s = time.perf_counter() - start
+    return result
+
+
+def _evaluate(
+    cfg: StudyConfig,
+    paths: RunPaths,
+    trial: Any,
+    generator: Generator,
+    scorers: Sequence[Scorer],
+    mutator: PromptMutator,
+    seeds: Sequence[int],
+    seen: dict[tuple[str, str, float, int], tuple[int, dict[str, float]]],
+    timing: Timing,
+) -> tuple[TrialRecord, list[Any]]:
+    from PIL import Image
+
+    candidate = mutator.propose(trial)
+    duplicate_of = None
+    if candidate.key() in seen:
+        duplicate_of, scores = seen[candidate.key()]
+        folder = paths.trial(duplicate_of) / "images"
+        images = [Image.open(folder / f"{i:02d}.png").convert("RGB") for i in range(len(seeds))]
+    else:
+        t0 = time.perf_counter()
+        images = generator.render(
+            [candidate.prompt] * len(seeds),
+            seeds,
+            negative_prompt=candidate.negative_prompt or None,
+            guidance_scale=candidate.guidance_scale,
+            steps=candidate.steps,
+        )
+        t1 = time.perf_counter()
+        scores = {}
+        for scorer in scorers:
+            scores.update(scorer.score(images, [candidate.prompt] * len(images)))
+        timing.render_s += t1 - t0
+        timing.score_s += time.perf_counter() - t1
+    values = tuple(objective.value(scores) for objective in cfg.objectives)
+    trial.set_user_attr("candidate", asdict(candidate))
+    trial.set_user_attr("scores", scores)
+    if duplicate_of is not None:
+        trial.set_user_attr("duplicate_of", duplicate_of)
+    return TrialRecord(trial.number, candidate, scores, values, duplicate_of), images

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from promptopt.config import from_dict
+
+
+def write_reference(folder, n: int = 6, seed: int = 0) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        small = rng.integers(0, 256, size=(4, 4, 3)).astype(np.uint8)
+        Image.fromarray(small).resize((32, 32), Image.BILINEAR).save(folder / f"ref{i}.png")
+
+
+def study_dict(reference: str, **study) -> dict:
+    return {
+        "study": {"name": "t", "category": "polyp", "n_trials": 3, "seed": 0, "images_per_trial": 2, **study},
+        "generator": {"model": "tiny-random", "height": 32, "width": 32, "device": "cpu"},
+        "mutator": {"seed_prompts": 4, "guidance_min": 2.0, "guidance_max": 4.0, "guidance_step": 1.0, "steps": [2]},
+        "scorers": {"intent": {}, "realism": {"reference": reference, "subset_size": 10}},
+        "objectives": [{"name": "quality", "terms": {"intent": 1.0, "kid": -1.0}}],
+        "export": {"top_k": 2, "images_per_prompt": 2},
+    }
+
+
+@pytest.fixture
+def reference(tmp_path):
+    folder = tmp_path / "reference"
+    write_reference(folder)
+    return folder
+
+
+@pytest.fixture
+def small_cfg(reference):
+    return from_dict(study_dict(str(reference)))
+
+
+@pytest.fixture
+def study_toml(tmp_path, reference):
+    from promptopt.tomlio import dumps
+
+    path = tmp_path / "study.toml"
+    path.write_text(dumps(study_dict(str(reference))))
+    return path
+
+
+@pytest.fixture
+def make_study_dict():
+    return study_dict

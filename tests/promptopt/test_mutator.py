@@ -1,0 +1,96 @@
+import optuna
+import pytest
+from optuna.trial import FixedTrial
+
+from promptopt import grammar
+from promptopt.categories import CATEGORIES
+from promptopt.config import MutatorConfig
+from promptopt.mutator import KEEP, PromptMutator, seed_prompts
+
+
+def _params(mutator: PromptMutator, **changes):
+    params = {
+        "seed_prompt": mutator.seeds[0],
+        **{key: KEEP for key, _ in mutator.category.details},
+        "opener": "Generate an image",
+        "synonym": mutator.category.synonyms[0],
+        "descriptor": "",
+        "negative_prompt": "",
+        "guidance_scale": 5.0,
+        "steps": 10,
+    }
+    params.update(changes)
+    return params
+
+
+@pytest.fixture(scope="module")
+def polyp():
+    return PromptMutator(CATEGORIES["polyp"], MutatorConfig(seed_prompts=6))
+
+
+def test_seed_prompts_are_the_most_frequent_real_prompts_of_the_category():
+    seeds = seed_prompts("polyp", 3)
+    assert seeds[0] == "Generate an image containing a polyp."
+    counts = dict(grammar.challenge_prompts())
+    assert [counts[s] for s in seeds] == sorted((counts[s] for s in seeds), reverse=True)
+    for category in ("landmark", "instrument"):
+        assert all(category in grammar.categories(grammar.parse(p)) for p in seed_prompts(category, 8))
+
+
+def test_all_keep_returns_the_real_prompt_verbatim(polyp):
+    cand = polyp.propose(FixedTrial(_params(polyp)))
+    assert cand.prompt == "Generate an image containing a polyp."
+    assert (cand.negative_prompt, cand.guidance_scale, cand.steps) == ("", 5.0, 10)
+
+
+def test_detail_mutation_renders_through_the_grammar(polyp):
+    cand = polyp.propose(FixedTrial(_params(polyp, polyp_types="ip", abnormality_locations="upper-left")))
+    attrs = grammar.parse(cand.prompt)
+    assert attrs["polyp_types"] == ["ip"]
+    assert attrs["abnormality_locations"] == ["upper-left"]
+    assert attrs["findings"] == ["polyp"]
+
+
+def test_wording_mutations(polyp):
+    cand = polyp.propose(
+        FixedTrial(
+            _params(
+                polyp,
+                opener="Generate an endoscopic image",
+                synonym="colorectal polyp",
+                descriptor="close-up endoscopic view",
+                negative_prompt="blurry, low quality, distorted",
+            )
+        )
+    )
+    assert cand.prompt == "Generate an endoscopic image containing a colorectal polyp, close-up endoscopic view."
+    assert cand.negative_prompt == "blurry, low quality, distorted"
+
+
+def test_synonym_leaves_plural_and_instrument_words_alone():
+    mutator = PromptMutator(CATEGORIES["polyp"], MutatorConfig(seed_prompts=40))
+    plural = next(s for s in mutator.seeds if "polyps" in s)
+    cand = mutator.propose(FixedTrial(_params(mutator, seed_prompt=plural, synonym="polypoid lesion")))
+    assert cand.prompt == plural
+
+
+def test_space_is_fixed_so_samplers_replay_it(polyp):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    proposals = []
+    for _ in range(5):
+        trial = study.ask()
+        proposals.append(polyp.propose(trial))
+        study.tell(trial, 0.0)
+    for trial, cand in zip(study.trials, proposals):
+        assert polyp.propose(FixedTrial(trial.params)) == cand
+    distributions = {name for t in study.trials for name in t.distributions}
+    assert distributions == set(_params(polyp))
+
+
+@pytest.mark.parametrize("name", ["landmark", "instrument"])
+def test_every_category_proposes_parseable_challenge_prompts(name):
+    mutator = PromptMutator(CATEGORIES[name], MutatorConfig(seed_prompts=5))
+    key, pool = mutator.category.details[0]
+    cand = mutator.propose(FixedTrial(_params(mutator, **{key: pool[1]})))
+    assert name in grammar.categories(grammar.parse(cand.prompt))
+    assert pool[1] in grammar.parse(cand.prompt)[key]
