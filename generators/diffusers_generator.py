@@ -153,7 +153,7 @@ def load_generator(cfg: GeneratorConfig, *, cache_dir: Path) -> DiffusersGenerat
     index = json.loads((folder / "model_index.json").read_text())
     if "safety_checker" not in index:
         extra = {}
-    pipe = DiffusionPipeline.from_pretrained(folder, torch_dtype=getattr(torch, dtype), local_files_only=True, **extra)
+    pipe = DiffusionPipeline.from_pretrained(folder, dtype=getattr(torch, dtype), local_files_only=True, **extra)
     pipe.set_progress_bar_config(disable=True)
     pipe.to(device)
     identity = {"model": cfg.model, "model_hash": _folder_identity(folder), "device": device, "dtype": dtype}

@@ -17,7 +17,7 @@ from typing import Any
 from scorers.bundled import minilm_dir
 
 TINY_NAME = "tiny-random"
-TINY_VERSION = "v1"
+TINY_VERSION = "v2"
 TINY_SEED = 0
 MAX_TOKENS = 77
 
@@ -68,7 +68,12 @@ def build_tiny_pipeline(seed: int = TINY_SEED) -> Any:
             )
         )
     scheduler = DDIMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
     )
     return StableDiffusionPipeline(
         unet=unet,

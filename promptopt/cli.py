@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -48,20 +48,20 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Optional[bool] = typer.Option(
-        None, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """Prompt optimisation for synthetic GI endoscopy images (ImageCLEFmed MEDVQA-GI)."""
 
 
 def _register() -> None:
-    from promptopt.commands import data_stats, export, parse, search
+    from promptopt.commands import data_sim, data_stats, export, parse, search
 
     app.command("search")(guarded(search.search))
     app.command("export")(guarded(export.export))
     app.command("parse")(guarded(parse.parse))
     data_app.command("stats")(guarded(data_stats.stats))
+    data_app.command("sim")(guarded(data_sim.sim))
+    data_app.command("sim-grid")(guarded(data_sim.sim_grid))
 
 
 _register()

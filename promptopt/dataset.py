@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from promptopt import grammar
 from promptopt.errors import InputError
 
@@ -44,7 +42,8 @@ class Item:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images with prompts; `skipped` holds one reason per problem left out under skip_bad."""
+    """Images with prompts; `skipped` holds one reason per problem left out under skip_bad (a missing or
+    unreadable image is one problem, however many rows name it)."""
 
     root: Path
     layout: str
@@ -215,7 +214,7 @@ def _assemble(
         if row.image not in images:
             images[row.image] = _check_image(row.image, folders)
             if images[row.image][1]:
-                problems.report(row.number, f"{images[row.image][1]}; later rows of this image are skipped too")
+                problems.report(row.number, str(images[row.image][1]))
         path, image_problem = images[row.image]
         if path is None or image_problem:
             continue
@@ -249,6 +248,8 @@ def _check_image(reference: str, folders: tuple[Path, ...]) -> tuple[Path | None
     path = _find_image(reference, folders)
     if path is None:
         return None, f"image {reference!r} not found in {' or '.join(map(str, folders))}; add it or fix the name"
+    from PIL import Image
+
     try:
         with Image.open(path) as image:
             image.verify()

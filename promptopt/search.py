@@ -120,6 +120,7 @@ def recover(study: Any, paths: RunPaths) -> None:
 
 
 def write_run_files(cfg: StudyConfig, paths: RunPaths) -> None:
+    paths.trials.mkdir(parents=True, exist_ok=True)
     header = f"# resolved config of study {cfg.study.name!r}, from {cfg.source or 'defaults'} and command-line flags\n"
     atomic.write_text(paths.config, header + dumps(to_dict(cfg)))
     atomic.write_json(paths.environment, environment())

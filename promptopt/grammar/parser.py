@@ -2,18 +2,21 @@
 
 The grammar, over the tokens of the normalised prompt (see `tokens.py`):
 
-    prompt     := (descriptor sep?)* ["generate"] [subject] (sep? (clause | descriptor))* sep?
-    subject    := [det] descriptor* image-noun | [det] descriptor+ | has-list
-    clause     := ("from" | "during") [det] procedure ["procedure" | "examination" | "exam"]
-                | has-verb has-list | neg-verb neg-list
-    has-list   := noun-phrase (list-sep noun-phrase)*
-    noun-phrase:= ["no" | number | det] [colors] head qualifier*      (colors only when no head matches first)
-    qualifier  := [with|of|in] [the] color(s) colors | [located] (in|at|on) [the] cells
-                | [of] [the] [paris] type(s) [paris] paris-types | [of] [the] size(s) sizes
-    neg-list   := [det] head (list-sep [det] head)*   (heads that can be absent: text, box, counted nouns)
+    prompt      := (descriptor sep?)* ["generate"] [subject] (sep? (clause | descriptor))* sep?
+    subject     := has-list | [det] descriptor* image-noun | [det] descriptor+
+    clause      := ("from" | "during") [det] procedure ["procedure" | "examination" | "exam"]
+                 | has-verb has-list | neg-verb neg-list
+    has-list    := noun-phrase (list-sep noun-phrase)*
+    noun-phrase := "no" head | [number | det] head qualifier* | [number | det] colors head qualifier*
+    qualifier   := [with | of | in] [the] (color | colors | colored) colors
+                 | (located | in | at | on ...) [the] cells
+                 | [of] [the] [paris] (type | types) paris-types
+                 | [of | with] [the | a] (size | sizes | sized) sizes
+    neg-list    := [det | any] head (list-sep [det | any] head)*
 
-`sep` is punctuation and/or "and"; list items are separated by ",", "and", "or" or "/". A noun phrase's
-meaning (which keys it sets) is decided in `_noun_attrs`; see the package docstring for the rules.
+`sep` is punctuation and/or "and"; list items are separated by ",", "and", "or" or "/"; lists are
+greedy and give back a separator that does not lead to another item. What a noun phrase sets is
+decided in `_noun_attrs`; the package docstring states the rules.
 """
 
 from __future__ import annotations

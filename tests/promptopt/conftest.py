@@ -14,6 +14,7 @@ def write_reference(folder, n: int = 6, seed: int = 0) -> None:
 
 
 def study_dict(reference: str, **study) -> dict:
+    """A small study: tiny-random at 32×32, two images and two denoising steps per trial."""
     return {
         "study": {"name": "t", "category": "polyp", "n_trials": 3, "seed": 0, "images_per_trial": 2, **study},
         "generator": {"model": "tiny-random", "height": 32, "width": 32, "device": "cpu"},
@@ -24,9 +25,14 @@ def study_dict(reference: str, **study) -> dict:
     }
 
 
-@pytest.fixture
-def reference(tmp_path):
-    folder = tmp_path / "reference"
+@pytest.fixture(scope="session")
+def make_study_dict():
+    return study_dict
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reference")
     write_reference(folder)
     return folder
 
@@ -45,6 +51,20 @@ def study_toml(tmp_path, reference):
     return path
 
 
-@pytest.fixture
-def make_study_dict():
-    return study_dict
+@pytest.fixture(scope="session")
+def build():
+    """Generator, scorers, mutator and realism assets for a config, from models loaded once per session."""
+    from promptopt.factory import RealismAssets, build_generator, build_mutator, reference_folder
+    from scorers.inception import InceptionFeatures
+    from scorers.intent import IntentScorer, load_minilm
+    from scorers.realism import RealismScorer, reference_features
+
+    generator = build_generator(from_dict(study_dict("/unused")))
+    minilm, inception = load_minilm(), InceptionFeatures()
+
+    def _build(cfg):
+        ref = reference_features(reference_folder(cfg), inception, backbone=inception.name, cache_dir=None)
+        scorers = [IntentScorer(minilm, "an endoscopic image of a polyp"), RealismScorer(ref, inception, subset_size=10)]
+        return generator, scorers, build_mutator(cfg), RealismAssets(ref, inception)
+
+    return _build

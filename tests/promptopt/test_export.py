@@ -1,0 +1,79 @@
+import csv
+import json
+
+import pytest
+from PIL import Image
+
+from promptopt.config import from_dict
+from promptopt.errors import InputError
+from promptopt.export import export_seeds, export_study
+from promptopt.paths import RunPaths
+from promptopt.search import open_study, run_search
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, build, make_study_dict, reference):
+    cfg = from_dict(make_study_dict(str(reference), n_trials=4))
+    paths = RunPaths(tmp_path_factory.mktemp("export") / "run")
+    generator, scorers, mutator, realism = build(cfg)
+    study = open_study(cfg, paths)
+    run_search(cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator)
+    return cfg, paths, study, generator, realism
+
+
+def test_export_ranks_distinct_prompts_best_first(finished):
+    cfg, paths, study, generator, realism = finished
+    result = export_study(cfg, paths, study, generator=None)
+    rows = json.loads((paths.export / "opg_prompts.json").read_text())
+    assert rows == result.rows
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1)) and len(rows) <= cfg.export.top_k
+    values = [r["objective_quality"] for r in rows]
+    assert values == sorted(values, reverse=True)
+    assert len({r["prompt"] for r in rows}) == len(rows)
+    best = study.best_trial
+    assert rows[0]["trial"] == best.number and rows[0]["objective_quality"] == pytest.approx(best.value)
+    with (paths.export / "opg_prompts.csv").open() as fh:
+        csv_rows = list(csv.DictReader(fh))
+    assert [r["prompt"] for r in csv_rows] == [r["prompt"] for r in rows]
+    assert set(csv_rows[0]) >= {"category", "rank", "prompt", "negative_prompt", "guidance_scale", "steps", "score_kid"}
+
+
+def test_export_dataset_is_an_imagefolder_with_metadata(finished):
+    cfg, paths, study, generator, realism = finished
+    result = export_study(cfg, paths, study, generator=generator, realism_features=(realism.reference, realism.features))
+    dataset = paths.export / "dataset"
+    lines = [json.loads(x) for x in (dataset / "metadata.jsonl").read_text().splitlines()]
+    assert len(lines) == result.n_images == len(result.rows) * cfg.export.images_per_prompt
+    for line in lines:
+        assert Image.open(dataset / line["file_name"]).size == (32, 32)
+        assert line["seed"] in export_seeds(cfg)
+        assert set(line) >= {"file_name", "prompt", "negative_prompt", "seed", "generator", "scores"}
+    assert not set(export_seeds(cfg)) & set(cfg.study.eval_seeds)
+    summary = json.loads((paths.export / "summary.json").read_text())
+    assert summary["images"] == len(lines)
+    assert summary["dataset_realism"]["n_fake"] == len(lines) and "biased" in summary["dataset_realism"]["note"]
+    assert summary["generator"]["model"] == "tiny-random"
+
+
+def test_interrupted_export_keeps_the_previous_one(finished):
+    cfg, paths, study, generator, _ = finished
+    export_study(cfg, paths, study, generator=None)
+    before = (paths.export / "opg_prompts.csv").read_bytes()
+
+    class Dying:
+        identity = {"model": "x"}
+
+        def render(self, *args, **kwargs):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        export_study(cfg, paths, study, generator=Dying())
+    assert (paths.export / "opg_prompts.csv").read_bytes() == before
+    assert sorted(p.name for p in paths.root.iterdir() if p.name.startswith(".")) == []
+
+
+def test_export_without_complete_trials_is_an_input_error(small_cfg, tmp_path):
+    paths = RunPaths(tmp_path / "run")
+    study = open_study(small_cfg, paths)
+    with pytest.raises(InputError, match="no complete trial"):
+        export_study(small_cfg, paths, study, generator=None)

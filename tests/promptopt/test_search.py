@@ -1,0 +1,113 @@
+import json
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from promptopt.config import override
+from promptopt.errors import InputError
+from promptopt.interrupt import StopFlag
+from promptopt.paths import RunPaths
+from promptopt.search import open_study, recover, run_search
+
+
+def _run(cfg, paths, build, **kwargs):
+    generator, scorers, mutator, _ = build(cfg)
+    study = open_study(cfg, paths)
+    return study, run_search(cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, **kwargs)
+
+
+def test_search_writes_one_folder_per_complete_trial_on_the_same_seeds(small_cfg, tmp_path, build):
+    paths = RunPaths(tmp_path / "run")
+    study, result = _run(small_cfg, paths, build)
+    assert result.n_complete == 3 and not result.stopped_early
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert sorted(p.name for p in paths.trials.iterdir()) == [f"{t.number:04d}" for t in complete]
+    for trial in complete:
+        record = json.loads((paths.trial(trial.number) / "scores.json").read_text())
+        assert record["seeds"] == [0, 1]
+        assert set(record["scores"]) == {"intent", "kid"}
+        assert record["values"] == pytest.approx([record["scores"]["intent"] - record["scores"]["kid"]])
+        assert trial.values == pytest.approx(record["values"])
+        assert len(list((paths.trial(trial.number) / "images").glob("*.png"))) == 2
+    assert paths.config.is_file() and paths.environment.is_file()
+    assert "torch" in json.loads(paths.environment.read_text())["packages"]
+
+
+def test_rerun_with_a_larger_budget_resumes_the_same_study(small_cfg, tmp_path, build):
+    paths = RunPaths(tmp_path / "run")
+    _run(small_cfg, paths, build)
+    study, result = _run(override(small_cfg, "study", n_trials=5), paths, build)
+    assert result.n_complete == 5 and len(result.new_trials) == 2
+    assert len(optuna.get_all_study_names(paths.storage_url)) == 1
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 5
+    assert len(list(paths.trials.iterdir())) == 5
+    _, again = _run(override(small_cfg, "study", n_trials=5), paths, build)
+    assert again.new_trials == []
+
+
+def test_resume_refuses_a_changed_search_space(small_cfg, tmp_path, build):
+    paths = RunPaths(tmp_path / "run")
+    _run(override(small_cfg, "study", n_trials=1), paths, build)
+    changed = override(small_cfg, "mutator", steps=(3,))
+    with pytest.raises(InputError, match="changed: mutator.steps"):
+        open_study(changed, paths)
+
+
+def test_recover_fails_running_trials_and_removes_their_folders(small_cfg, tmp_path, build):
+    paths = RunPaths(tmp_path / "run")
+    study, _ = _run(override(small_cfg, "study", n_trials=1), paths, build)
+    dangling = study.ask()  # what a SIGKILL mid-trial leaves behind
+    (paths.trial(dangling.number) / "images").mkdir(parents=True)
+    (paths.trials / ".0009.staging-x").mkdir()
+    recover(study, paths)
+    assert study.trials[dangling.number].state == TrialState.FAIL
+    assert [p.name for p in paths.trials.iterdir()] == ["0000"]
+
+
+def test_stop_request_ends_after_the_current_trial(small_cfg, tmp_path, build):
+    paths = RunPaths(tmp_path / "run")
+    stop = StopFlag()
+
+    def on_trial(n_complete, record):
+        if record is not None:
+            stop.requested = True
+
+    _, result = _run(small_cfg, paths, build, stop=stop, on_trial=on_trial)
+    assert result.n_complete == 1 and result.stopped_early
+
+
+def test_a_failing_trial_is_marked_failed_and_leaves_no_folder(small_cfg, tmp_path, build):
+    paths = RunPaths(tmp_path / "run")
+    generator, scorers, mutator, _ = build(small_cfg)
+
+    class Broken:
+        name = "broken"
+        metrics = {"kid": False}
+
+        def score(self, images, prompts):
+            raise RuntimeError("boom")
+
+    study = open_study(small_cfg, paths)
+    with pytest.raises(RuntimeError, match="boom"):
+        run_search(small_cfg, paths, study, generator=generator, scorers=[Broken()], mutator=mutator)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]
+    assert not any(paths.trials.iterdir())
+
+
+def test_a_repeated_candidate_reuses_the_earlier_result(small_cfg, tmp_path, build):
+    paths = RunPaths(tmp_path / "run")
+    generator, scorers, mutator, _ = build(small_cfg)
+    study = open_study(small_cfg, paths)
+    params = {"seed_prompt": mutator.seeds[0], "polyp_types": "keep", "polyp_sizes": "keep",
+              "abnormality_locations": "keep", "opener": "Generate an image", "synonym": "polyp",
+              "descriptor": "", "negative_prompt": "", "guidance_scale": 3.0, "steps": 2}  # fmt: skip
+    study.enqueue_trial(params)
+    study.enqueue_trial(params)
+    cfg = override(small_cfg, "study", n_trials=2)
+    result = run_search(cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator)
+    first, second = result.new_trials
+    assert second.duplicate_of == first.number and second.scores == first.scores
+    assert (paths.trial(second.number) / "images" / "01.png").read_bytes() == (
+        paths.trial(first.number) / "images" / "01.png"
+    ).read_bytes()
