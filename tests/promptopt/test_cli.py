@@ -1,0 +1,139 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from typer.testing import CliRunner
+
+from promptopt import __version__
+from promptopt.cli import app
+from promptopt.tomlio import dumps
+
+runner = CliRunner()
+
+
+def _error_line(result) -> str:
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_help_does_not_import_torch():
+    code = "import sys, promptopt.cli; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"promptopt {__version__}"
+
+
+def test_search_then_resume_then_export(study_toml, tmp_path):
+    out = tmp_path / "runs"
+    first = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "-n", "2", "--json"])
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout)
+    assert summary["complete_trials"] == 2 and summary["new_trials"] == 2
+    assert Path(summary["export"]["prompts_csv"]).is_file()
+    assert summary["export"]["images"] == len(summary["export"]["top_prompts"]) * 2
+
+    second = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "-n", "3", "--json"])
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["complete_trials"] == 3
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{out / 't' / 'study.db'}")
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 3
+
+    exported = runner.invoke(app, ["export", str(out / "t"), "--top-k", "1", "--images-per-prompt", "0", "--json"])
+    assert exported.exit_code == 0, exported.output
+    rows = json.loads(exported.stdout)
+    assert len(rows) == 1 and rows[0]["trial"] == study.best_trial.number
+    assert not (out / "t" / "export" / "dataset").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "--category", "tumour"], "unknown category 'tumour'"),
+        (["search", "--study", "missing.toml"], "does not exist"),
+        (["search", "--category", "polyp", "-n", "0"], "n_trials must be at least 1"),
+        (["search", "--category", "polyp", "-n", "-3"], "n_trials must be at least 1"),
+        (["search"], "name a category"),
+        (["export", "nowhere"], "is not a run folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in _error_line(result)
+
+
+def test_unknown_key_and_unreadable_toml(tmp_path, make_study_dict, reference):
+    data = make_study_dict(str(reference))
+    data["study"]["budget"] = 3
+    path = tmp_path / "s.toml"
+    path.write_text(dumps(data))
+    result = runner.invoke(app, ["search", "--study", str(path)])
+    assert result.exit_code == 2 and "unknown key study.budget" in _error_line(result)
+    path.write_bytes(b"\xff\xfe\x00bad")
+    result = runner.invoke(app, ["search", "--study", str(path)])
+    assert result.exit_code == 2 and "cannot be read" in _error_line(result)
+
+
+def test_reference_folder_missing_or_empty(tmp_path, make_study_dict):
+    (tmp_path / "empty").mkdir()
+    for ref, message in [(tmp_path / "absent", "does not exist"), (tmp_path / "empty", "fewer than 2 images")]:
+        path = tmp_path / "s.toml"
+        path.write_text(dumps(make_study_dict(str(ref))))
+        result = runner.invoke(app, ["search", "--study", str(path), "--out", str(tmp_path / "runs")])
+        assert result.exit_code == 2 and message in _error_line(result)
+
+
+def test_hub_model_offline_is_a_clear_error(study_toml, tmp_path):
+    args = ["search", "--study", str(study_toml), "--out", str(tmp_path), "--model", "acme/no-such-model"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "HF_HUB_OFFLINE=1" in _error_line(result) and "--model DIR" in _error_line(result)
+
+
+def test_missing_local_model_folder(study_toml, tmp_path):
+    result = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(tmp_path), "--model", "./nope/x/y"])
+    assert result.exit_code == 2 and "does not exist" in _error_line(result)
+
+
+def test_unwritable_output_folder(study_toml, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(blocker / "runs")])
+    assert result.exit_code == 2 and "not writable" in _error_line(result)
+
+
+def test_sigkill_mid_search_loses_no_complete_trial(study_toml, tmp_path):
+    """Kill -9 while trials run, restart: complete trials and their folders survive, nothing half-written."""
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "promptopt.cli", "search", "--study", str(study_toml), "--out", str(out), "-n", "40"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    trials = out / "t" / "trials"
+    deadline = time.time() + 240
+    while time.time() < deadline and len([p for p in trials.glob("[0-9]*")]) < 2:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    storage = f"sqlite:///{out / 't' / 'study.db'}"
+    before = [t.number for t in optuna.load_study(study_name="t", storage=storage).get_trials(states=(TrialState.COMPLETE,))]
+    assert len(before) >= 2
+    assert not (out / "t" / "export").exists()
+
+    result = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "-n", str(len(before) + 1), "--json"])
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="t", storage=storage)
+    after = [t.number for t in study.get_trials(states=(TrialState.COMPLETE,))]
+    assert set(before) < set(after) and len(after) == len(before) + 1
+    assert sorted(p.name for p in trials.iterdir()) == [f"{n:04d}" for n in after]
+    assert all(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in study.trials)
+    assert (out / "t" / "export" / "opg_prompts.csv").is_file()
