@@ -42,7 +42,9 @@ def reference_folder(cfg: StudyConfig) -> Path:
     if cfg.scorers.realism.reference == GI_SIM_REFERENCE:
         from promptopt.sim.reference import gi_sim_reference
 
-        return gi_sim_reference(cfg.study.category, cfg.scorers.realism.gi_sim_images, cache_dir())
+        return gi_sim_reference(
+            cfg.study.category, cfg.scorers.realism.gi_sim_images, cfg.generator.height, cache_dir()
+        )
     folder = Path(cfg.scorers.realism.reference)
     if not folder.is_dir():
         raise InputError(

@@ -42,6 +42,13 @@ def seed_prompts(category: str, k: int) -> tuple[str, ...]:
     return tuple(prompt for _, prompt in sorted(ranked)[:k])
 
 
+def _with_article(article: str | None, noun: str) -> str:
+    """Keep an article before a swapped noun, as "a" or "an" to suit it."""
+    if article is None:
+        return noun
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
 class PromptMutator:
     """Builds a Candidate from a trial's suggestions over fixed pools."""
 
@@ -50,7 +57,7 @@ class PromptMutator:
         self.cfg = cfg
         self.seeds = seed_prompts(category.name, cfg.seed_prompts)
         alternatives = "|".join(re.escape(s) for s in sorted(category.synonyms, key=len, reverse=True))
-        self._head = re.compile(rf"\b(?:{alternatives})\b(?!s\b| snare)", re.IGNORECASE)
+        self._head = re.compile(rf"\b(?:(an?) )?(?:{alternatives})\b(?!s\b| snare)", re.IGNORECASE)
 
     def propose(self, trial: Any) -> Candidate:
         prompt = trial.suggest_categorical("seed_prompt", self.seeds)
@@ -62,7 +69,7 @@ class PromptMutator:
         if prompt.startswith(CHALLENGE_OPENER):
             prompt = opener + prompt[len(CHALLENGE_OPENER) :]
         synonym = trial.suggest_categorical("synonym", self.category.synonyms)
-        prompt = self._head.sub(synonym, prompt, count=1)
+        prompt = self._head.sub(lambda m: _with_article(m.group(1), synonym), prompt, count=1)
         descriptor = trial.suggest_categorical("descriptor", DESCRIPTORS)
         if descriptor:
             prompt = f"{prompt.rstrip('.')}, {descriptor}."

@@ -60,7 +60,7 @@ def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bo
             cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, stop=stop, on_trial=on_trial
         )
     exported = None
-    if export:
+    if export and not result.stopped_early:
         n = cfg.export.top_k * cfg.export.images_per_prompt
         with _progress() as progress:
             task = progress.add_task("export dataset", total=n, best="")
@@ -103,7 +103,7 @@ def _summary(cfg: StudyConfig, paths: RunPaths, study: Any, result: SearchResult
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    state = "stopped early" if summary["stopped_early"] else "done"
+    state = "stopped early (run the same command to resume)" if summary["stopped_early"] else "done"
     console.print(
         f"[bold]{summary['study']}[/]: {state}, {summary['complete_trials']} complete trials "
         f"({summary['new_trials']} new), {summary['best']}"
@@ -114,7 +114,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         console.print(f"optimal prompts: {ex['prompts_csv']}")
         console.print(f"synthetic dataset: {ex['dataset']} ({ex['images']} images, metadata.jsonl)")
         for rank, prompt in enumerate(ex["top_prompts"], start=1):
-            console.print(f"  {rank}. {prompt}")
+            console.print(f"  {rank}. {prompt}", soft_wrap=True, highlight=False)
 
 
 def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[str, Any]]:

@@ -28,10 +28,12 @@ def search(
     no_export: bool = typer.Option(False, "--no-export", help="Skip the export at the end."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
-    """Search prompts for a category: mutate, render, score, and tell Optuna; Ctrl-C stops after the trial.
+    """Search prompts for a category: mutate, render, score, and tell Optuna; then export the best.
 
     The study is stored in <out>/<name>/study.db and resumes when the same command runs again: --n-trials is
-    the total number of complete trials wanted, so `-n 3` then `-n 5` adds two trials.
+    the total number of complete trials wanted, so `-n 3` then `-n 5` adds two trials. Ctrl-C stops after
+    the current trial (exit code 130, no export; a second Ctrl-C aborts the running trial); completed
+    trials are kept.
     """
     cfg = load_for(category, study)
     cfg = override(cfg, "study", n_trials=n_trials, images_per_trial=images_per_trial, seed=seed)
@@ -47,3 +49,5 @@ def search(
     summary = run_and_export(cfg, paths, export=not no_export, quiet=as_json)
     if as_json:
         print_json(summary)
+    if summary["stopped_early"]:
+        raise typer.Exit(130)

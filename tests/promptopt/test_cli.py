@@ -113,26 +113,49 @@ def test_unwritable_output_folder(study_toml, tmp_path):
     assert result.exit_code == 2 and "not writable" in _error_line(result)
 
 
-def test_sigkill_mid_search_loses_no_complete_trial(study_toml, tmp_path):
-    """Kill -9 while trials run, restart: complete trials and their folders survive, nothing half-written."""
-    out = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "promptopt.cli", "search", "--study", str(study_toml), "--out", str(out), "-n", "40"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+def _start_search(study_toml, out, n):
+    cmd = [sys.executable, "-m", "promptopt.cli", "search", "--study", str(study_toml), "--out", str(out), "-n", str(n)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
     trials = out / "t" / "trials"
     deadline = time.time() + 240
-    while time.time() < deadline and len([p for p in trials.glob("[0-9]*")]) < 2:
+    while time.time() < deadline and len(list(trials.glob("[0-9]*"))) < 2 and proc.poll() is None:
         time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    storage = f"sqlite:///{out / 't' / 'study.db'}"
-    before = [t.number for t in optuna.load_study(study_name="t", storage=storage).get_trials(states=(TrialState.COMPLETE,))]
-    assert len(before) >= 2
+    return proc
+
+
+def _complete(out):
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{out / 't' / 'study.db'}")
+    return [t.number for t in study.get_trials(states=(TrialState.COMPLETE,))]
+
+
+def test_interrupted_searches_lose_no_complete_trial(study_toml, tmp_path):
+    """Ctrl-C stops after the current trial; kill -9 mid-trial loses only that trial; a rerun resumes."""
+    out = tmp_path / "runs"
+    trials = out / "t" / "trials"
+
+    proc = _start_search(study_toml, out, 40)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert b"stopping after the current trial" in err and b"stopped early" in err
+    after_ctrl_c = _complete(out)
+    assert 2 <= len(after_ctrl_c) < 40
+    assert sorted(p.name for p in trials.iterdir()) == [f"{n:04d}" for n in after_ctrl_c]
     assert not (out / "t" / "export").exists()
 
-    result = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "-n", str(len(before) + 1), "--json"])
+    proc = _start_search(study_toml, out, 40)
+    deadline = time.time() + 240
+    while len(_complete(out)) < len(after_ctrl_c) + 1 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    before = _complete(out)
+    assert set(after_ctrl_c) < set(before)
+
+    result = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "-n", str(len(before) + 1)])
     assert result.exit_code == 0, result.output
-    study = optuna.load_study(study_name="t", storage=storage)
-    after = [t.number for t in study.get_trials(states=(TrialState.COMPLETE,))]
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{out / 't' / 'study.db'}")
+    after = _complete(out)
     assert set(before) < set(after) and len(after) == len(before) + 1
     assert sorted(p.name for p in trials.iterdir()) == [f"{n:04d}" for n in after]
     assert all(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in study.trials)

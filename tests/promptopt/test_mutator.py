@@ -67,6 +67,11 @@ def test_wording_mutations(polyp):
     assert cand.negative_prompt == "blurry, low quality, distorted"
 
 
+def test_synonym_keeps_the_article_right(polyp):
+    cand = polyp.propose(FixedTrial(_params(polyp, synonym="adenomatous polyp")))
+    assert cand.prompt == "Generate an image containing an adenomatous polyp."
+
+
 def test_synonym_leaves_plural_and_instrument_words_alone():
     mutator = PromptMutator(CATEGORIES["polyp"], MutatorConfig(seed_prompts=40))
     plural = next(s for s in mutator.seeds if "polyps" in s)

@@ -1,0 +1,47 @@
+"""GI-sim reference sets for the realism scorer: images that show a category, made once and cached.
+
+A simulator, not medical data: these make realism scores meaningful offline, relative to GI-sim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from promptopt import atomic
+from promptopt.sim.config import SimConfig
+from promptopt.sim.labels import Labels
+from promptopt.sim.scene import simulate
+
+REFERENCE_SEED = 20_241  # disjoint from the seeds `promptopt data sim` defaults to
+REFERENCE_VERSION = "v1"
+
+
+def shows(labels: Labels, category: str) -> bool:
+    """Whether a GI-sim image shows the OPG category."""
+    return {
+        "polyp": "polyp" in labels.findings,
+        "landmark": bool(labels.landmarks),
+        "instrument": bool(labels.instruments),
+    }[category]
+
+
+def gi_sim_reference(category: str, n: int, size: int, cache_dir: Path, cfg: SimConfig = SimConfig()) -> Path:
+    """A cached folder of `n` GI-sim images at `size`×`size` that show `category`."""
+    key = hashlib.sha256(repr((REFERENCE_VERSION, REFERENCE_SEED, cfg)).encode()).hexdigest()[:12]
+    target = cache_dir / "reference" / f"gi-sim-{category}-{n}x{size}-{key}"
+    if target.is_dir():
+        return target
+    with atomic.staged_dir(target) as folder:
+        found, index = 0, 0
+        while found < n:
+            image, labels = simulate(REFERENCE_SEED, index, size, cfg)
+            if shows(labels, category):
+                image.save(folder / f"{found:05d}.png")
+                found += 1
+            index += 1
+        (folder / "README.md").write_text(
+            f"GI-sim reference set (a simulator, not medical data): {n} images showing {category!r}, "
+            f"{size}x{size}, seed {REFERENCE_SEED}, images kept in index order.\n"
+        )
+    return target

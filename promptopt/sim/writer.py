@@ -1,0 +1,131 @@
+"""Write a GI-sim dataset in the challenge layout.
+
+    DIR/prompt-gt.csv   `;`-separated, header `Prompt;Filename`, one row per (prompt, image)
+    DIR/images/         gisim-000000.jpg, … (image i depends only on (seed, i))
+    DIR/labels.jsonl    one object per image: {"filename": …, "labels": {…}} in the grammar's schema
+    DIR/README.md       what this is (a simulator, not medical data) and the command that made it
+
+The folder is written into a staging folder beside it and moved into place at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from promptopt import __version__
+from promptopt.atomic import staged_dir
+from promptopt.errors import InputError
+from promptopt.sim.config import SimConfig
+from promptopt.sim.prompts import choose_prompts, prompt_table
+from promptopt.sim.sampling import sample_scene
+from promptopt.sim.scene import image_rngs, render_scene
+
+FORMATS = ("jpg", "png")
+MIN_SIZE, MAX_SIZE = 32, 1024
+
+
+@dataclass(frozen=True)
+class Written:
+    out: Path
+    images: int
+    prompts: int
+
+
+def file_name(index: int, image_format: str) -> str:
+    return f"gisim-{index:06d}.{image_format}"
+
+
+def save_image(image: Image.Image, path: Path, image_format: str) -> None:
+    """JPEG at quality 95 without chroma subsampling (thin wires survive), or PNG."""
+    if image_format == "jpg":
+        image.save(path, format="JPEG", quality=95, subsampling=0)
+    else:
+        image.save(path, format="PNG")
+
+
+def check_args(n: int, size: int, seed: int, image_format: str) -> None:
+    if n < 1:
+        raise InputError(f"--n must be at least 1, got {n}")
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise InputError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
+    if seed < 0:
+        raise InputError(f"--seed must be >= 0, got {seed}")
+    if image_format not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {image_format!r}")
+
+
+def check_out(out: Path, overwrite: bool) -> None:
+    """`out` must be a new or empty folder (or any folder with `overwrite`) whose parent is writable."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file: name a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise InputError(f"--out {out} is not empty: choose another folder or pass --overwrite to replace it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as err:
+        raise InputError(f"cannot write to --out {out} ({err.strerror}): choose another folder") from None
+
+
+def _readme(n: int, size: int, seed: int, image_format: str, cfg: SimConfig) -> str:
+    custom = "" if cfg == SimConfig() else f"\nCustom attribute frequencies: `{cfg!r}`\n"
+    return f"""# GI-sim dataset
+
+GI-sim is a **simulator, not medical data**: procedural caricatures of GI endoscopy images (colonoscopy and
+gastroscopy scenes with polyps, oesophagitis, ulcerative colitis, Barrett's, landmarks, instruments, text and
+the box artefact). Use it to test pipelines, never to train or evaluate anything clinical.
+
+- {n} images of {size}x{size} pixels in `images/`, {image_format}
+- `prompt-gt.csv`: `Prompt;Filename`, challenge prompts true of each image (MEDVQA-GI 2024 grammar)
+- `labels.jsonl`: each image's ground-truth attributes
+
+Made by promptopt {__version__} with:
+
+    promptopt data sim --n {n} --size {size} --seed {seed} --format {image_format} --out DIR
+
+Image i depends only on (seed, i): a smaller --n gives the first images of a larger one.
+{custom}"""
+
+
+def write_dataset(
+    out: Path,
+    n: int,
+    size: int,
+    seed: int,
+    *,
+    cfg: SimConfig = SimConfig(),
+    image_format: str = "jpg",
+    overwrite: bool = False,
+) -> Written:
+    """Simulate `n` images and write them with prompts, labels and a README to `out`."""
+    check_args(n, size, seed, image_format)
+    check_out(out, overwrite)
+    table = prompt_table()
+    rows = io.StringIO()
+    writer = csv.writer(rows, delimiter=";", lineterminator="\n")
+    writer.writerow(["Prompt", "Filename"])
+    labels_lines, n_prompts = [], 0
+    with staged_dir(out) as staging:
+        (staging / "images").mkdir()
+        for index in range(n):
+            scene_rng, prompt_rng = image_rngs(seed, index)
+            image, labels = render_scene(sample_scene(scene_rng, cfg), size, scene_rng)
+            name = file_name(index, image_format)
+            save_image(image, staging / "images" / name, image_format)
+            record = labels.as_dict()
+            prompts = choose_prompts(table, record, prompt_rng)
+            writer.writerows([prompt, name] for prompt in prompts)
+            n_prompts += len(prompts)
+            labels_lines.append(json.dumps({"filename": name, "labels": record}, ensure_ascii=False))
+        (staging / "prompt-gt.csv").write_text(rows.getvalue(), encoding="utf-8")
+        (staging / "labels.jsonl").write_text("\n".join(labels_lines) + "\n", encoding="utf-8")
+        (staging / "README.md").write_text(_readme(n, size, seed, image_format, cfg), encoding="utf-8")
+    return Written(out, n, n_prompts)
