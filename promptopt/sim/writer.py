@@ -85,7 +85,8 @@ the box artefact). Use it to test pipelines, never to train or evaluate anything
 
 - {n} images of {size}x{size} pixels in `images/`, {image_format}
 - `prompt-gt.csv`: `Prompt;Filename`, challenge prompts true of each image (MEDVQA-GI 2024 grammar)
-- `labels.jsonl`: each image's ground-truth attributes
+- `labels.jsonl`: each image's ground-truth attributes (locations: the 3x3 cells where the object is visible;
+  finding_count: the abnormalities drawn, each polyp counted, plus each other finding)
 
 Made by promptopt {__version__} with:
 
