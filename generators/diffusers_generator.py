@@ -36,7 +36,8 @@ def resolve_device(device: str, dtype: str) -> tuple[str, str]:
 
 
 def _looks_like_path(model: str) -> bool:
-    return model.startswith((".", "/", "~")) or model.count("/") != 1 or os.sep == "\\" and "\\" in model
+    """Hub ids are `org/name`; anything else that is not on disk was meant as a path."""
+    return model.startswith((".", "/", "~")) or model.count("/") != 1 or os.sep in model.replace("/", "")
 
 
 def _folder_identity(folder: Path) -> str:

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from generators.base import Generator
 from promptopt import atomic
 from promptopt.config import StudyConfig, to_dict
 from promptopt.errors import InputError
+from promptopt.factory import RealismAssets
 from promptopt.paths import RunPaths
 from promptopt.provenance import environment
 from promptopt.ranking import rank_trials
@@ -79,7 +79,11 @@ def _write_prompts(folder: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _write_dataset(
-    folder: Path, cfg: StudyConfig, rows: list[dict[str, Any]], generator: Generator, progress: Any
+    folder: Path,
+    cfg: StudyConfig,
+    rows: list[dict[str, Any]],
+    generator: Generator,
+    progress: Callable[[int], None] | None,
 ) -> list[Any]:
     images_dir = folder / "dataset" / "images"
     images_dir.mkdir(parents=True)
@@ -122,11 +126,11 @@ def export_study(
     study: Any,
     *,
     generator: Generator | None,
-    realism_features: tuple[np.ndarray, Any] | None = None,
-    progress: Any = None,
+    realism: RealismAssets | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
-    """Write the export folder. `realism_features` = (reference features, feature function) adds set-level
-    FID/KID of the exported dataset against the reference."""
+    """Write the export folder. With `realism`, add the set-level FID/KID of the exported dataset against the
+    reference. `progress(k)` is called after each prompt's k images."""
     from optuna.trial import TrialState
 
     from scorers.realism import set_realism
@@ -139,9 +143,8 @@ def export_study(
         if cfg.export.images_per_prompt and generator is not None:
             images = _write_dataset(folder, cfg, rows, generator, progress)
             n_images = len(images)
-            if realism_features is not None and n_images >= 2:
-                reference, features = realism_features
-                dataset_realism = {**set_realism(reference, features(images), seed=cfg.study.seed)}
+            if realism is not None and n_images >= 2:
+                dataset_realism = {**set_realism(realism.reference, realism.features(images), seed=cfg.study.seed)}
                 if n_images < FID_RELIABLE_N:
                     dataset_realism["note"] = (
                         f"FID on {n_images} images (< {FID_RELIABLE_N} feature dimensions) is biased upwards: "

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from promptopt.commands.common import quiet_libraries
 from promptopt.config import StudyConfig
 from promptopt.export import ExportResult, export_study
-from promptopt.factory import build_generator, build_mutator, build_realism, build_scorers
+from promptopt.factory import RealismAssets, build_generator, build_mutator, build_realism, build_scorers
 from promptopt.interrupt import StopFlag
 from promptopt.paths import RunPaths
 from promptopt.search import SearchResult, TrialRecord, open_study, run_search
@@ -59,19 +59,7 @@ def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bo
         result = run_search(
             cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, stop=stop, on_trial=on_trial
         )
-    exported = None
-    if export and not result.stopped_early:
-        n = cfg.export.top_k * cfg.export.images_per_prompt
-        with _progress() as progress:
-            task = progress.add_task("export dataset", total=n, best="")
-            exported = export_study(
-                cfg,
-                paths,
-                study,
-                generator=generator,
-                realism_features=(realism.reference, realism.features) if realism else None,
-                progress=lambda k: progress.advance(task, k),
-            )
+    exported = _export(cfg, paths, study, generator, realism) if export and not result.stopped_early else None
     summary = _summary(cfg, paths, study, result, exported)
     if not quiet:
         _print_summary(summary)
@@ -123,17 +111,18 @@ def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[
     study = open_study(cfg, paths)
     generator = build_generator(cfg) if cfg.export.images_per_prompt else None
     realism = build_realism(cfg, device=generator.device) if generator is not None else None
-    with _progress() as progress:
-        task = progress.add_task("export dataset", total=cfg.export.top_k * cfg.export.images_per_prompt, best="")
-        exported = export_study(
-            cfg,
-            paths,
-            study,
-            generator=generator,
-            realism_features=(realism.reference, realism.features) if realism else None,
-            progress=lambda k: progress.advance(task, k),
-        )
+    exported = _export(cfg, paths, study, generator, realism)
     if not quiet:
         console.print(f"optimal prompts: {exported.folder / 'opg_prompts.csv'}")
         console.print(f"synthetic dataset: {exported.folder / 'dataset'} ({exported.n_images} images)")
     return exported.rows
+
+
+def _export(
+    cfg: StudyConfig, paths: RunPaths, study: Any, generator: Any, realism: RealismAssets | None
+) -> ExportResult:
+    with _progress() as progress:
+        task = progress.add_task("export dataset", total=cfg.export.top_k * cfg.export.images_per_prompt, best="")
+        return export_study(
+            cfg, paths, study, generator=generator, realism=realism, progress=lambda k: progress.advance(task, k)
+        )

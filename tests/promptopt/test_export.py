@@ -40,7 +40,7 @@ def test_export_ranks_distinct_prompts_best_first(finished):
 
 def test_export_dataset_is_an_imagefolder_with_metadata(finished):
     cfg, paths, study, generator, realism = finished
-    result = export_study(cfg, paths, study, generator=generator, realism_features=(realism.reference, realism.features))
+    result = export_study(cfg, paths, study, generator=generator, realism=realism)
     dataset = paths.export / "dataset"
     lines = [json.loads(x) for x in (dataset / "metadata.jsonl").read_text().splitlines()]
     assert len(lines) == result.n_images == len(result.rows) * cfg.export.images_per_prompt
