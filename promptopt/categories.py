@@ -1,12 +1,15 @@
 """The three OPG categories and their search vocabulary: intent text, detail attributes, synonyms, negatives.
 
 Detail attributes are keys of the challenge grammar (see promptopt.grammar); their pools are the values the
-development prompts use.
+development prompts use. The wording pools (openers, head-noun synonyms, descriptors) belong to the grammar,
+which reads every variant.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from promptopt.grammar import SYNONYMS
 
 GRID = (
     "upper-left", "upper-center", "upper-right",
@@ -20,26 +23,14 @@ class Category:
     name: str
     intent: str
     head: str
-    synonyms: tuple[str, ...]
     details: tuple[tuple[str, tuple[str, ...]], ...]
     negatives: tuple[str, ...]
 
+    @property
+    def synonyms(self) -> tuple[str, ...]:
+        """The head noun and the grammar's synonyms for it, plain noun first."""
+        return (self.head, *SYNONYMS[self.head])
 
-DESCRIPTORS = (
-    "",
-    "white-light colonoscopy",
-    "close-up endoscopic view",
-    "high-definition endoscopy image",
-    "narrow-band imaging",
-    "clinical endoscopy photograph, sharp focus",
-)
-
-OPENERS = (
-    "Generate an image",
-    "Generate an endoscopic image",
-    "Generate an endoscopy photograph",
-    "Create a realistic endoscopy image",
-)
 
 _COMMON_NEGATIVES = ("", "blurry, low quality, distorted", "text, watermark, green box artefact")
 
@@ -48,7 +39,6 @@ CATEGORIES: dict[str, Category] = {
         name="polyp",
         intent="an endoscopic image showing a polyp in the colon",
         head="polyp",
-        synonyms=("polyp", "colorectal polyp", "polypoid lesion", "adenomatous polyp"),
         details=(
             ("polyp_types", ("ip", "is", "iia")),
             ("polyp_sizes", ("<5mm", "5-10mm", "11-20mm", ">20mm")),
@@ -60,7 +50,6 @@ CATEGORIES: dict[str, Category] = {
         name="landmark",
         intent="an endoscopic image showing an anatomical landmark of the gastrointestinal tract",
         head="landmark",
-        synonyms=("landmark", "anatomical landmark", "anatomical structure"),
         details=(
             ("landmarks", ("z-line", "cecum", "pylorus", "ileum")),
             ("landmark_locations", GRID),
@@ -71,7 +60,6 @@ CATEGORIES: dict[str, Category] = {
         name="instrument",
         intent="an endoscopic image showing a medical instrument such as forceps, a snare or a tube",
         head="instrument",
-        synonyms=("instrument", "endoscopic instrument", "surgical instrument"),
         details=(
             ("instruments", ("biopsy forceps", "polyp snare", "metal clip", "injection needle", "tube")),
             ("instrument_locations", GRID),

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptopt import grammar
-from promptopt.categories import DESCRIPTORS, OPENERS, Category
+from promptopt.categories import Category
 from promptopt.config import MutatorConfig
 from promptopt.errors import InputError
 
 KEEP = "keep"
-CHALLENGE_OPENER = "Generate an image"
+DESCRIPTOR_CHOICES = ("", *grammar.SEARCH_DESCRIPTORS)
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ def seed_prompts(category: str, k: int) -> tuple[str, ...]:
 
 
 def _with_article(article: str | None, noun: str) -> str:
-    """Keep an article before a swapped noun, as "a" or "an" to suit it."""
+    """Keep an article before a swapped noun, as one "a" or "an" to suit it (the challenge's "an an"
+    becomes one article)."""
     if article is None:
         return noun
     return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
@@ -57,7 +58,7 @@ class PromptMutator:
         self.cfg = cfg
         self.seeds = seed_prompts(category.name, cfg.seed_prompts)
         alternatives = "|".join(re.escape(s) for s in sorted(category.synonyms, key=len, reverse=True))
-        self._head = re.compile(rf"\b(?:(an?) )?(?:{alternatives})\b(?!s\b| snare)", re.IGNORECASE)
+        self._head = re.compile(rf"\b(?:(an?) )*(?:{alternatives})\b(?!s\b| snare)", re.IGNORECASE)
 
     def propose(self, trial: Any) -> Candidate:
         prompt = trial.suggest_categorical("seed_prompt", self.seeds)
@@ -65,12 +66,12 @@ class PromptMutator:
         changes = {key: [value] for key, value in changes.items() if value != KEEP}
         if changes:
             prompt = grammar.render({**grammar.parse(prompt), **changes})
-        opener = trial.suggest_categorical("opener", OPENERS)
-        if prompt.startswith(CHALLENGE_OPENER):
-            prompt = opener + prompt[len(CHALLENGE_OPENER) :]
+        opener = trial.suggest_categorical("opener", grammar.OPENERS)
+        if prompt.startswith(grammar.CHALLENGE_OPENER):
+            prompt = opener + prompt[len(grammar.CHALLENGE_OPENER) :]
         synonym = trial.suggest_categorical("synonym", self.category.synonyms)
         prompt = self._head.sub(lambda m: _with_article(m.group(1), synonym), prompt, count=1)
-        descriptor = trial.suggest_categorical("descriptor", DESCRIPTORS)
+        descriptor = trial.suggest_categorical("descriptor", DESCRIPTOR_CHOICES)
         if descriptor:
             prompt = f"{prompt.rstrip('.')}, {descriptor}."
         return Candidate(

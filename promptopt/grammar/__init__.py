@@ -21,9 +21,14 @@ Semantics:
   text" sets text == False. The grammar cannot state the absence of a named finding, landmark or
   instrument, and a generic noun alone ("an instrument") is an error: it constrains nothing.
 - Descriptor phrases (`DESCRIPTORS`: "close-up endoscopic view", "white-light colonoscopy",
-  "high-resolution", …) may stand before, inside (between clauses) or after the challenge sentence and
-  constrain nothing; "white-light colonoscopy" does not set the procedure. Any other unknown word is
-  a PromptParseError naming where reading stopped.
+  "high-resolution", …), in runs optionally closed by an image noun ("clinical endoscopy photograph"),
+  may stand before, inside (between clauses) or after the challenge sentence and constrain nothing;
+  "white-light colonoscopy" does not set the procedure. Any other unknown word is a PromptParseError
+  naming where reading stopped.
+- Search wording reads as the plain challenge words: an opener (`OPENERS`: "Create a realistic
+  endoscopy image", …) constrains nothing, like "Generate an image"; a synonym (`SYNONYMS`:
+  "polypoid lesion", "anatomical structure", "surgical instrument", …) names what its plain noun names;
+  the descriptors a search appends (`SEARCH_DESCRIPTORS`) constrain nothing.
 - `holds`: lists in the prompt must be subsets of the image's lists; counts, booleans and the
   procedure must be equal; a key missing from the labels makes the constraint unknown, so False.
 """
@@ -37,14 +42,27 @@ from importlib import resources
 from promptopt.grammar.attributes import CATEGORIES, aggregate, categories, holds, validate
 from promptopt.grammar.parser import PromptParseError, parse
 from promptopt.grammar.render import render
-from promptopt.grammar.vocabulary import DESCRIPTORS, KEYS, LIST_VALUES, PROCEDURES
+from promptopt.grammar.vocabulary import (
+    CHALLENGE_OPENER,
+    DESCRIPTORS,
+    KEYS,
+    LIST_VALUES,
+    OPENERS,
+    PROCEDURES,
+    SEARCH_DESCRIPTORS,
+    SYNONYMS,
+)
 
 __all__ = [
     "CATEGORIES",
+    "CHALLENGE_OPENER",
     "DESCRIPTORS",
     "KEYS",
     "LIST_VALUES",
+    "OPENERS",
     "PROCEDURES",
+    "SEARCH_DESCRIPTORS",
+    "SYNONYMS",
     "PromptParseError",
     "aggregate",
     "categories",

@@ -2,8 +2,9 @@
 
 The grammar, over the tokens of the normalised prompt (see `tokens.py`):
 
-    prompt      := (descriptor sep?)* ["generate"] [subject] (sep? (clause | descriptor))* sep?
-    subject     := has-list | [det] descriptor* image-noun | [det] descriptor+
+    prompt      := (style sep?)* [opening-verb] [subject] (sep? (clause | style))* sep?
+    style       := descriptor+ [image-noun] ("high-definition endoscopy image")
+    subject     := has-list | [det] (style | image-noun)
     clause      := ("from" | "during") [det] procedure ["procedure" | "examination" | "exam"]
                  | has-verb has-list | neg-verb neg-list
     has-list    := noun-phrase (list-sep noun-phrase)*
@@ -14,6 +15,8 @@ The grammar, over the tokens of the normalised prompt (see `tokens.py`):
                  | [of | with] [the | a] (size | sizes | sized) sizes
     neg-list    := [det | any] head (list-sep [det | any] head)*
 
+An opening verb is "generate" or "create"; a head is a noun of `HEADS`, synonyms ("polypoid lesion",
+"anatomical structure") included, matched longest first ("polyp snare" is an instrument, never a polyp).
 `sep` is punctuation and/or "and"; list items are separated by ",", "and", "or" or "/"; lists are
 greedy and give back a separator that does not lead to another item. What a noun phrase sets is
 decided in `_noun_attrs`; the package docstring states the rules.
@@ -36,6 +39,7 @@ from promptopt.grammar.vocabulary import (
     IMAGE_NOUNS,
     KEYS,
     NUMBER_WORDS,
+    OPENING_VERBS,
     PARIS_PHRASES,
     PROCEDURE_PHRASES,
     SIZE_PHRASES,
@@ -162,9 +166,9 @@ class _Parser:
         if not self.tokens:
             raise PromptParseError(f"empty prompt {self.prompt_text!r}: write what the image should show")
         parts: list[dict[str, Any]] = []
-        while self._descriptor():
+        while self._style():
             self._sep()
-        self._accept("generate")
+        self._accept(*OPENING_VERBS)
         parts.append(self._subject() or {})
         while self.pos < len(self.tokens):
             start = self.pos
@@ -172,15 +176,21 @@ class _Parser:
             if self.pos == len(self.tokens) and self.tokens[-1].text in _PUNCTUATION:
                 break
             part = self._clause()
-            if part is None and not self._descriptor():
+            if part is None and not self._style():
                 self.pos = start
                 raise self._fail()
             parts.append(part or {})
         combined = self._combine(parts)
         return {key: combined[key] for key in KEYS if key in combined}
 
-    def _descriptor(self) -> bool:
-        return self._match(_DESCRIPTORS) is not None
+    def _style(self) -> bool:
+        """Descriptors, optionally closed by an image noun; they constrain nothing."""
+        if self._match(_DESCRIPTORS) is None:
+            return False
+        while self._match(_DESCRIPTORS) is not None:
+            pass
+        self._match(_IMAGE_NOUNS)
+        return True
 
     def _subject(self) -> dict[str, Any] | None:
         found = self._has_list()
@@ -188,10 +198,7 @@ class _Parser:
             return found
         save = self.pos
         self._accept("a", "an", "the")
-        described = False
-        while self._descriptor():
-            described = True
-        if self._match(_IMAGE_NOUNS, "'an image'") is not None or described:
+        if self._style() or self._match(_IMAGE_NOUNS, "'an image'") is not None:
             return {}
         self.pos = save
         return None

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptopt.grammar.attributes import validate
+from promptopt.grammar.vocabulary import CHALLENGE_OPENER
 
 _LOCATION_NOUNS = {
     "abnormality_locations": "an abnormality",
@@ -62,4 +63,4 @@ def render(attrs: Mapping[str, Any]) -> str:
     for key, noun in _LOCATION_NOUNS.items():
         if key in attrs:
             clauses.append(f"with {noun} located in the {_join(attrs[key])}")
-    return f"Generate an image {', '.join(clauses)}." if clauses else "Generate an image."
+    return f"{CHALLENGE_OPENER} {', '.join(clauses)}." if clauses else f"{CHALLENGE_OPENER}."

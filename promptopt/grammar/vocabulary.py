@@ -40,29 +40,55 @@ COUNT_KEYS = ("finding_count", "polyp_count", "instrument_count")
 FLAG_KEYS = ("text", "box_artefact")
 KEYS = ("procedure", *LIST_VALUES, *COUNT_KEYS, *FLAG_KEYS)
 
-# Style phrases a search may add around the challenge sentence. They constrain nothing: the parser
-# skips them wherever a clause may stand ("white-light colonoscopy" does not set the procedure).
+# Style words that constrain nothing. The parser skips a run of them, optionally closed by an image noun
+# ("clinical endoscopy photograph"), wherever a clause may stand; "white-light colonoscopy" does not set
+# the procedure (only a "from …"/"during …" clause does).
 DESCRIPTORS = (
     "close-up endoscopic view",
     "close-up",
     "endoscopic view",
-    "endoscopic image",
     "endoscopic",
-    "endoscopy image",
+    "endoscopy",
     "white-light colonoscopy",
     "white-light gastroscopy",
     "white-light endoscopy",
     "white-light",
+    "high-definition",
     "high-resolution",
     "high resolution",
     "highly detailed",
     "detailed",
     "realistic",
     "photorealistic",
+    "clinical",
     "sharp focus",
     "in focus",
     "medical image",
     "narrow-band imaging",
+)
+
+# The wording a prompt search varies. The parser reads every variant with the meaning of the plain
+# challenge words: an opener constrains nothing, a synonym names what its plain noun names.
+CHALLENGE_OPENER = "Generate an image"
+OPENERS = (
+    CHALLENGE_OPENER,
+    "Generate an endoscopic image",
+    "Generate an endoscopy photograph",
+    "Create a realistic endoscopy image",
+)
+OPENING_VERBS = ("generate", "create")
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "polyp": ("colorectal polyp", "polypoid lesion", "adenomatous polyp"),
+    "landmark": ("anatomical landmark", "anatomical structure"),
+    "instrument": ("endoscopic instrument", "surgical instrument"),
+}
+# Descriptors a search appends to a prompt; each is a run of `DESCRIPTORS` (and image nouns).
+SEARCH_DESCRIPTORS = (
+    "white-light colonoscopy",
+    "close-up endoscopic view",
+    "high-definition endoscopy image",
+    "narrow-band imaging",
+    "clinical endoscopy photograph, sharp focus",
 )
 
 IMAGE_NOUNS = ("image", "picture", "photo", "photograph", "frame")
@@ -123,11 +149,15 @@ def _named(kind: str, key: str, phrases: dict[str, str]) -> dict[str, Head]:
     return {phrase: Head(kind, (key, value)) for phrase, value in phrases.items()}
 
 
+def _with_plurals(nouns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(form for noun in nouns for form in (noun, f"{noun}s"))
+
+
 HEADS: dict[str, Head] = {
     **dict.fromkeys(("abnormality", "abnormalities", "finding", "findings", "lesion", "lesions"), _ABNORMALITY),
-    **dict.fromkeys(("polyp", "polyps"), _POLYP),
-    **dict.fromkeys(("instrument", "instruments", "tool", "tools"), _INSTRUMENT),
-    **dict.fromkeys(("anatomical landmark", "anatomical landmarks", "landmark", "landmarks"), _LANDMARK),
+    **dict.fromkeys(_with_plurals(("polyp", *SYNONYMS["polyp"])), _POLYP),
+    **dict.fromkeys(_with_plurals(("instrument", "tool", *SYNONYMS["instrument"])), _INSTRUMENT),
+    **dict.fromkeys(_with_plurals(("landmark", *SYNONYMS["landmark"])), _LANDMARK),
     **dict.fromkeys(("text",), _TEXT),
     **dict.fromkeys(
         ("green/black box artefact", "green/black box", "green box artefact", "black box artefact",

@@ -8,9 +8,13 @@ from hypothesis import strategies as st
 
 from promptopt.errors import InputError
 from promptopt.grammar import (
+    CHALLENGE_OPENER,
     DESCRIPTORS,
     LIST_VALUES,
+    OPENERS,
     PROCEDURES,
+    SEARCH_DESCRIPTORS,
+    SYNONYMS,
     PromptParseError,
     aggregate,
     categories,
@@ -201,10 +205,62 @@ def test_descriptors_around_a_rendered_prompt_constrain_nothing(attrs: dict[str,
     assert parse(f"{before}, {render(attrs)[:-1]}, {after}.") == attrs
 
 
+@pytest.mark.parametrize(
+    ("prompt", "attributes"),
+    [
+        (
+            "Generate an image with an adenomatous polyp of type paris ip, with a polyp of size >20mm, "
+            "white-light colonoscopy.",
+            {"polyp_types": ["ip"], "polyp_sizes": [">20mm"]},
+        ),
+        ("Generate an endoscopic image with 2 polypoid lesions, narrow-band imaging.", {"polyp_count": 2}),
+        (
+            "Generate an endoscopy photograph containing a colorectal polyp and polyp snare, white-light gastroscopy.",
+            {"findings": ["polyp"], "instruments": ["polyp snare"]},
+        ),
+        (
+            "Generate an image containing the pylorus, with an anatomical structure located in the lower-center, "
+            "close-up endoscopic view.",
+            {"landmarks": ["pylorus"], "landmark_locations": ["lower-center"]},
+        ),
+        (
+            "Create a realistic endoscopy image containing biopsy forceps, with an endoscopic instrument located "
+            "in the upper-center, high-definition endoscopy image.",
+            {"instruments": ["biopsy forceps"], "instrument_locations": ["upper-center"]},
+        ),
+        (
+            "Generate an endoscopy photograph with 1 surgical instrument, clinical endoscopy photograph, sharp focus.",
+            {"instrument_count": 1},
+        ),
+        ("Create a realistic endoscopy image, white-light colonoscopy.", {}),
+    ],
+)
+def test_search_wordings_parse_like_the_plain_words(prompt: str, attributes: dict[str, Any]) -> None:
+    assert parse(prompt) == attributes
+
+
+@pytest.mark.parametrize(("noun", "synonym"), [(noun, syn) for noun, syns in SYNONYMS.items() for syn in syns])
+def test_a_synonym_names_what_its_plain_noun_names(noun: str, synonym: str) -> None:
+    def located(word: str) -> dict[str, Any]:
+        return parse(f"Generate an image with the {word} located in the center.")
+
+    assert located(synonym) == located(noun)
+    if noun != "landmark":
+        assert parse(f"Generate an image with 2 {synonym}s.") == parse(f"Generate an image with 2 {noun}s.")
+
+
+@settings(derandomize=True, max_examples=100)
+@given(attribute_sets, st.sampled_from(OPENERS), st.sampled_from(SEARCH_DESCRIPTORS))
+def test_openers_and_search_descriptors_constrain_nothing(attrs: dict[str, Any], opener: str, descriptor: str) -> None:
+    rendered = render(attrs)
+    assert parse(f"{opener}{rendered[len(CHALLENGE_OPENER) : -1]}, {descriptor}.") == attrs
+
+
 _WORDS = (
     "generate an image a the with containing not without no 1 2 polyp polyps of type paris is ip size <5mm 5-10mm "
     "located in center upper-left and , . / pink red colors abnormality instrument tube snareandtube text "
-    "green/black box artefact from colonoscopy procedure anatomical landmark z-line findings close-up or"
+    "green/black box artefact from colonoscopy procedure anatomical landmark z-line findings close-up or "
+    "create endoscopy photograph polypoid lesion structure surgical snare white-light"
 ).split()
 
 

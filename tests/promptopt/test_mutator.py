@@ -99,3 +99,23 @@ def test_every_category_proposes_parseable_challenge_prompts(name):
     cand = mutator.propose(FixedTrial(_params(mutator, **{key: pool[1]})))
     assert name in grammar.categories(grammar.parse(cand.prompt))
     assert pool[1] in grammar.parse(cand.prompt)[key]
+
+
+@pytest.mark.parametrize("name", sorted(CATEGORIES))
+def test_every_wording_parses_to_the_attributes_of_the_plain_wording(name):
+    mutator = PromptMutator(CATEGORIES[name], MutatorConfig(seed_prompts=12))
+    plain = {"opener": grammar.CHALLENGE_OPENER, "synonym": mutator.category.head, "descriptor": ""}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(200):
+        trial = study.ask()
+        attrs = grammar.parse(mutator.propose(trial).prompt)
+        study.tell(trial, 0.0)
+        assert attrs == grammar.parse(mutator.propose(FixedTrial({**trial.params, **plain})).prompt)
+        assert name in grammar.categories(attrs)
+
+
+def test_synonym_replaces_the_challenge_double_article_with_one():
+    mutator = PromptMutator(CATEGORIES["landmark"], MutatorConfig(seed_prompts=12))
+    seed = "Generate an image with an an anatomical landmark located in the center and upper-center."
+    cand = mutator.propose(FixedTrial(_params(mutator, seed_prompt=seed, synonym="anatomical structure")))
+    assert cand.prompt == "Generate an image with an anatomical structure located in the center and upper-center."
