@@ -49,6 +49,12 @@ def test_export_dataset_is_an_imagefolder_with_metadata(finished):
         assert line["seed"] in export_seeds(cfg)
         assert set(line) >= {"file_name", "prompt", "negative_prompt", "seed", "generator", "scores"}
     assert not set(export_seeds(cfg)) & set(cfg.study.eval_seeds)
+    from promptopt import grammar
+    from promptopt.dataset import load_dataset
+
+    loaded = load_dataset(dataset)
+    assert len(loaded.items) == len(lines)
+    assert all("polyp" in grammar.categories(item.labels) for item in loaded.items)
     summary = json.loads((paths.export / "summary.json").read_text())
     assert summary["images"] == len(lines)
     assert summary["dataset_realism"]["n_fake"] == len(lines) and "biased" in summary["dataset_realism"]["note"]
