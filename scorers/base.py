@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 class Scorer(Protocol):
     """Scores one batch of images rendered from `prompts` (one prompt per image).
 
-    `metrics` maps each metric name that `score` returns to whether higher is better.
+    `metrics` maps each metric that may serve as an objective to whether higher is better; `score` returns
+    those and may add diagnostics beside them (e.g. `clip_truncated`), which are recorded but not optimised.
     """
 
     name: str

@@ -66,3 +66,35 @@ def kid(
         ]
     )
     return float(values.mean()), float(values.std())
+
+
+def kid_summary(
+    real: np.ndarray,
+    fake: np.ndarray,
+    *,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """KID with its subset standard deviation and standard error, on one subset size for both sides.
+
+    The subset size is s = min(subset_size, len(real), len(fake)), the same on both sides (as torchmetrics
+    requires). When s covers both sets the unbiased MMD² is computed once on everything: kid_std = kid_se = 0.
+    Otherwise kid is the mean of `subsets` unbiased MMD² values on subsets drawn without replacement,
+    kid_std their standard deviation (ddof 0, as torchmetrics) and kid_se = kid_std / sqrt(subsets), the
+    Monte-Carlo standard error of that mean around the MMD² of the full sets (it leaves out the sampling error
+    of the sets themselves).
+    """
+    if subsets < 1 or subset_size < 2:
+        raise ValueError(f"KID needs subsets >= 1 and subset_size >= 2, got {subsets} and {subset_size}")
+    size = min(subset_size, len(real), len(fake))
+    exact = size == len(real) == len(fake)
+    kid_mean, kid_std = kid(real, fake, subsets=subsets, subset_size=size, seed=seed)
+    return {
+        "kid": kid_mean,
+        "kid_std": kid_std,
+        "kid_se": 0.0 if exact else kid_std / float(np.sqrt(subsets)),
+        "subset_size": float(size),
+        "n_real": float(len(real)),
+        "n_fake": float(len(fake)),
+    }
