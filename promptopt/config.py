@@ -99,9 +99,29 @@ class RealismConfig:
 
 
 @dataclass(frozen=True)
+class ClipConfig:
+    """CLIPScore with an open_clip model: a folder, `ARCH:FILE`, or `ARCH/TAG` when cached or online."""
+
+    model: str
+
+
+@dataclass(frozen=True)
+class DiversityConfig:
+    """Mean pairwise Inception-feature distance within a trial's batch (euclidean or cosine)."""
+
+    metric: str = "euclidean"
+
+    def __post_init__(self) -> None:
+        if self.metric not in ("euclidean", "cosine"):
+            raise ValueError(f"scorers.diversity.metric must be euclidean or cosine, got {self.metric!r}")
+
+
+@dataclass(frozen=True)
 class ScorersConfig:
     intent: IntentConfig | None = None
     realism: RealismConfig | None = None
+    clip: ClipConfig | None = None
+    diversity: DiversityConfig | None = None
 
     def metrics(self) -> dict[str, bool]:
         """Metric name → higher is better, for every configured scorer."""
@@ -110,6 +130,10 @@ class ScorersConfig:
             out["intent"] = True
         if self.realism is not None:
             out["kid"] = False
+        if self.clip is not None:
+            out["clip_score"] = True
+        if self.diversity is not None:
+            out["diversity"] = True
         return out
 
 

@@ -71,10 +71,24 @@ def build_realism(cfg: StudyConfig, device: str = "cpu") -> RealismAssets | None
 
 
 def build_scorers(cfg: StudyConfig, realism: RealismAssets | None, device: str = "cpu") -> list[Any]:
+    """The scorers the study names; Inception features are shared between realism and diversity."""
     from scorers.intent import IntentScorer, load_minilm
     from scorers.realism import RealismScorer
 
     scorers: list[Any] = []
+    if cfg.scorers.clip is not None:
+        from scorers.clip import ClipScorer, load_clip
+
+        try:
+            scorers.append(ClipScorer(load_clip(cfg.scorers.clip.model, device=device)))
+        except (FileNotFoundError, ValueError) as err:
+            raise InputError(f"[scorers.clip] model: {err}") from None
+    if cfg.scorers.diversity is not None:
+        from scorers.diversity import DiversityScorer
+        from scorers.inception import InceptionFeatures
+
+        features = realism.features if realism is not None else InceptionFeatures(device=device)
+        scorers.append(DiversityScorer(features, metric=cfg.scorers.diversity.metric))
     if cfg.scorers.intent is not None:
         intent = cfg.scorers.intent.intent or CATEGORIES[cfg.study.category].intent
         scorers.append(IntentScorer(load_minilm(device), intent))

@@ -68,3 +68,9 @@ def build():
         return generator, scorers, build_mutator(cfg), RealismAssets(ref, inception)
 
     return _build
+
+
+@pytest.fixture(scope="session")
+def make_images_32():
+    rng = np.random.default_rng(3)
+    return [Image.fromarray(rng.integers(0, 256, (4, 4, 3)).astype(np.uint8)).resize((32, 32)) for _ in range(3)]
