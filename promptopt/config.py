@@ -254,7 +254,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     kwargs = {k: _convert(v, hints[k], _join(where, k)) for k, v in data.items()}
     try:
         return cls(**kwargs)
-    except TypeError as err:  # a required key is missing
+    except TypeError:  # a required key is missing
         missing = sorted(f for f in fields if f not in data)
         raise InputError(f"[{where or 'top level'}] is missing a required key: {', '.join(missing)}") from None
     except ValueError as err:

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from promptopt.errors import InputError
 from promptopt.grammar.attributes import aggregate
-from promptopt.grammar.tokens import Token, normalise, phrase_tokens, tokenise
+from promptopt.grammar.tokens import normalise, phrase_tokens, tokenise
 from promptopt.grammar.vocabulary import (
     COLOR_PHRASES,
     DESCRIPTORS,
