@@ -1,108 +1,41 @@
-"""Render with any diffusers `StableDiffusionPipeline`-compatible model: a local folder, a hub id, or tiny-random."""
+"""Render with any diffusers text-to-image model: SD 1.x/2.x, SDXL or SD3, from a folder, a single file, a hub id
+or tiny-random; with a chosen scheduler, memory options, LoRA adapters, and out-of-memory batch halving."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+import gc
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from generators.base import GeneratorConfig
-from generators.tiny import TINY_NAME, tiny_pipeline_dir
+from generators.base import GeneratorConfig, GeneratorInputError
+from generators.loading import (
+    ModelNotFoundError,
+    _pipeline_folder,
+    load_pipeline,
+    model_identity,
+    resolve_device,
+    resolve_model,
+)
+from generators.lora_adapters import load_loras
+from generators.schedulers import apply_scheduler
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt")
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """The named model is neither a local pipeline folder nor reachable on the hub."""
-
-
-def resolve_device(device: str, dtype: str) -> tuple[str, str]:
-    """`auto` means CUDA with bf16 (fp16 where bf16 is unsupported) when available, else CPU float32."""
-    import torch
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if dtype == "auto":
-        if device.startswith("cuda"):
-            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-        else:
-            dtype = "float32"
-    return device, dtype
-
-
-def _looks_like_path(model: str) -> bool:
-    """Hub ids are `org/name`; anything else that is not on disk was meant as a path."""
-    return model.startswith((".", "/", "~")) or model.count("/") != 1 or os.sep in model.replace("/", "")
-
-
-def _folder_identity(folder: Path) -> str:
-    """A content fingerprint of a pipeline folder: its configs and weight files (name, size, head and tail)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder).as_posix()
-        digest.update(rel.encode())
-        if path.suffix in WEIGHT_SUFFIXES:
-            size = path.stat().st_size
-            with path.open("rb") as fh:
-                head = fh.read(1 << 20)
-                fh.seek(max(size - (1 << 20), 0))
-                tail = fh.read()
-            digest.update(str(size).encode() + head + tail)
-        elif path.suffix in (".json", ".txt", ".model"):
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _pipeline_folder(model: str, cache_dir: Path) -> Path:
-    """The local folder that holds `model`, or a clear error saying how to get it."""
-    if model == TINY_NAME:
-        return tiny_pipeline_dir(cache_dir)
-    local = Path(model).expanduser()
-    if local.exists():
-        if not (local / "model_index.json").is_file():
-            raise ModelNotFoundError(
-                f"model folder {local} has no model_index.json: point --model at a diffusers pipeline folder "
-                "(one saved with save_pretrained)"
-            )
-        return local
-    if _looks_like_path(model):
-        raise ModelNotFoundError(f"model folder {model} does not exist: check the path given to --model")
-    return _hub_snapshot(model)
-
-
-def _hub_snapshot(repo_id: str) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.utils import HfHubHTTPError, LocalEntryNotFoundError
-
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-    hint = (
-        f"download it where there is internet (`hf download {repo_id} --local-dir DIR`) "
-        "and pass that folder with --model DIR"
-    )
-    try:
-        return Path(snapshot_download(repo_id, local_files_only=True))
-    except (LocalEntryNotFoundError, OSError, ValueError):
-        if offline:
-            raise ModelNotFoundError(
-                f"model {repo_id!r} is not on this machine and HF_HUB_OFFLINE=1 forbids downloading it: {hint}"
-            ) from None
-    try:
-        return Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model"]))
-    except (HfHubHTTPError, OSError, ValueError) as err:
-        raise ModelNotFoundError(
-            f"model {repo_id!r} could not be downloaded ({type(err).__name__}): {hint}"
-        ) from None
+__all__ = ["DiffusersGenerator", "ModelNotFoundError", "_pipeline_folder", "load_generator", "resolve_device"]
 
 
 class DiffusersGenerator:
-    """A loaded diffusers text-to-image pipeline with per-image seeds."""
+    """A loaded diffusers text-to-image pipeline with per-image seeds.
 
-    def __init__(self, pipe: Any, *, device: str, batch_size: int, height: int, width: int, identity: dict[str, str]):
+    `batch_size` is how many images go through the pipeline at once; a batch that runs out of GPU memory is
+    retried at half the size (down to 1), and the smaller size is kept for the batches after it.
+    """
+
+    def __init__(
+        self, pipe: Any, *, device: str, batch_size: int, height: int, width: int, identity: dict[str, Any]
+    ) -> None:
         self.pipe = pipe
         self.device = device
         self.batch_size = batch_size
@@ -125,39 +58,106 @@ class DiffusersGenerator:
         if len(prompts) != len(seeds):
             raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds; pass one seed per prompt")
         images: list[Image.Image] = []
-        for start in range(0, len(prompts), self.batch_size):
-            batch = list(prompts[start : start + self.batch_size])
-            generators = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds[start : start + self.batch_size]]
-            with torch.inference_mode():
-                out = self.pipe(
-                    batch,
-                    negative_prompt=[negative_prompt] * len(batch) if negative_prompt else None,
-                    guidance_scale=guidance_scale,
-                    num_inference_steps=steps,
-                    height=self.height,
-                    width=self.width,
-                    generator=generators,
-                    output_type="pil",
+        start = 0
+        while start < len(prompts):
+            size = min(self.batch_size, len(prompts) - start)
+            try:
+                images += self._batch(
+                    prompts[start : start + size], seeds[start : start + size], negative_prompt, guidance_scale, steps
                 )
-            images.extend(out.images)
+                start += size
+                continue
+            except torch.cuda.OutOfMemoryError as err:
+                if size == 1:
+                    raise torch.cuda.OutOfMemoryError(
+                        f"out of memory rendering a single {self.width}x{self.height} image on {self.device}: "
+                        "lower the resolution, set attention_slicing and vae_tiling, or use a smaller dtype or model"
+                    ) from err
+            # outside the except block, so the failed batch's tensors are no longer referenced by a traceback
+            self.batch_size = size // 2
+            warnings.warn(
+                f"out of memory rendering {size} images at once on {self.device}; "
+                f"retrying with batches of {self.batch_size}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._free_memory()
         return images
+
+    def _batch(
+        self,
+        prompts: Sequence[str],
+        seeds: Sequence[int],
+        negative_prompt: str | None,
+        guidance_scale: float,
+        steps: int,
+    ) -> list[Image.Image]:
+        import torch
+
+        generators = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+        with torch.inference_mode():
+            out = self.pipe(
+                list(prompts),
+                negative_prompt=[negative_prompt] * len(prompts) if negative_prompt else None,
+                guidance_scale=guidance_scale,
+                num_inference_steps=steps,
+                height=self.height,
+                width=self.width,
+                generator=generators,
+                output_type="pil",
+            )
+        return list(out.images)
+
+    def _free_memory(self) -> None:
+        import torch
+
+        gc.collect()
+        if self.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+
+def _denoiser(pipe: Any) -> Any:
+    """The network run at every step: the UNet (SD, SDXL) or the transformer (SD3)."""
+    return pipe.unet if getattr(pipe, "unet", None) is not None else pipe.transformer
+
+
+def _apply_memory_options(pipe: Any, cfg: GeneratorConfig) -> None:
+    if cfg.attention_slicing:
+        pipe.enable_attention_slicing()
+    if cfg.vae_tiling:
+        pipe.vae.enable_tiling()
+    if cfg.compile:
+        _denoiser(pipe).compile()  # after LoRA fusing, so the compiled graph holds the final weights
 
 
 def load_generator(cfg: GeneratorConfig, *, cache_dir: Path) -> DiffusersGenerator:
-    """Load the pipeline `cfg.model` names, on the configured device and dtype."""
+    """Load the pipeline `cfg.model` names, on the configured device and dtype, with its scheduler and adapters."""
     import torch
-    from diffusers import DiffusionPipeline
 
-    folder = _pipeline_folder(cfg.model, cache_dir)
     device, dtype = resolve_device(cfg.device, cfg.dtype)
-    extra: dict[str, Any] = {} if cfg.safety_checker else {"safety_checker": None, "requires_safety_checker": False}
-    index = json.loads((folder / "model_index.json").read_text())
-    if "safety_checker" not in index:
-        extra = {}
-    pipe = DiffusionPipeline.from_pretrained(folder, dtype=getattr(torch, dtype), local_files_only=True, **extra)
+    if cfg.compile and not device.startswith("cuda"):
+        raise GeneratorInputError(
+            f"generator.compile needs a CUDA device and this run uses {device}: torch.compile pays for its "
+            "compile time only on a GPU; drop --compile (compile = false)"
+        )
+    source = resolve_model(cfg, cache_dir)
+    pipe = load_pipeline(source, cfg, getattr(torch, dtype))
     pipe.set_progress_bar_config(disable=True)
     pipe.to(device)
-    identity = {"model": cfg.model, "model_hash": _folder_identity(folder), "device": device, "dtype": dtype}
+    apply_scheduler(pipe, cfg.scheduler, cfg.model)
+    adapters = load_loras(pipe, cfg.loras, cfg.adapter_names, fuse=cfg.fuse_lora, base=cfg.model)
+    _apply_memory_options(pipe, cfg)
+    identity = {
+        "model": cfg.model,
+        "model_hash": model_identity(source),
+        "pipeline": type(pipe).__name__,
+        "scheduler": cfg.scheduler,
+        "scheduler_class": type(pipe.scheduler).__name__,
+        "loras": adapters,
+        "fused": cfg.fuse_lora,
+        "device": device,
+        "dtype": dtype,
+    }
     return DiffusersGenerator(
         pipe, device=device, batch_size=cfg.batch_size, height=cfg.height, width=cfg.width, identity=identity
     )

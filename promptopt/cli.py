@@ -13,6 +13,8 @@ from typing import Any
 import typer
 
 from promptopt import __version__
+from promptopt.commands.default_group import DefaultCommand, DefaultGroup
+from promptopt.commands.evaluate import EVALUATE_HELP
 from promptopt.errors import InputError
 
 app = typer.Typer(
@@ -24,6 +26,12 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Inspect datasets of GI endoscopy images with prompts.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+fit_app = typer.Typer(
+    help="Fit the offline scorers (attribute classifier, text–image aligner) on a dataset.", no_args_is_help=True
+)
+app.add_typer(fit_app, name="fit")
+evaluate_app = typer.Typer(cls=DefaultGroup, help=EVALUATE_HELP, no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,14 +62,22 @@ def main(
 
 
 def _register() -> None:
-    from promptopt.commands import data_sim, data_stats, export, parse, search
+    from promptopt.commands import data_sim, data_stats, evaluate, export, fit, parse, render, search, tstr
 
     app.command("search")(guarded(search.search))
     app.command("export")(guarded(export.export))
     app.command("parse")(guarded(parse.parse))
+    app.command("render")(guarded(render.render))
+    from promptopt.commands import train
+
+    app.command("train")(guarded(train.train))
     data_app.command("stats")(guarded(data_stats.stats))
     data_app.command("sim")(guarded(data_sim.sim))
     data_app.command("sim-grid")(guarded(data_sim.sim_grid))
+    fit_app.command("classifier")(guarded(fit.classifier))
+    fit_app.command("aligner")(guarded(fit.aligner))
+    evaluate_app.command("images", cls=DefaultCommand)(guarded(evaluate.evaluate))
+    evaluate_app.command("tstr")(guarded(tstr.tstr))
 
 
 _register()

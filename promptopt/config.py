@@ -10,7 +10,7 @@ import dataclasses
 import tomllib
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,13 @@ from promptopt.errors import InputError
 
 CATEGORIES = ("polyp", "landmark", "instrument")
 DIRECTIONS = ("maximize", "minimize")
+# generator keys that change speed or memory use, not what is drawn: a study may resume with other values
+GENERATOR_RUNTIME_KEYS = ("device", "dtype", "batch_size", "attention_slicing", "vae_tiling", "compile")
+# generator keys added after the first studies ran: left out of the identity at their defaults, so those resume
+GENERATOR_LATER_KEYS = (
+    "single_file_config", "scheduler", "loras", "fuse_lora",
+    "sampling", "clip_model", "rerank_candidates", "clip_guidance_scale", "clip_guide_every",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -117,11 +124,27 @@ class DiversityConfig:
 
 
 @dataclass(frozen=True)
+class ClassifierConfig:
+    """Category hit rate from a classifier fitted with `promptopt fit classifier` (a .safetensors path)."""
+
+    model: str
+
+
+@dataclass(frozen=True)
+class AlignerConfig:
+    """Image-prompt alignment from an aligner fitted with `promptopt fit aligner` (a .safetensors path)."""
+
+    model: str
+
+
+@dataclass(frozen=True)
 class ScorersConfig:
     intent: IntentConfig | None = None
     realism: RealismConfig | None = None
     clip: ClipConfig | None = None
     diversity: DiversityConfig | None = None
+    classifier: ClassifierConfig | None = None
+    aligner: AlignerConfig | None = None
 
     def metrics(self) -> dict[str, bool]:
         """Metric name → higher is better, for every configured scorer."""
@@ -134,6 +157,10 @@ class ScorersConfig:
             out["clip_score"] = True
         if self.diversity is not None:
             out["diversity"] = True
+        if self.classifier is not None:
+            out["hit_rate"] = True
+        if self.aligner is not None:
+            out["aligner_score"] = True
         return out
 
 
@@ -196,7 +223,12 @@ class StudyConfig:
         """The parts that must not change when a study resumes (n_trials and export may)."""
         data = to_dict(self)
         data["study"] = {k: v for k, v in data["study"].items() if k != "n_trials"}
-        data["generator"] = {k: v for k, v in data["generator"].items() if k not in ("device", "dtype", "batch_size")}
+        defaults = to_dict(GeneratorConfig())
+        data["generator"] = {
+            k: v
+            for k, v in data["generator"].items()
+            if k not in GENERATOR_RUNTIME_KEYS and not (k in GENERATOR_LATER_KEYS and v == defaults[k])
+        }
         data.pop("export")
         return data
 
@@ -255,7 +287,10 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     try:
         return cls(**kwargs)
     except TypeError:  # a required key is missing
-        missing = sorted(f for f in fields if f not in data)
+        required = {
+            f.name for f in dataclasses.fields(cls) if f.default is MISSING and f.default_factory is MISSING
+        }
+        missing = sorted(required & fields - set(data))
         raise InputError(f"[{where or 'top level'}] is missing a required key: {', '.join(missing)}") from None
     except ValueError as err:
         raise InputError(f"[{where}] {err}" if where else str(err)) from None
@@ -282,12 +317,17 @@ def load_study(path: Path) -> StudyConfig:
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"study config {path} is not valid TOML: {err}") from None
     cfg = from_dict(data, source=str(path.resolve()))
-    realism = cfg.scorers.realism
-    if realism is not None and realism.reference != GI_SIM_REFERENCE:
-        folder = (path.resolve().parent / Path(realism.reference).expanduser()).resolve()
-        scorers = dataclasses.replace(cfg.scorers, realism=dataclasses.replace(realism, reference=str(folder)))
-        cfg = dataclasses.replace(cfg, scorers=scorers)
-    return cfg
+    here = path.resolve().parent
+    scorers = cfg.scorers
+    if scorers.realism is not None and scorers.realism.reference != GI_SIM_REFERENCE:
+        folder = str((here / Path(scorers.realism.reference).expanduser()).resolve())
+        scorers = dataclasses.replace(scorers, realism=dataclasses.replace(scorers.realism, reference=folder))
+    for name in ("classifier", "aligner"):
+        section = getattr(scorers, name)
+        if section is not None:
+            model = str((here / Path(section.model).expanduser()).resolve())
+            scorers = dataclasses.replace(scorers, **{name: dataclasses.replace(section, model=model)})
+    return dataclasses.replace(cfg, scorers=scorers)
 
 
 def override(cfg: StudyConfig, section: str, **changes: Any) -> StudyConfig:

@@ -129,10 +129,11 @@ def export_study(
     realism: RealismAssets | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
-    """Write the export folder. With `realism`, add the set-level FID/KID of the exported dataset against the
-    reference. `progress(k)` is called after each prompt's k images."""
+    """Write the export folder. With `realism`, add the set-level FID/KID, PRDC and near-copy count of the exported
+    dataset against the reference, all on the same features. `progress(k)` is called after each prompt's k images."""
     from optuna.trial import TrialState
 
+    from promptopt.evaluate import memorisation_summary, prdc_summary
     from scorers.realism import set_realism
 
     rows = prompt_rows(cfg, study)
@@ -144,7 +145,12 @@ def export_study(
             images = _write_dataset(folder, cfg, rows, generator, progress)
             n_images = len(images)
             if realism is not None and n_images >= 2:
-                dataset_realism = {**set_realism(realism.reference, realism.features(images), seed=cfg.study.seed)}
+                fake = realism.features(images)
+                dataset_realism = {
+                    **set_realism(realism.reference, fake, seed=cfg.study.seed),
+                    "prdc": prdc_summary(realism.reference, fake),
+                    "memorisation": memorisation_summary(realism.reference, fake),
+                }
                 if n_images < FID_RELIABLE_N:
                     dataset_realism["note"] = (
                         f"FID on {n_images} images (< {FID_RELIABLE_N} feature dimensions) is biased upwards: "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from generators.base import GeneratorConfig
 from promptopt.categories import CATEGORIES
 from promptopt.config import GI_SIM_REFERENCE, StudyConfig
 from promptopt.errors import InputError
@@ -24,12 +26,41 @@ class RealismAssets:
 
 
 def build_generator(cfg: StudyConfig) -> Any:
+    return load_sampler(cfg.generator)
+
+
+def load_sampler(cfg: GeneratorConfig) -> Any:
+    """The generator `cfg` names, wrapped in its sampling (plain, rerank or CLIP-guided); what the user can fix
+    (missing model, misfit LoRA, dtype, CLIP model) is an InputError."""
+    from generators.base import GeneratorInputError
     from generators.diffusers_generator import ModelNotFoundError, load_generator
 
     try:
-        return load_generator(cfg.generator, cache_dir=cache_dir())
-    except ModelNotFoundError as err:
+        generator = load_generator(cfg, cache_dir=cache_dir())
+    except (ModelNotFoundError, GeneratorInputError) as err:
         raise InputError(str(err)) from None
+    if cfg.sampling == "plain":
+        return generator
+    from scorers.clip import load_clip
+
+    try:
+        clip = load_clip(cfg.clip_model, device=generator.device)
+    except (FileNotFoundError, ValueError) as err:
+        raise InputError(f"[generator] clip_model: {err}") from None
+    if cfg.sampling == "rerank":
+        from generators.rerank import RerankGenerator, clip_similarity
+
+        return RerankGenerator(
+            generator, clip_similarity(clip), scorer_name=f"clip:{clip.name}", candidates=cfg.rerank_candidates
+        )
+    from generators.clip_guided import ClipGuidedGenerator
+
+    try:
+        return ClipGuidedGenerator.from_generator(
+            generator, clip, clip_guidance_scale=cfg.clip_guidance_scale, guide_every=cfg.clip_guide_every
+        )
+    except ValueError as err:
+        raise InputError(f"[generator] sampling = 'clip-guided': {err}") from None
 
 
 def build_mutator(cfg: StudyConfig) -> PromptMutator:
@@ -83,12 +114,29 @@ def build_scorers(cfg: StudyConfig, realism: RealismAssets | None, device: str =
             scorers.append(ClipScorer(load_clip(cfg.scorers.clip.model, device=device)))
         except (FileNotFoundError, ValueError) as err:
             raise InputError(f"[scorers.clip] model: {err}") from None
+    inception = _shared_inception(realism, device)
     if cfg.scorers.diversity is not None:
         from scorers.diversity import DiversityScorer
-        from scorers.inception import InceptionFeatures
 
-        features = realism.features if realism is not None else InceptionFeatures(device=device)
-        scorers.append(DiversityScorer(features, metric=cfg.scorers.diversity.metric))
+        scorers.append(DiversityScorer(inception(), metric=cfg.scorers.diversity.metric))
+    if cfg.scorers.classifier is not None:
+        from promptopt.labels import category_attributes
+        from scorers.classifier import ClassifierScorer, load_classifier
+
+        classifier = _load_fitted(load_classifier, cfg.scorers.classifier.model, "classifier")
+        try:
+            scorers.append(ClassifierScorer(classifier, inception(), category_attributes(cfg.study.category)))
+        except ValueError as err:
+            raise InputError(f"[scorers.classifier] model: {err}") from None
+    if cfg.scorers.aligner is not None:
+        from scorers.aligner import AlignerScorer, load_aligner
+        from scorers.intent import load_minilm
+
+        aligner = _load_fitted(load_aligner, cfg.scorers.aligner.model, "aligner")
+        try:
+            scorers.append(AlignerScorer(aligner, inception(), load_minilm(device)))
+        except ValueError as err:
+            raise InputError(f"[scorers.aligner] model: {err}") from None
     if cfg.scorers.intent is not None:
         intent = cfg.scorers.intent.intent or CATEGORIES[cfg.study.category].intent
         scorers.append(IntentScorer(load_minilm(device), intent))
@@ -99,3 +147,31 @@ def build_scorers(cfg: StudyConfig, realism: RealismAssets | None, device: str =
             )
         )
     return scorers
+
+
+def _shared_inception(realism: RealismAssets | None, device: str) -> Callable[[], Any]:
+    """A getter for one InceptionFeatures shared by every scorer that needs it (the realism one when present)."""
+    from scorers.inception import InceptionFeatures
+
+    made: list[Any] = [realism.features] if realism is not None else []
+
+    def get() -> Any:
+        if not made:
+            made.append(InceptionFeatures(device=device))
+        return made[0]
+
+    return get
+
+
+def _load_fitted(load: Callable[[Path], Any], model: str, section: str) -> Any:
+    """A fitted scorer model, or an InputError that says how to make one."""
+    path = Path(model)
+    if not path.is_file():
+        raise InputError(
+            f"[scorers.{section}] model {path} does not exist: fit one with `promptopt fit {section} --data DIR "
+            f"--out {path}`"
+        )
+    try:
+        return load(path)
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(f"[scorers.{section}] model {path} cannot be loaded ({err}): refit it") from None

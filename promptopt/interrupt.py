@@ -11,14 +11,15 @@ from types import FrameType
 
 
 class StopFlag:
-    def __init__(self) -> None:
+    def __init__(self, message: str = "stopping after the current trial") -> None:
         self.requested = False
+        self.message = message
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = True
-        print("\nstopping after the current trial (press Ctrl-C again to abort it)", file=sys.stderr, flush=True)
+        print(f"\n{self.message} (press Ctrl-C again to abort it)", file=sys.stderr, flush=True)
 
     @contextmanager
     def installed(self) -> Iterator[StopFlag]:

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from scorers.images import image_files, load_images
-from scorers.realism_metrics import frechet_distance, kid, mean_cov
+from scorers.realism_metrics import frechet_distance_features, kid
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
 
@@ -58,7 +58,7 @@ def set_realism(real: np.ndarray, fake: np.ndarray, *, seed: int = 0) -> dict[st
     """FID and KID (mean, std) of two feature sets, with their sizes."""
     kid_mean, kid_std = kid(real, fake, seed=seed)
     return {
-        "fid": frechet_distance(*mean_cov(real), *mean_cov(fake)),
+        "fid": frechet_distance_features(real, fake),
         "kid": kid_mean,
         "kid_std": kid_std,
         "n_real": float(len(real)),

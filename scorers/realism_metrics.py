@@ -24,6 +24,30 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return diff + float(np.trace(sigma1) + np.trace(sigma2)) - 2.0 * trace_sqrt
 
 
+def frechet_distance_features(a: np.ndarray, b: np.ndarray) -> float:
+    """`frechet_distance` of the Gaussians fitted to feature sets a (m, D) and b (n, D), without D×D eigenproblems
+    when a set has fewer rows than D.
+
+    With X, Y the centred sets, S_a = XᵀX/(m−1) and S_b = YᵀY/(n−1), the non-zero eigenvalues of S_a S_b are those
+    of the small symmetric PSD matrix (Y Xᵀ)(X Yᵀ)/((m−1)(n−1)) (eig(AB) = eig(BA) away from 0), so
+    tr((S_a S_b)^½) costs O(mnD) instead of the O(D³) general eigenproblem. With both sets larger than D
+    it falls back to `frechet_distance`.
+    """
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"need at least 2 feature vectors on each side, got {len(a)} and {len(b)}")
+    if min(len(a), len(b)) >= a.shape[1]:
+        return frechet_distance(*mean_cov(a), *mean_cov(b))
+    x, y = a - a.mean(axis=0), b - b.mean(axis=0)
+    if len(y) > len(x):
+        x, y = y, x
+    cross = y @ x.T
+    eigenvalues = np.linalg.eigvalsh(cross @ cross.T / ((len(x) - 1) * (len(y) - 1)))
+    trace_sqrt = float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
+    traces = float((x * x).sum() / (len(x) - 1) + (y * y).sum() / (len(y) - 1))
+    diff = float(np.sum((a.mean(axis=0) - b.mean(axis=0)) ** 2))
+    return diff + traces - 2.0 * trace_sqrt
+
+
 def polynomial_kernel(x: np.ndarray, y: np.ndarray, degree: int = 3, coef: float = 1.0) -> np.ndarray:
     """(x·y / D + coef) ** degree, the KID kernel."""
     return (x @ y.T / x.shape[1] + coef) ** degree

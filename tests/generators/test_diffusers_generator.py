@@ -88,3 +88,52 @@ def test_auto_device_on_cpu_is_float32():
 def test_config_validation(field, value):
     with pytest.raises(ValueError, match=field.split("_")[0]):
         GeneratorConfig(**{field: value})
+
+
+class OutOfMemoryAbove:
+    """The real pipeline behind a memory limit: a call with more than `limit` prompts raises CUDA's
+    OutOfMemoryError, as a GPU too small for the batch would."""
+
+    def __init__(self, pipe, limit):
+        self.pipe, self.limit, self.calls = pipe, limit, []
+
+    def __call__(self, prompt, **kwargs):
+        self.calls.append(len(prompt))
+        if len(prompt) > self.limit:
+            import torch
+
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.pipe(prompt, **kwargs)
+
+
+OOM_PROMPTS = ["a polyp", "tube", "z-line", "a polyp", "cecum", "pylorus", "a polyp", "tube"]
+
+
+def test_out_of_memory_halves_the_batch_keeps_it_and_changes_no_image(generator):
+    from generators.diffusers_generator import DiffusersGenerator
+
+    kwargs = {"guidance_scale": 3.0, "steps": 2}
+    limited = OutOfMemoryAbove(generator.pipe, limit=2)
+    small_gpu = DiffusersGenerator(limited, device="cuda", batch_size=8, height=32, width=32, identity={})
+    with pytest.warns(RuntimeWarning, match="out of memory rendering 8 images") as caught:
+        images = small_gpu.render(OOM_PROMPTS, list(range(8)), **kwargs)
+    assert [str(w.message).rsplit(" ", 1)[-1] for w in caught] == ["4", "2"]
+    assert limited.calls == [8, 4, 2, 2, 2, 2] and small_gpu.batch_size == 2
+    unfailing = DiffusersGenerator(generator.pipe, device="cpu", batch_size=2, height=32, width=32, identity={})
+    expected = unfailing.render(OOM_PROMPTS, list(range(8)), **kwargs)
+    assert all((_px(a) == _px(b)).all() for a, b in zip(images, expected, strict=True))
+    small_gpu.render(OOM_PROMPTS[:3], [0, 1, 2], **kwargs)  # the halved size sticks
+    assert limited.calls[6:] == [2, 1]
+
+
+def test_out_of_memory_at_one_image_is_reraised_with_advice(generator):
+    import torch
+
+    from generators.diffusers_generator import DiffusersGenerator
+
+    no_memory = DiffusersGenerator(OutOfMemoryAbove(generator.pipe, limit=0), device="cuda", batch_size=4,
+                                   height=32, width=32, identity={})  # fmt: skip
+    with pytest.warns(RuntimeWarning), pytest.raises(torch.cuda.OutOfMemoryError, match="single 32x32 image") as info:
+        no_memory.render(OOM_PROMPTS[:4], [0, 1, 2, 3], guidance_scale=3.0, steps=2)
+    assert "attention_slicing" in str(info.value) and "Tried to allocate" in str(info.value.__cause__)
+    assert no_memory.pipe.calls == [4, 2, 1]

@@ -83,3 +83,47 @@ def test_search_identity_ignores_trial_budget_and_export(make_study_dict):
     assert override(cfg, "study", n_trials=99).search_identity() == cfg.search_identity()
     assert override(cfg, "export", top_k=9).search_identity() == cfg.search_identity()
     assert override(cfg, "study", images_per_trial=3).search_identity() != cfg.search_identity()
+
+
+def test_generator_adapters_and_sampler_round_trip_through_toml(make_study_dict):
+    data = make_study_dict("/ref")
+    data["generator"].update(
+        scheduler="dpm++",
+        attention_slicing=True,
+        loras=[{"path": "a.safetensors", "weight": 0.5}, {"path": "adapters/b", "name": "style"}],
+        fuse_lora=True,
+    )
+    cfg = from_dict(data)
+    assert [(a.path, a.weight) for a in cfg.generator.loras] == [("a.safetensors", 0.5), ("adapters/b", 1.0)]
+    assert cfg.generator.adapter_names == ("lora0", "style")
+    assert from_dict(tomllib.loads(dumps(to_dict(cfg)))) == cfg
+
+
+@pytest.mark.parametrize(
+    ("generator", "message"),
+    [
+        ({"loras": [{"weight": 1.0}]}, "[generator.loras[0]] is missing a required key: path"),
+        ({"loras": [{"path": "a", "colour": 1}]}, "unknown key generator.loras[0].colour"),
+        ({"loras": [{"path": "a", "weight": "1"}]}, "generator.loras[0].weight must be float"),
+        ({"scheduler": "karras"}, "unknown generator.scheduler 'karras': choose one of default, ddim"),
+        ({"fuse_lora": True}, "fuse_lora needs at least one adapter"),
+        ({"device": "cpu", "dtype": "float16"}, "float16 needs a GPU"),
+    ],
+)
+def test_bad_generator_settings_are_one_line_input_errors(make_study_dict, generator, message):
+    data = make_study_dict("/ref")
+    data["generator"].update(generator)
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")) as info:
+        from_dict(data)
+    assert "\n" not in str(info.value)
+
+
+def test_search_identity_keeps_what_changes_images_only(make_study_dict):
+    """Memory and speed options may change on resume; the newer generator keys appear only when set, so a study
+    started before they existed still resumes."""
+    cfg = from_dict(make_study_dict("/ref"))
+    assert set(cfg.search_identity()["generator"]) == {"model", "height", "width", "safety_checker"}
+    fast = override(cfg, "generator", attention_slicing=True, vae_tiling=True, batch_size=1)
+    assert fast.search_identity() == cfg.search_identity()
+    other = override(cfg, "generator", scheduler="unipc")
+    assert other.search_identity()["generator"]["scheduler"] == "unipc"

@@ -4,9 +4,9 @@ import json
 import pytest
 from PIL import Image
 
-from promptopt.config import from_dict
+from promptopt.config import from_dict, override
 from promptopt.errors import InputError
-from promptopt.export import export_seeds, export_study
+from promptopt.export import export_seeds, export_study, prompt_rows
 from promptopt.paths import RunPaths
 from promptopt.search import open_study, run_search
 
@@ -58,7 +58,28 @@ def test_export_dataset_is_an_imagefolder_with_metadata(finished):
     summary = json.loads((paths.export / "summary.json").read_text())
     assert summary["images"] == len(lines)
     assert summary["dataset_realism"]["n_fake"] == len(lines) and "biased" in summary["dataset_realism"]["note"]
+    assert "needs more than 5" in summary["dataset_realism"]["prdc"]["not_computed"]  # 4 images, k = 5
+    assert summary["dataset_realism"]["memorisation"]["near_copies"] >= 0
     assert summary["generator"]["model"] == "tiny-random"
+
+
+def test_export_summary_has_prdc_and_near_copies_on_the_same_features(finished):
+    from scorers.images import image_files, load_images
+    from scorers.memorisation import near_copies
+    from scorers.prdc import prdc
+
+    cfg, paths, study, generator, realism = finished
+    per_prompt = -(-6 // len(prompt_rows(cfg, study)))  # at least 6 images: more than PRDC's k = 5
+    cfg = override(cfg, "export", images_per_prompt=per_prompt)
+    export_study(cfg, paths, study, generator=generator, realism=realism)
+    fake = realism.features(load_images(image_files(paths.export / "dataset" / "images")))
+    summary = json.loads((paths.export / "summary.json").read_text())["dataset_realism"]
+    assert summary["prdc"] == pytest.approx({"k": 5, **prdc(realism.reference, fake, k=5)})
+    copies = near_copies(fake, realism.reference)
+    assert summary["memorisation"]["near_copies"] == len(copies.indices)
+    assert summary["memorisation"]["threshold"] == pytest.approx(copies.threshold)
+    assert summary["memorisation"]["fraction"] == pytest.approx(len(copies.indices) / len(fake))
+    assert {"fid", "kid", "kid_std", "n_real", "n_fake", "note"} <= set(summary)
 
 
 def test_interrupted_export_keeps_the_previous_one(finished):

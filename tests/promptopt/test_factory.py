@@ -29,3 +29,52 @@ def test_objectives_may_use_clip_and_diversity_metrics(make_study_dict):
     data["scorers"]["diversity"] = {}
     data["objectives"] = [{"name": "a", "terms": {"clip_score": 1.0}}, {"name": "b", "terms": {"diversity": 1.0}}]
     assert set(from_dict(data).scorers.metrics()) == {"intent", "kid", "clip_score", "diversity"}
+
+
+@pytest.mark.parametrize("sampling", ["rerank", "clip-guided"])
+def test_sampling_wraps_the_generator_with_the_named_clip_model(make_study_dict, tmp_path, sampling):
+    from promptopt.factory import build_generator
+    from scorers.tiny_clip import write_tiny_clip
+
+    clip = write_tiny_clip(tmp_path / "clip")
+    data = make_study_dict("/unused")
+    data["generator"] |= {"sampling": sampling, "clip_model": str(clip), "rerank_candidates": 2}
+    generator = build_generator(from_dict(data))
+    assert generator.identity["sampling"] == sampling
+    assert generator.device == "cpu"
+    images = generator.render(["a polyp", "a tube"], [0, 1], guidance_scale=3.0, steps=2)
+    assert [im.size for im in images] == [(32, 32), (32, 32)]
+
+
+def test_sampling_needs_a_loadable_clip_model(make_study_dict, tmp_path):
+    from promptopt.factory import build_generator
+
+    data = make_study_dict("/unused")
+    data["generator"] |= {"sampling": "rerank"}
+    with pytest.raises(InputError, match="needs generator.clip_model"):
+        from_dict(data)
+    data["generator"]["clip_model"] = str(tmp_path / "no-such-clip")
+    with pytest.raises(InputError, match=r"\[generator\] clip_model"):
+        build_generator(from_dict(data))
+
+
+def test_classifier_hit_rate_is_a_study_metric(make_study_dict, make_images_32, tmp_path):
+    """A classifier fitted (here on random features) and saved is scored through the study config."""
+    import numpy as np
+
+    from scorers.classifier import fit_classifier
+    from scorers.inception import InceptionFeatures
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((40, 1)) < 0.5).astype(np.float32)
+    features = rng.normal(size=(40, 2048)).astype(np.float32) + 3 * y
+    fit_classifier(features, y, np.ones(y.shape, dtype=bool), ["polyp"], backbone=InceptionFeatures.name).save(tmp_path / "c.safetensors")
+    data = make_study_dict("/unused")
+    data["scorers"] = {"classifier": {"model": str(tmp_path / "c.safetensors")}}
+    data["objectives"] = [{"name": "hits", "terms": {"hit_rate": 1.0}}]
+    (scorer,) = build_scorers(from_dict(data), realism=None)
+    assert 0.0 <= scorer.score(make_images_32, ["p"] * 3)["hit_rate"] <= 1.0
+    data["scorers"] = {"aligner": {"model": str(tmp_path / "none.safetensors")}}
+    data["objectives"] = [{"name": "align", "terms": {"aligner_score": 1.0}}]
+    with pytest.raises(InputError, match="fit one with `promptopt fit aligner"):
+        build_scorers(from_dict(data), realism=None)

@@ -18,13 +18,9 @@ from scorers.clip import (
     token_count,
     wrap_open_clip,
 )
+from scorers.tiny_clip import TINY_CLIP_CFG as TINY_CFG
+from scorers.tiny_clip import TINY_CLIP_PREPROCESS as TINY_PREPROCESS
 
-TINY_CFG = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "patch_size": 8, "width": 32, "head_width": 16, "layers": 2},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
-}
-TINY_PREPROCESS = {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "interpolation": "bicubic"}
 PROMPTS = [
     "a colonoscopy image of a polyp",
     "an endoscopic view of the pylorus",

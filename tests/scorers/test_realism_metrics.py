@@ -4,7 +4,7 @@ import torch
 from torchmetrics.image.fid import _compute_fid
 from torchmetrics.image.kid import maximum_mean_discrepancy, poly_kernel
 
-from scorers.realism_metrics import frechet_distance, kid, mean_cov, mmd2_unbiased
+from scorers.realism_metrics import frechet_distance, frechet_distance_features, kid, mean_cov, mmd2_unbiased
 
 
 def _features(seed: int, n: int = 60, d: int = 16, shift: float = 0.0) -> np.ndarray:
@@ -64,3 +64,11 @@ def test_kid_separates_shifted_sets_and_is_seeded():
 def test_kid_needs_two_samples_per_side():
     with pytest.raises(ValueError, match="at least 2"):
         mmd2_unbiased(_features(0, n=1), _features(1, n=5))
+
+
+@pytest.mark.parametrize(("m", "n"), [(50, 8), (9, 40), (12, 12), (80, 90)])
+def test_frechet_distance_features_equals_torchmetrics_with_and_without_the_gram_shortcut(m, n):
+    # d = 64: (50, 8), (9, 40), (12, 12) take the small-Gram path, (80, 90) the D×D path
+    a, b = _features(0, n=m, d=64), _features(1, n=n, d=64, shift=0.3)
+    theirs = float(_compute_fid(*(torch.from_numpy(x) for x in (*mean_cov(a), *mean_cov(b)))))
+    assert frechet_distance_features(a, b) == pytest.approx(theirs, rel=1e-6)

@@ -1,0 +1,80 @@
+"""DreamBooth: instance captions from the category's rare token, and prior-preservation class images.
+
+Class images are rendered by the base model (before any adapter is added) from the category's class prompt
+with fixed seeds 0..n-1, into `out/class_images/<category>/`, and reused when that folder already holds
+n images. Each category's folder is written beside its place and renamed into it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from generators.train_config import DreamBoothConfig
+from generators.train_data import TrainExample
+from generators.train_models import Models, render
+
+CLASS_IMAGES = "class_images"
+
+
+def instance_examples(cfg: DreamBoothConfig, examples: Sequence[TrainExample]) -> list[TrainExample]:
+    """Each image captioned with its category's instance prompt only."""
+    unlabelled = [e.image.name for e in examples if not e.category]
+    if unlabelled:
+        raise ValueError(
+            f"dreambooth-lora needs a category per training image; {len(unlabelled)} have none "
+            f"(first: {unlabelled[0]}): train on images of the categories you want tokens for"
+        )
+    return [TrainExample(e.image, (cfg.instance_for(e.category),), e.category) for e in examples]
+
+
+def class_examples(
+    cfg: DreamBoothConfig,
+    categories: Sequence[str],
+    out: Path,
+    models: Models,
+    *,
+    resolution: int,
+    autocast: Callable[[], AbstractContextManager],
+) -> list[TrainExample]:
+    """`num_class_images` class images per category (rendered once, then reused), as training examples."""
+    found: list[TrainExample] = []
+    for category in sorted(set(categories)):
+        folder = out / CLASS_IMAGES / category
+        existing = sorted(folder.glob("*.png")) if folder.is_dir() else []
+        if len(existing) < cfg.num_class_images:
+            _render_class_images(cfg, category, folder, models, resolution=resolution, autocast=autocast)
+            existing = sorted(folder.glob("*.png"))
+        prompt = cfg.class_for(category)
+        found += [TrainExample(path, (prompt,), category) for path in existing[: cfg.num_class_images]]
+    return found
+
+
+def _render_class_images(
+    cfg: DreamBoothConfig,
+    category: str,
+    folder: Path,
+    models: Models,
+    *,
+    resolution: int,
+    autocast: Callable[[], AbstractContextManager],
+) -> None:
+    n = cfg.num_class_images
+    images = render(
+        models.pipeline(), [cfg.class_for(category)] * n, list(range(n)), guidance_scale=cfg.class_guidance_scale,
+        steps=cfg.class_inference_steps, resolution=resolution, autocast=autocast,
+    )  # fmt: skip
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{category}.staging-"))
+    try:
+        for seed, image in enumerate(images):
+            image.save(staging / f"{seed:05d}.png")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

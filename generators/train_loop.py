@@ -1,0 +1,240 @@
+"""The state of a training run and one optimizer step of it (`generators.train.train` drives it).
+
+Precision: trainable weights are always float32. Under LoRA the frozen base weights are cast to the
+mixed-precision dtype (as diffusers' LoRA scripts do) and the adapters kept in float32. Full fine-tuning keeps
+every module in float32 (they are saved) and relies on autocast alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from generators.train_checkpoint import Checkpoint, save_checkpoint
+from generators.train_config import TrainConfig
+from generators.train_data import CaptionDataset, TrainExample, derive_seed
+from generators.train_dreambooth import class_examples, instance_examples
+from generators.train_encode import Latents, TextEmbeddings
+from generators.train_loss import denoising_loss
+from generators.train_models import add_trainables, load_models, place, render
+from generators.train_outputs import save_grid, save_lora, save_pipeline, write_log, write_plot
+
+NOISE_STREAM, CLASS_STREAM = 31, 32
+
+
+class Trainer:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        examples: Sequence[TrainExample],
+        out: Path,
+        *,
+        base_folder: Path | None,
+        device: Any,
+        status: Callable[[str], None],
+    ):
+        import torch
+
+        self.cfg, self.out, self.device = cfg, out, device
+        self.step, self.log = 0, []
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.mixed_precision)
+        status("loading models")
+        self.models = load_models(cfg, base_folder)
+        place(self.models, device, self.amp_dtype if cfg.trains_lora and self.amp_dtype else torch.float32)
+        classes: list[TrainExample] = []
+        if cfg.method == "dreambooth-lora":
+            examples = instance_examples(cfg.dreambooth, examples)
+            if cfg.dreambooth.prior_preservation:
+                status("class images")
+                categories = [e.category for e in examples]
+                classes = class_examples(
+                    cfg.dreambooth, categories, out, self.models, resolution=cfg.resolution, autocast=self.autocast
+                )
+        self.params = add_trainables(self.models, cfg)
+        self._train_mode(True)
+        self.data = self._dataset(examples, cfg.seed)
+        self.class_data = self._dataset(classes, derive_seed(cfg.seed, CLASS_STREAM)) if classes else None
+        status("encoding images and captions")
+        self.latents = self._latents(self.data)
+        if self.models.random_vae and not (cfg.model and cfg.model.vae.scaling_factor):
+            self.models.vae.register_to_config(scaling_factor=self.latents.estimate_scaling_factor())
+        self.class_latents = self._latents(self.class_data) if self.class_data else None
+        trains_text = cfg.trains_lora and cfg.lora.train_text_encoder
+        self.texts = TextEmbeddings(
+            self.models.tokenizer, self.models.text_encoder, device, trainable=trains_text, autocast=self.autocast
+        )
+        self.texts.prepare(
+            [p for d in (self.data, self.class_data) if d for e in d.examples for p in self._captions(e)]
+        )
+        self._optimization()
+
+    # --- setup -------------------------------------------------------------------------------------------
+    def autocast(self) -> AbstractContextManager:
+        import torch
+
+        return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+
+    def _train_mode(self, on: bool) -> None:
+        self.models.train_mode(on, text_encoder=self.cfg.trains_lora and self.cfg.lora.train_text_encoder)
+
+    def _dataset(self, examples: Sequence[TrainExample], seed: int) -> CaptionDataset:
+        cfg = self.cfg
+        return CaptionDataset(
+            examples, resolution=cfg.resolution, seed=seed, caption=cfg.caption, random_flip=cfg.random_flip
+        )
+
+    def _captions(self, example: TrainExample) -> tuple[str, ...]:
+        return example.prompts if self.cfg.caption == "random" else example.prompts[:1]
+
+    def _latents(self, data: CaptionDataset) -> Latents:
+        latents = Latents(self.models.vae, data, self.device, autocast=self.autocast)
+        flips = (False, True) if data.random_flip else (False,)
+        latents.prepare([(i, f) for i in range(len(data)) for f in flips])
+        return latents
+
+    def _optimization(self) -> None:
+        import torch
+        from diffusers.optimization import get_scheduler
+        from diffusers.training_utils import EMAModel
+
+        cfg = self.cfg
+        self.optimizer = torch.optim.AdamW(
+            self.params, lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2),
+            weight_decay=cfg.adam_weight_decay, eps=cfg.adam_epsilon,
+        )  # fmt: skip
+        self.lr_scheduler = get_scheduler(
+            cfg.lr_scheduler,
+            self.optimizer,
+            num_warmup_steps=cfg.lr_warmup_steps,
+            num_training_steps=cfg.max_train_steps,
+        )
+        self.scaler = torch.amp.GradScaler("cuda") if cfg.mixed_precision == "fp16" else None
+        self.ema = EMAModel(self.params, decay=cfg.ema_decay) if cfg.ema else None
+
+    # --- one step ----------------------------------------------------------------------------------------
+    def _loss(self, micro_step: int) -> Any:
+        import torch
+
+        cfg = self.cfg
+        generator = torch.Generator("cpu").manual_seed(derive_seed(cfg.seed, NOISE_STREAM, micro_step))
+        plan = self.data.plan(micro_step, cfg.train_batch_size)
+        latents, captions = self.latents.sample(plan, generator), list(plan.captions)
+        if self.class_data is not None and self.class_latents is not None:
+            class_plan = self.class_data.plan(micro_step, cfg.train_batch_size)
+            latents = torch.cat([latents, self.class_latents.sample(class_plan, generator)])
+            captions += class_plan.captions
+        return denoising_loss(
+            self.models.unet, self.models.noise_scheduler, latents, self.texts(captions), generator,
+            noise_offset=cfg.noise_offset, snr_gamma=cfg.snr_gamma, autocast=self.autocast,
+            prior_loss_weight=cfg.dreambooth.prior_loss_weight if self.class_data is not None else None,
+        )  # fmt: skip
+
+    def update(self) -> dict[str, float]:
+        """One optimizer step over gradient_accumulation_steps micro-batches; returns its log row."""
+        import torch
+
+        cfg = self.cfg
+        lr = float(self.lr_scheduler.get_last_lr()[0])
+        total = 0.0
+        for k in range(cfg.gradient_accumulation_steps):
+            loss = self._loss(self.step * cfg.gradient_accumulation_steps + k) / cfg.gradient_accumulation_steps
+            (self.scaler.scale(loss) if self.scaler else loss).backward()
+            total += float(loss.detach())
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.lr_scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.step(self.params)
+        self.step += 1
+        row = {"step": float(self.step), "loss": total, "lr": lr}
+        self.log.append(row)
+        return row
+
+    # --- validation, checkpoints, outputs -----------------------------------------------------------------
+    @contextmanager
+    def _final_weights(self) -> Any:
+        """The EMA weights in place of the raw ones for the block (validation renders what would be saved)."""
+        if self.ema is None:
+            yield
+            return
+        self.ema.store(self.params)
+        self.ema.copy_to(self.params)
+        try:
+            yield
+        finally:
+            self.ema.restore(self.params)
+
+    def validate(self, validate: Callable[[list[Any], list[str]], dict[str, float]] | None) -> dict[str, float]:
+        v = self.cfg.validation
+        prompts = [p for p in v.prompts for _ in v.seeds]
+        seeds = [s for _ in v.prompts for s in v.seeds]
+        self._train_mode(False)
+        try:
+            with self._final_weights():
+                images = render(
+                    self.models.pipeline(), prompts, seeds, guidance_scale=v.guidance_scale, steps=v.inference_steps,
+                    resolution=self.cfg.resolution, autocast=self.autocast,
+                )  # fmt: skip
+        finally:
+            self._train_mode(True)
+        save_grid(images, len(v.prompts), self.out / "validation" / f"step-{self.step}.png")
+        return {k: float(x) for k, x in validate(images, prompts).items()} if validate else {}
+
+    def _stateful(self) -> dict[str, Any]:
+        """What a checkpoint restores with state_dict / load_state_dict, besides the weights and RNG."""
+        found = {"optimizer": self.optimizer, "lr_scheduler": self.lr_scheduler, "scaler": self.scaler, "ema": self.ema}
+        return {name: obj for name, obj in found.items() if obj is not None}
+
+    def save_checkpoint(self) -> Path:
+        import torch
+
+        objects = {name: obj.state_dict() for name, obj in self._stateful().items()}
+        cuda = torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []
+        objects["rng"] = {"cpu": torch.get_rng_state(), "cuda": cuda}
+        limit = self.cfg.checkpoints_total_limit
+        return save_checkpoint(self.out, self.step, self.models.trainables(), objects, self.log, total_limit=limit)
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        import torch
+
+        params, stateful = self.models.trainables(), self._stateful()
+        if set(checkpoint.weights) != set(params) or set(stateful) | {"rng"} != set(checkpoint.objects):
+            raise ValueError(
+                f"checkpoint {checkpoint.folder} was written by a different kind of run (its trainable weights or "
+                "saved state do not match this config): resume with the config that wrote it, or start a new --out"
+            )
+        with torch.no_grad():
+            for name, param in params.items():
+                param.copy_(checkpoint.weights[name])
+        for name, obj in stateful.items():
+            obj.load_state_dict(checkpoint.objects[name])
+        if self.ema is not None:
+            self.ema.to(self.device)
+        torch.set_rng_state(checkpoint.objects["rng"]["cpu"])
+        if checkpoint.objects["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(checkpoint.objects["rng"]["cuda"])
+        self.step, self.log = checkpoint.step, list(checkpoint.log)
+
+    def finish(self) -> None:
+        """Make the EMA weights final (if any) and save the adapters or the whole pipeline."""
+        if self.ema is not None:
+            self.ema.copy_to(self.params)
+        self._train_mode(False)
+        if self.cfg.trains_lora:
+            text_encoder = self.models.text_encoder if self.cfg.lora.train_text_encoder else None
+            save_lora(self.out, self.models.unet, text_encoder)
+        else:
+            save_pipeline(self.out, self.models.pipeline())
+
+    def write_log(self) -> None:
+        write_log(self.out, self.log)
+        write_plot(self.out, self.log)

@@ -1,0 +1,141 @@
+"""What a training run leaves in its output folder.
+
+- LoRA methods: `pytorch_lora_weights.safetensors` in diffusers' format (with the adapters' rank/alpha
+  metadata), so plain diffusers loads it with `pipe.load_lora_weights(out)`.
+- full / random init: the whole pipeline (`model_index.json` + component folders), loadable with
+  `DiffusionPipeline.from_pretrained(out)`.
+- always: `training_log.csv` (step, loss, lr, validation scores) and `training_plot.png`.
+
+Everything is written beside its place and renamed into it, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
+LOG = "training_log.csv"
+PLOT = "training_plot.png"
+BASE_COLUMNS = ("step", "loss", "lr")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _move_into(staging: Path, out: Path, last: str) -> None:
+    """Move every entry of `staging` into `out`, replacing what is there; `last` (the index file) goes last."""
+    for entry in sorted(staging.iterdir(), key=lambda p: p.name == last):
+        target = out / entry.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(entry, target)
+
+
+def save_lora(out: Path, unet: Any, text_encoder: Any | None) -> Path:
+    """Save the UNet (and text-encoder) adapters the way diffusers' LoRA training scripts do."""
+    from diffusers import StableDiffusionPipeline
+    from diffusers.training_utils import _collate_lora_metadata
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+
+    def layers(module: Any) -> dict[str, Any] | None:
+        return None if module is None else convert_state_dict_to_diffusers(get_peft_model_state_dict(module))
+
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".lora-staging-"))
+    try:
+        StableDiffusionPipeline.save_lora_weights(
+            staging,
+            unet_lora_layers=layers(unet),
+            text_encoder_lora_layers=layers(text_encoder),
+            **_collate_lora_metadata({"unet": unet, "text_encoder": text_encoder}),
+        )
+        _move_into(staging, out, LORA_WEIGHTS)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / LORA_WEIGHTS
+
+
+def save_pipeline(out: Path, pipe: Any) -> Path:
+    """`save_pretrained` into a staging folder, then move it in with model_index.json last."""
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".pipeline-staging-"))
+    try:
+        pipe.save_pretrained(staging, safe_serialization=True)
+        _move_into(staging, out, "model_index.json")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def write_log(out: Path, rows: Sequence[dict[str, float]]) -> Path:
+    """One row per optimizer step; validation columns (sorted) are empty on steps without validation."""
+    extra = sorted({k for row in rows for k in row} - set(BASE_COLUMNS))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*BASE_COLUMNS, *extra], restval="", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (int(v) if k == "step" else f"{v:.6g}") for k, v in row.items()})
+    write_atomic(out / LOG, buffer.getvalue().encode("utf-8"))
+    return out / LOG
+
+
+def write_plot(out: Path, rows: Sequence[dict[str, float]]) -> Path:
+    """Loss per step (and its trailing mean) above the validation scores, if any; drawn with the Agg canvas
+    directly, so matplotlib's global backend is left alone."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    extra = sorted({k for row in rows for k in row} - set(BASE_COLUMNS))
+    figure = Figure(figsize=(7, 6 if extra else 3.5), tight_layout=True)
+    axes = figure.subplots(2 if extra else 1, 1, squeeze=False)[:, 0]
+    steps = [row["step"] for row in rows]
+    losses = [row["loss"] for row in rows]
+    window = max(1, len(losses) // 20)
+    ends = np.arange(1, len(losses) + 1)
+    starts = np.maximum(ends - window, 0)
+    cumulative = np.concatenate([[0.0], np.cumsum(losses)])
+    axes[0].plot(steps, losses, alpha=0.35, label="loss")
+    axes[0].plot(steps, (cumulative[ends] - cumulative[starts]) / (ends - starts), label=f"mean of {window} steps")
+    axes[0].set(xlabel="step", ylabel="loss", title="training loss")
+    axes[0].legend()
+    for key in extra:
+        points = [(row["step"], row[key]) for row in rows if key in row]
+        axes[1].plot([p[0] for p in points], [p[1] for p in points], marker="o", label=key)
+    if extra:
+        axes[1].set(xlabel="step", title="validation")
+        axes[1].legend()
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    write_atomic(out / PLOT, buffer.getvalue())
+    return out / PLOT
+
+
+def save_grid(images: Sequence[Any], rows: int, path: Path) -> Path:
+    """A grid with `rows` rows (one per validation prompt), one column per seed."""
+    from PIL import Image
+
+    cols = len(images) // rows
+    width, height = images[0].size
+    grid = Image.new("RGB", (cols * width, rows * height))
+    for i, image in enumerate(images):
+        grid.paste(image, ((i % cols) * width, (i // cols) * height))
+    buffer = io.BytesIO()
+    grid.save(buffer, format="PNG")
+    write_atomic(path, buffer.getvalue())
+    return path

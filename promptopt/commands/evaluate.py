@@ -1,0 +1,134 @@
+"""`promptopt evaluate GENERATED --reference REAL`: set-level metrics of generated images, as a table or JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from promptopt.commands.common import print_json
+
+EVALUATE_HELP = """Evaluate generated images against real ones, or (tstr) train on synthetic and test on real.
+
+promptopt evaluate GENERATED --reference REAL computes FID, KID, PRDC, IS, CLIP score, diversity and
+memorisation; a folder named tstr is written ./tstr."""
+
+
+def evaluate(
+    generated: Path = typer.Argument(..., help="Folder of generated images (metadata.jsonl with prompts for CLIP)."),
+    reference: Path = typer.Option(..., "--reference", "-r", help="Folder of real images (features are cached)."),
+    metrics: Optional[str] = typer.Option(
+        None, "--metrics", help="Comma-separated: fid,kid,prdc,is,clip,diversity,memorisation (default: all)."
+    ),
+    backbone: str = typer.Option(
+        "inception", "--backbone", help="Features of FID, KID, PRDC, diversity, memorisation: inception, "
+        "open_clip:SPEC or dinov2:DIR.",
+    ),
+    clip: Optional[str] = typer.Option(
+        None, "--clip", help="open_clip model for CLIP score (folder, ARCH:FILE or cached ARCH/TAG)."
+    ),
+    classifier: Optional[Path] = typer.Option(
+        None, "--classifier", help="Attribute classifier (promptopt fit) for the domain-classifier IS."
+    ),
+    is_network: Optional[Path] = typer.Option(
+        None, "--is-network", help="TorchScript network for the standard IS: uint8 NCHW 299x299 images -> logits."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the KID subsets, the IS split order and sampling."),
+    as_json: bool = typer.Option(False, "--json", help="Print every metric as JSON on stdout."),
+) -> None:
+    """Set-level metrics of GENERATED against --reference REAL, with sample sizes and reliability notes.
+
+    FID, KID, PRDC, diversity and memorisation use the --backbone features; the reference's features are
+    cached, so evaluating another folder against the same reference only computes the generated side. A metric
+    that cannot be computed from what was given is listed with the reason. Numbers are comparable only at equal
+    sample sizes and with the same backbone.
+    """
+    from promptopt.evaluate import METRICS, EvaluateConfig, resolve_device
+
+    names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else METRICS
+    cfg = EvaluateConfig(
+        generated=generated, reference=reference, metrics=names, backbone=backbone, clip=clip,
+        classifier=classifier, is_network=is_network, seed=seed, device=resolve_device(device),
+    )  # fmt: skip
+    result = _run(cfg, quiet=as_json)
+    if as_json:
+        print_json(result.to_json())
+    else:
+        _print_table(result)
+
+
+def _run(cfg: Any, *, quiet: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from promptopt.evaluate import evaluate as run_evaluation
+
+    if cfg.backbone.startswith("dinov2:"):
+        _quiet_transformers()
+    with Progress(
+        TextColumn("[bold]{task.description} features"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_progress(task: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = progress.add_task(task, total=total)
+            progress.update(tasks[task], completed=done)
+
+        return run_evaluation(cfg, progress=on_progress)
+
+
+def _quiet_transformers() -> None:
+    """No weight-loading progress bars or info logs from transformers between the table's lines."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+def _format_value(value: float | None, se: float | None) -> str:
+    if value is None:
+        return "not computed"
+    return f"{value:.4g} ± {se:.2g}" if se is not None else f"{value:.4g}"
+
+
+def _print_table(result: Any) -> None:
+    """The metrics table; notes go below it as numbered footnotes so that the table fits 80 columns."""
+    from rich.console import Console
+    from rich.table import Table
+
+    cached = {True: ", reference features cached", False: "", None: ""}[result.reference_cached]
+    table = Table(title=f"{result.generated} vs {result.reference}", caption=f"backbone {result.backbone}{cached}")
+    for header in ("metric", "value", "n gen", "n ref", "features", "reliable", "note"):
+        table.add_column(header, no_wrap=header in ("metric", "value"))
+    notes: list[str] = []
+    for row in result.rows:
+        if row.note:
+            notes.append(row.note)
+        table.add_row(
+            row.metric,
+            _format_value(row.value, row.se),
+            str(row.n_generated),
+            "-" if row.n_reference is None else str(row.n_reference),
+            _short(row.backbone, result),
+            {True: "yes", False: "no", None: "-"}[row.reliable],
+            f"[{len(notes)}]" if row.note else "",
+        )
+    console = Console()
+    console.print(table)
+    for number, note in enumerate(notes, start=1):
+        console.print(f"[{number}] {note}", markup=False, highlight=False)
+
+
+def _short(backbone: str | None, result: Any) -> str:
+    """The backbone's kind (inception, open_clip, dinov2) for backbone metrics, else the model's own name."""
+    if backbone is None:
+        return "-"
+    return result.backbone_spec.partition(":")[0] if backbone == result.backbone else backbone

@@ -1,0 +1,167 @@
+"""`promptopt render`: render a prompt list with any diffusers model into a resumable imagefolder dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from promptopt.errors import InputError
+from promptopt.render import DEFAULT_GUIDANCE, DEFAULT_STEPS
+
+
+def parse_lora(value: str) -> dict[str, Any]:
+    """`PATH` or `PATH:WEIGHT` (the weight is what follows the last colon when it is a number)."""
+    path, _, weight = value.rpartition(":")
+    try:
+        return {"path": path, "weight": float(weight)} if path else {"path": value}
+    except ValueError:
+        return {"path": value}
+
+
+def generator_config(study: Path | None, loras: list[str], **flags: Any) -> Any:
+    """The study's [generator] (or the defaults) with the flags that were given; --lora replaces its adapters."""
+    from generators.base import GeneratorConfig, LoraAdapter
+
+    base = GeneratorConfig()
+    if study is not None:
+        from promptopt.config import load_study
+
+        base = load_study(study).generator
+    changes = {k: v for k, v in flags.items() if v is not None}
+    try:
+        if loras:
+            changes["loras"] = tuple(LoraAdapter(**parse_lora(value)) for value in loras)
+        return dataclasses.replace(base, **changes)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
+def render(
+    prompts: Path = typer.Option(
+        ...,
+        "--prompts",
+        help=".txt (one prompt a line), .csv with a 'prompt' column, or .json (a list, or opg_prompts.json).",
+    ),
+    out: Path = typer.Option(..., "--out", help="Output imagefolder: images/, metadata.jsonl, render_config.json."),
+    n_per_prompt: int = typer.Option(1, "--n-per-prompt", "-k", help="Images per prompt."),
+    seed: int = typer.Option(0, "--seed", help="Image j of prompt i uses a seed derived from (seed, i, j)."),
+    steps: Optional[int] = typer.Option(
+        None, "--steps", help=f"Denoising steps (default: the file's, else {DEFAULT_STEPS})."
+    ),
+    guidance: Optional[float] = typer.Option(
+        None, "--guidance", help=f"Guidance scale (default: the file's, else {DEFAULT_GUIDANCE})."
+    ),
+    negative_prompt: Optional[str] = typer.Option(None, "--negative-prompt", help="Negative prompt for every image."),
+    study: Optional[Path] = typer.Option(None, "--study", help="Take the generator settings from this study TOML."),
+    model: Optional[str] = typer.Option(None, "--model", help="Pipeline folder, .safetensors/.ckpt file, or hub id."),
+    model_config: Optional[str] = typer.Option(
+        None, "--model-config", help="For a single-file --model: a diffusers pipeline folder with its configs."
+    ),
+    lora: list[str] = typer.Option([], "--lora", help="LoRA adapter PATH[:WEIGHT]; repeat for several."),
+    fuse_lora: Optional[bool] = typer.Option(
+        None, "--fuse-lora/--no-fuse-lora", help="Merge the adapters into the weights."
+    ),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="default, ddim, euler, dpm++, unipc, …"),
+    height: Optional[int] = typer.Option(None, "--height", help="Image height (a multiple of 8)."),
+    width: Optional[int] = typer.Option(None, "--width", help="Image width (a multiple of 8)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per pipeline call."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, float32, float16 or bfloat16."),
+    attention_slicing: Optional[bool] = typer.Option(None, "--attention-slicing/--no-attention-slicing"),
+    vae_tiling: Optional[bool] = typer.Option(None, "--vae-tiling/--no-vae-tiling"),
+    compile_unet: Optional[bool] = typer.Option(
+        None, "--compile/--no-compile", help="torch.compile the denoiser (CUDA)."
+    ),
+    sampling: Optional[str] = typer.Option(
+        None, "--sampling", help="plain, rerank (best of N by --clip-model) or clip-guided."
+    ),
+    clip_model: Optional[str] = typer.Option(None, "--clip-model", help="CLIP model spec for rerank / clip-guided."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+) -> None:
+    """Render K images per prompt into an imagefolder dataset; run again to resume or to add images."""
+    from promptopt.commands.common import check_writable
+    from promptopt.render import RenderJob, check_settings, read_prompts, resolve_prompts
+
+    cfg = generator_config(
+        study, lora, model=model, single_file_config=model_config, fuse_lora=fuse_lora, scheduler=scheduler,
+        height=height, width=width, batch_size=batch_size, device=device, dtype=dtype,
+        attention_slicing=attention_slicing, vae_tiling=vae_tiling, compile=compile_unet, sampling=sampling,
+        clip_model=clip_model,
+    )  # fmt: skip
+    specs = resolve_prompts(
+        read_prompts(prompts), negative_prompt=negative_prompt, guidance_scale=guidance, steps=steps
+    )
+    job = RenderJob(specs, n_per_prompt, seed, cfg)
+    check_writable(out)
+    check_settings(out, job)
+    summary = _render(job, out, prompts_file=str(prompts))
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+
+
+def load_render_generator(cfg: Any) -> Any:
+    """Load the generator with its sampling, turning what the user can fix into InputError."""
+    from promptopt.factory import load_sampler
+
+    return load_sampler(cfg)
+
+
+def _render(job: Any, out: Path, *, prompts_file: str) -> dict[str, Any]:
+    import torch
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from promptopt.commands.common import quiet_libraries
+    from promptopt.render import render_folder
+
+    console = Console(stderr=True)
+    quiet_libraries()
+    with console.status("loading generator", spinner="dots"):
+        generator = load_render_generator(job.generator)
+    columns = (
+        TextColumn("[bold]render"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} images/s"), TimeElapsedColumn(), TimeRemainingColumn(),
+    )  # fmt: skip
+    with Progress(*columns, console=console, transient=True) as progress:  # the summary line replaces it
+        task = progress.add_task("render", total=None, rate="-")
+
+        def on_start(total: int, done: int) -> None:
+            progress.update(task, total=total, completed=done)
+
+        def on_batch(n: int) -> None:
+            progress.advance(task, n)
+            speed = progress.tasks[task].speed
+            progress.update(task, rate=f"{speed:.2f}" if speed else "-")
+
+        try:
+            summary = render_folder(
+                job, out, generator, prompts_file=prompts_file, on_start=on_start, on_batch=on_batch
+            )
+        except torch.cuda.OutOfMemoryError as err:
+            raise InputError(str(err).splitlines()[0]) from None
+    console.print(
+        f"rendered {summary.written} new images ({summary.skipped} already there) at "
+        f"{summary.images_per_second:.2f} images/s into {out}",
+        highlight=False,
+    )
+    return {
+        "out": str(out),
+        "written": summary.written,
+        "skipped": summary.skipped,
+        "total": summary.total,
+        "seconds": round(summary.seconds, 3),
+        "images_per_second": round(summary.images_per_second, 3),
+        "metadata": str(out / "metadata.jsonl"),
+        "generator": generator.identity,
+    }

@@ -1,0 +1,207 @@
+"""`promptopt train`: fine-tune (full, LoRA, DreamBooth-LoRA) or train from random init a text-to-image model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from promptopt.commands.common import check_writable, print_json, quiet_libraries
+from promptopt.errors import InputError
+
+if TYPE_CHECKING:
+    from generators.train import TrainResult
+    from generators.train_config import TrainConfig
+
+
+# flag name → dotted key of the training config (`data.*` is the command's own [data] section)
+FLAG_KEYS = {
+    "method": "method", "base": "base", "resolution": "resolution", "max_train_steps": "max_train_steps",
+    "batch_size": "train_batch_size", "gradient_accumulation_steps": "gradient_accumulation_steps",
+    "learning_rate": "learning_rate", "lr_scheduler": "lr_scheduler", "lr_warmup_steps": "lr_warmup_steps",
+    "mixed_precision": "mixed_precision", "gradient_checkpointing": "gradient_checkpointing",
+    "snr_gamma": "snr_gamma", "noise_offset": "noise_offset", "prediction_type": "prediction_type", "ema": "ema",
+    "checkpointing_steps": "checkpointing_steps", "checkpoints_total_limit": "checkpoints_total_limit",
+    "seed": "seed", "device": "device", "cpu_threads": "cpu_threads", "caption": "caption", "rank": "lora.rank",
+    "lora_alpha": "lora.alpha",
+    "train_text_encoder": "lora.train_text_encoder", "instance_token": "dreambooth.token",
+    "prior_preservation": "dreambooth.prior_preservation", "num_class_images": "dreambooth.num_class_images",
+    "validation_steps": "validation.steps", "validation_prompt": "validation.prompts",
+    "validation_seed": "validation.seeds", "data": "data.path", "gi_sim_images": "data.gi_sim_images",
+    "category": "data.categories",
+}  # fmt: skip
+
+
+def train(
+    out: Path = typer.Option(..., "--out", help="Output folder: weights, checkpoints/, validation/, log and plot."),
+    data: Optional[str] = typer.Option(None, "--data", help="Dataset folder / CSV / metadata.jsonl, or gi-sim."),
+    method: Optional[str] = typer.Option(None, "--method", help="full, lora (default) or dreambooth-lora."),
+    base: Optional[str] = typer.Option(
+        None, "--base", help="Model to fine-tune: tiny-random, a pipeline folder, or a cached hub id."
+    ),
+    init: Optional[Path] = typer.Option(
+        None, "--init", help="TOML of a [model] to train from random init instead of --base."
+    ),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Training TOML (e.g. a run's train_config.toml); flags override it."
+    ),
+    resume: Optional[str] = typer.Option(None, "--resume", help="latest, or a checkpoint-<step> folder."),
+    max_train_steps: Optional[int] = typer.Option(None, "--max-train-steps", help="Optimizer steps in total."),
+    resolution: Optional[int] = typer.Option(None, "--resolution", help="Training image size (a multiple of 8)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per micro-batch."),
+    gradient_accumulation_steps: Optional[int] = typer.Option(None, "--gradient-accumulation-steps"),
+    learning_rate: Optional[float] = typer.Option(None, "--learning-rate"),
+    lr_scheduler: Optional[str] = typer.Option(None, "--lr-scheduler", help="constant, linear, cosine, …"),
+    lr_warmup_steps: Optional[int] = typer.Option(None, "--lr-warmup-steps"),
+    mixed_precision: Optional[str] = typer.Option(None, "--mixed-precision", help="no, bf16, or fp16 (CUDA only)."),
+    gradient_checkpointing: Optional[bool] = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing"),
+    snr_gamma: Optional[float] = typer.Option(None, "--snr-gamma", help="Min-SNR loss weighting (e.g. 5.0)."),
+    noise_offset: Optional[float] = typer.Option(None, "--noise-offset"),
+    prediction_type: Optional[str] = typer.Option(None, "--prediction-type", help="epsilon or v_prediction."),
+    ema: Optional[bool] = typer.Option(None, "--ema/--no-ema", help="Keep (and save) an EMA of the weights."),
+    checkpointing_steps: Optional[int] = typer.Option(None, "--checkpointing-steps", help="0: no checkpoints."),
+    checkpoints_total_limit: Optional[int] = typer.Option(None, "--checkpoints-total-limit", help="0: keep all."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
+    cpu_threads: Optional[int] = typer.Option(
+        None, "--cpu-threads", help="Torch threads on the CPU (default 0: torch's default; 1 helps on a busy shared machine)."
+    ),
+    caption: Optional[str] = typer.Option(None, "--caption", help="random (a random prompt per step) or first."),
+    rank: Optional[int] = typer.Option(None, "--rank", help="LoRA rank."),
+    lora_alpha: Optional[float] = typer.Option(None, "--lora-alpha"),
+    train_text_encoder: Optional[bool] = typer.Option(None, "--train-text-encoder/--no-train-text-encoder"),
+    instance_token: Optional[str] = typer.Option(None, "--instance-token", help="DreamBooth rare token."),
+    prior_preservation: Optional[bool] = typer.Option(None, "--prior-preservation/--no-prior-preservation"),
+    num_class_images: Optional[int] = typer.Option(None, "--num-class-images"),
+    validation_steps: Optional[int] = typer.Option(
+        None, "--validation-steps", help="Validate every N steps (0: never)."
+    ),
+    validation_prompt: Optional[list[str]] = typer.Option(None, "--validation-prompt", help="Repeatable."),
+    validation_seed: Optional[list[int]] = typer.Option(None, "--validation-seed", help="Repeatable."),
+    gi_sim_images: Optional[int] = typer.Option(None, "--gi-sim-images", help="Images of --data gi-sim."),
+    category: Optional[list[str]] = typer.Option(
+        None, "--category", help="DreamBooth categories, in order (repeatable)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a summary as JSON on stdout."),
+) -> None:
+    """Train a text-to-image model on captioned images and write it to --out.
+
+    LoRA methods write pytorch_lora_weights.safetensors (load with pipe.load_lora_weights(out)); full fine-tuning
+    and --init write a whole pipeline (DiffusionPipeline.from_pretrained(out)). Checkpoints go to
+    out/checkpoints/; --resume latest continues exactly where one left off. Ctrl-C saves a checkpoint after the
+    current step and exits with code 130.
+    """
+    given = locals()  # first statement: the parameters only; empty repeatable options count as not given
+    flags = {
+        key: (given[name] or None) if isinstance(given[name], list) else given[name] for name, key in FLAG_KEYS.items()
+    }
+    from promptopt.atomic import write_text
+    from promptopt.train_setup import (
+        CONFIG_FILE,
+        build_run_config,
+        check_out_folder,
+        dumps_run,
+        resolve_data,
+        training_examples,
+    )
+    from promptopt.train_run import KidValidator, merged, run_training
+
+    run = build_run_config(config, init, flags)
+    cfg = run.train
+    check_writable(out)
+    check_out_folder(out, run, resume=resume is not None)
+    _check_early(cfg, out, resume)
+    folder = resolve_data(run.data, cfg.resolution)
+    examples, left_out = training_examples(folder, run.data, dreambooth=cfg.method == "dreambooth-lora")
+    quiet_libraries()
+    base_folder = _base_folder(cfg.base) if cfg.base else None
+    validate = None
+    if cfg.validation.steps:
+        kid = KidValidator(
+            [e.image for e in examples], resolution=cfg.resolution, seed=cfg.seed, device=str(_device(cfg))
+        )
+        validate = merged([kid])  # a classifier's scores can join here
+    write_text(out / CONFIG_FILE, dumps_run(run))
+    try:
+        result = run_training(
+            cfg, examples, out, base_folder=base_folder, resume=resume, validate=validate, quiet=as_json
+        )
+    except KeyboardInterrupt:
+        typer.echo("aborted: the current step is lost; resume from the last checkpoint with --resume latest", err=True)
+        raise typer.Exit(130) from None
+    except ValueError as err:  # bad input the generators layer found (e.g. unknown LoRA target modules)
+        raise InputError(" ".join(str(err).split())) from None
+    summary = _summary(result, cfg.method, len(examples), left_out)
+    if as_json:
+        print_json(summary)
+    else:
+        _print_summary(summary)
+    if result.stopped:
+        raise typer.Exit(130)
+
+
+def _device(cfg: TrainConfig) -> object:
+    from generators.train import resolve_train_device
+
+    try:
+        return resolve_train_device(cfg.device, cfg.mixed_precision)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
+def _check_early(cfg: TrainConfig, out: Path, resume: Optional[str]) -> None:
+    """Fail on the device and the checkpoint before loading any model."""
+    from generators.train_checkpoint import find_checkpoint
+
+    _device(cfg)
+    if resume is not None:
+        try:
+            find_checkpoint(out, resume)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+
+
+def _base_folder(model: str) -> Path:
+    from generators.diffusers_generator import ModelNotFoundError, _pipeline_folder
+    from promptopt.paths import cache_dir
+
+    try:
+        return _pipeline_folder(model, cache_dir())
+    except ModelNotFoundError as err:
+        raise InputError(str(err).replace("--model", "--base")) from None
+
+
+def _summary(result: TrainResult, method: str, n_images: int, left_out: int) -> dict[str, object]:
+    log = result.log
+    tail = [row["loss"] for row in log[-10:]]
+    weights = "pytorch_lora_weights.safetensors" if method != "full" else "model_index.json"
+    return {
+        "out": str(result.out),
+        "method": method,
+        "step": result.step,
+        "stopped": result.stopped,
+        "resumed_from": result.resumed_from,
+        "images": n_images,
+        "left_out": left_out,
+        "final_loss": sum(tail) / len(tail) if tail else None,
+        "weights": None if result.stopped else weights,
+        "last_validation": {k: v for k, v in (log[-1] if log else {}).items() if k not in ("step", "loss", "lr")},
+    }
+
+
+def _print_summary(summary: dict[str, object]) -> None:
+    from promptopt.train_run import console
+
+    state = "stopped early (a checkpoint holds the state: rerun with --resume latest)" if summary["stopped"] else "done"
+    loss = summary["final_loss"]
+    console.print(
+        f"train: {state}, step {summary['step']}, loss {loss:.4f} (mean of the last 10 steps)"
+        if loss is not None
+        else f"train: {state}"
+    )
+    if summary["left_out"]:
+        console.print(f"{summary['left_out']} images show no chosen category and were left out")
+    if summary["weights"]:
+        console.print(f"weights: {Path(str(summary['out'])) / str(summary['weights'])}")
+    console.print(f"log: {Path(str(summary['out'])) / 'training_log.csv'} (plot: training_plot.png)")

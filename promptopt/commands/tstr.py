@@ -1,0 +1,71 @@
+"""`promptopt evaluate tstr SYNTHETIC REAL`: train on synthetic, test on real, beside the TRTR ceiling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from promptopt.commands.common import print_json
+from promptopt.errors import InputError
+
+
+def tstr(
+    synthetic: Path = typer.Argument(
+        ..., help="Synthetic dataset (imagefolder with metadata.jsonl, or any layout promptopt reads)."
+    ),
+    real: Path = typer.Argument(..., help="Real dataset with prompts (challenge layout, caption CSV or imagefolder)."),
+    holdout: float = typer.Option(0.2, "--holdout", help="Share of the real images held out as the test set."),
+    epochs: int = typer.Option(100, "--epochs", help="Passes over the training images."),
+    hidden: int = typer.Option(0, "--hidden", help="0: logistic regression; N: one hidden layer of N units."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the real split, the shuffles and the initialisation."),
+    backbone: str = typer.Option(
+        "inception", "--backbone", help="Image features: inception, open_clip:SPEC or dinov2:DIR."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (feature extraction)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout."),
+) -> None:
+    """Fit the attribute classifier on SYNTHETIC (TSTR) and on REAL's training part (TRTR), test both on REAL's
+    held-out part: per-attribute recall, F1 and AUROC, and their macro averages over the attributes both share."""
+    from generators.diffusers_generator import resolve_device
+    from promptopt.fitdata import load_backbone
+    from promptopt.tstr import tstr as run_tstr
+    from scorers.classifier import ProbeConfig
+
+    try:
+        config = ProbeConfig(epochs=epochs, hidden=hidden, seed=seed)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    features = load_backbone(backbone, resolve_device(device, "auto")[0])
+    result = run_tstr(synthetic, real, features, holdout=holdout, config=config, quiet=as_json)
+    if as_json:
+        print_json(result)
+    else:
+        _print(result)
+
+
+def _print(r: dict[str, Any]) -> None:
+    real = r["real"]
+    typer.echo(
+        f"TSTR: trained on {r['synthetic']['images']} synthetic images ({r['synthetic']['root']}); "
+        f"TRTR: trained on {real['train']} real images; both tested on {real['test']} held-out real images "
+        f"({real['root']}), {r['backbone']} features"
+    )
+    sides = "   ".join(f"{f'{side} recall':>11} {'F1':>6} {'AUROC':>6}" for side in ("TSTR", "TRTR"))
+    typer.echo(f"{'attribute':<20} {'present':>7} {'absent':>6}   {sides}")
+    for name, m in r["attributes"].items():
+        cells = "   ".join(
+            f"{m[s]['recall']:>11.3f} {m[s]['f1']:>6.3f} {m[s]['auroc']:>6.3f}" for s in ("tstr", "trtr")
+        )
+        typer.echo(f"{name:<20} {m['n_present']:>7} {m['n_absent']:>6}   {cells}")
+    if r["attributes"]:
+        cells = "   ".join(
+            f"{r['macro'][s]['recall']:>11.3f} {r['macro'][s]['f1']:>6.3f} {r['macro'][s]['auroc']:>6.3f}"
+            for s in ("tstr", "trtr")
+        )
+        typer.echo(f"{'macro':<20} {'':>7} {'':>6}   {cells}")
+    else:
+        typer.echo("no attribute could be compared")
+    for name, why in r["not_compared"].items():
+        typer.echo(f"not compared: {name}: {why}")

@@ -1,0 +1,501 @@
+"""Set-level evaluation of a folder of generated images against a folder of reference images.
+
+`evaluate(cfg)` loads what the metrics need (`load_models`), reads the reference features from the cache
+(keyed by the reference set's content and the backbone, so a second evaluation against the same reference only
+computes the generated side), makes one pass over the generated images, and returns one `MetricRow` per
+number with its sample sizes, its backbone and whether it is reliable at these sample sizes (and why not).
+
+Reliability thresholds (the reasons are in the notes the rows carry):
+- FID: n below the feature dimension leaves the covariance rank-deficient and FID biased upwards.
+- KID: unbiased at any n, but subsets smaller than KID_RELIABLE_SUBSET give a noisy mean (read the ± se).
+- PRDC: k-NN radii shrink as n grows; below PRDC_RELIABLE_N the manifolds are coarse.
+- IS: split size changes the score; the standard protocol is 50,000 images in 10 splits.
+- memorisation: the 1st percentile of fewer than MEMORISATION_RELIABLE_N reference distances is near the minimum.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from promptopt.errors import InputError
+
+METRICS = ("fid", "kid", "prdc", "is", "clip", "diversity", "memorisation")
+BACKBONE_METRICS = ("fid", "kid", "prdc", "diversity", "memorisation")
+PROMPT_KEYS = ("prompt", "caption", "text")
+CHUNK = 64
+KID_SUBSETS, KID_SUBSET_SIZE, KID_RELIABLE_SUBSET = 100, 1000, 100
+PRDC_K, PRDC_RELIABLE_N = 5, 1000
+IS_SPLITS, IS_MIN_SPLIT, IS_RELIABLE_SPLIT = 10, 100, 5000
+MEMORISATION_PERCENTILE, MEMORISATION_RELIABLE_N = 1.0, 100
+DIVERSITY_REFERENCE_ROWS = 1000
+
+Progress = Callable[[str, int, int], None]  # (task, done, total)
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """What to evaluate and with which models; paths are checked when the evaluation starts."""
+
+    generated: Path
+    reference: Path
+    metrics: tuple[str, ...] = METRICS
+    backbone: str = "inception"
+    clip: str | None = None
+    classifier: Path | None = None
+    is_network: Path | None = None
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown or not self.metrics:
+            raise InputError(
+                f"--metrics: unknown {', '.join(map(repr, unknown)) or 'empty list'}; choose from {','.join(METRICS)}"
+            )
+        if self.seed < 0:
+            raise InputError(f"--seed must be >= 0, got {self.seed}")
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One number: value (None when not computed, with the reason in `note`) and its standard error.
+
+    `backbone` names the network behind the number: the feature backbone for FID/KID/PRDC/diversity/memorisation,
+    the IS network or classifier file for IS, the CLIP model for CLIP score. `reliable` is None when not computed.
+    """
+
+    metric: str
+    value: float | None
+    se: float | None
+    n_generated: int
+    n_reference: int | None
+    backbone: str | None
+    reliable: bool | None
+    note: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What `promptopt evaluate` prints: the sets, the backbone (spec and name), whether the reference features
+    came from the cache, and the rows in the order the metrics were asked for."""
+
+    generated: str
+    reference: str
+    backbone_spec: str
+    backbone: str | None
+    n_generated: int
+    n_reference: int | None
+    reference_cached: bool | None
+    seed: int
+    rows: tuple[MetricRow, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["metrics"] = [{**asdict(row), "computed": row.value is not None} for row in self.rows]
+        del record["rows"]
+        return record
+
+
+@dataclass(frozen=True)
+class Models:
+    """The networks an evaluation uses; None where its metrics were not asked for or not given."""
+
+    backbone: Any | None
+    is_network: Any | None
+    classifier: Any | None
+    classifier_features: Any | None
+    clip: Any | None
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def resolve_device(device: str) -> str:
+    """`auto` means CUDA when available, else CPU; a device this machine lacks is an InputError."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device):
+        raise InputError(f"--device {device!r} is not a device: use auto, cpu, cuda, cuda:N or mps")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise InputError("--device mps: MPS is not available on this machine; use --device cpu")
+    return device
+
+
+def generated_files(folder: Path) -> list[Path]:
+    from scorers.images import image_files
+
+    if not folder.is_dir():
+        raise InputError(f"generated folder {folder} does not exist: pass a folder of generated images")
+    files = image_files(folder)
+    if len(files) < 2:
+        raise InputError(f"generated folder {folder} holds {len(files)} images; set-level metrics need at least 2")
+    return files
+
+
+def read_prompts(folder: Path, files: Sequence[Path]) -> list[str] | str:
+    """One prompt per image from the folder's metadata.jsonl (an imagefolder), or the reason there is none."""
+    meta = folder / "metadata.jsonl"
+    if not meta.is_file():
+        return f"{folder} has no metadata.jsonl with a prompt per image"
+    by_path: dict[Path, str] = {}
+    for number, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{meta}: line {number} is not valid JSON ({err.msg}); write one object a line") from None
+        if not isinstance(record, dict):
+            continue
+        prompt = next((record[k] for k in PROMPT_KEYS if isinstance(record.get(k), str)), None)
+        if isinstance(record.get("file_name"), str) and prompt:
+            by_path[(folder / record["file_name"]).resolve()] = prompt
+    prompts = [by_path.get(path.resolve()) for path in files]
+    missing = sum(p is None for p in prompts)
+    if missing:
+        return f"{missing} of {len(files)} images have no prompt in {meta}"
+    return [p for p in prompts if p is not None]
+
+
+def load_models(cfg: EvaluateConfig, *, with_clip: bool) -> Models:
+    """Load the backbone, IS network, classifier and CLIP model the requested metrics need."""
+    from scorers.backbones import load_backbone
+
+    wanted = set(cfg.metrics)
+    backbone = None
+    if wanted & set(BACKBONE_METRICS):
+        backbone = _loaded("--backbone", lambda: load_backbone(cfg.backbone, cfg.device))
+    is_network = classifier = classifier_features = None
+    if "is" in wanted and cfg.is_network is not None:
+        from scorers.inception_score import LogitsNetwork
+
+        is_network = _loaded("--is-network", lambda: LogitsNetwork(cfg.is_network, cfg.device))
+    if "is" in wanted and cfg.classifier is not None:
+        classifier, classifier_features = _load_classifier(cfg, backbone)
+    clip = None
+    if "clip" in wanted and cfg.clip is not None and with_clip:
+        from scorers.clip import load_clip
+
+        clip = _loaded("--clip", lambda: load_clip(cfg.clip, device=cfg.device))
+    return Models(backbone, is_network, classifier, classifier_features, clip)
+
+
+def _loaded(option: str, load: Callable[[], Any]) -> Any:
+    try:
+        return load()
+    except (FileNotFoundError, ValueError) as err:
+        raise InputError(f"{option}: {err}") from None
+
+
+def _load_classifier(cfg: EvaluateConfig, backbone: Any) -> tuple[Any, Any]:
+    """The attribute classifier and the features it was fitted on: the --backbone's when the names agree,
+    else the Inception features when it was fitted on those."""
+    from scorers.classifier import load_classifier
+    from scorers.inception import InceptionFeatures
+
+    classifier = _loaded("--classifier", lambda: load_classifier(cfg.classifier))
+    if backbone is not None and backbone.name == classifier.backbone:
+        return classifier, backbone
+    if classifier.backbone == InceptionFeatures.name:
+        return classifier, InceptionFeatures(device=cfg.device)
+    raise InputError(
+        f"--classifier {cfg.classifier} was fitted on {classifier.backbone!r} features: "
+        "pass the --backbone it was fitted with"
+    )
+
+
+# ---------------------------------------------------------------- the pass over the generated images
+
+
+@dataclass(frozen=True)
+class GeneratedOutputs:
+    """Per generated image: backbone features, IS class probabilities, classifier attribute probabilities, CLIP
+    image embeddings (None where not needed)."""
+
+    features: np.ndarray | None
+    is_probs: np.ndarray | None
+    attribute_probs: np.ndarray | None
+    clip_embeds: np.ndarray | None
+
+
+def generated_pass(files: Sequence[Path], models: Models, progress: Progress | None) -> GeneratedOutputs:
+    """Everything the metrics need from the generated images, in one pass of CHUNK images at a time."""
+    from scorers.images import load_images
+
+    parts: dict[str, list[np.ndarray]] = {"features": [], "is": [], "attributes": [], "clip": []}
+    for start in range(0, len(files), CHUNK):
+        images = load_images(files[start : start + CHUNK])
+        features = models.backbone(images) if models.backbone is not None else None
+        if features is not None:
+            parts["features"].append(features)
+        if models.is_network is not None:
+            parts["is"].append(models.is_network(images))
+        if models.classifier is not None:
+            shared = features is not None and models.classifier_features is models.backbone
+            inputs = features if shared else models.classifier_features(images)
+            parts["attributes"].append(models.classifier.predict_proba(inputs))
+        if models.clip is not None:
+            from scorers.clip import encode_images
+
+            parts["clip"].append(encode_images(models.clip, images))
+        if progress is not None:
+            progress("generated", min(start + CHUNK, len(files)), len(files))
+
+    def joined(key: str) -> np.ndarray | None:
+        return np.concatenate(parts[key]) if parts[key] else None
+
+    return GeneratedOutputs(joined("features"), joined("is"), joined("attributes"), joined("clip"))
+
+
+class _Counted:
+    """A feature function that reports how many images it has computed (a cache hit computes none)."""
+
+    def __init__(self, features: Any, total: int, progress: Progress | None):
+        self.features, self.total, self.progress = features, total, progress
+        self.done = 0
+
+    def __call__(self, images: Sequence[Any]) -> np.ndarray:
+        out = self.features(images)
+        self.done += len(images)
+        if self.progress is not None:
+            self.progress("reference", self.done, self.total)
+        return out
+
+
+def reference_side(folder: Path, backbone: Any, progress: Progress | None) -> tuple[np.ndarray, bool]:
+    """Reference features from the cache (computed and cached on a miss), and whether they were cached."""
+    from promptopt.paths import cache_dir
+    from scorers.images import image_files
+    from scorers.realism import reference_features
+
+    total = len(image_files(folder))
+    counted = _Counted(backbone, total, progress)
+    try:
+        feats = reference_features(folder, counted, backbone=backbone.name, cache_dir=cache_dir())
+    except FileNotFoundError as err:
+        raise InputError(str(err)) from None
+    if progress is not None:
+        progress("reference", total, total)
+    return feats, counted.done == 0
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def fid_row(ref: np.ndarray, gen: np.ndarray, backbone: str) -> MetricRow:
+    from scorers.realism_metrics import frechet_distance_features
+
+    dim, n = ref.shape[1], min(len(ref), len(gen))
+    reliable = n >= dim
+    note = "" if reliable else f"n={n} < {dim} feature dimensions: biased upwards, compare only at equal n"
+    value = frechet_distance_features(ref, gen)
+    return MetricRow("fid", value, None, len(gen), len(ref), backbone, reliable, note)
+
+
+def kid_row(ref: np.ndarray, gen: np.ndarray, backbone: str, seed: int) -> MetricRow:
+    from scorers.realism_metrics import kid_summary
+
+    s = kid_summary(ref, gen, subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=seed)
+    size = int(s["subset_size"])
+    exact = size == len(ref) == len(gen)
+    notes = []
+    if size < KID_SUBSET_SIZE:
+        notes.append(f"subset size adapted to {size} (< {KID_SUBSET_SIZE})")
+    notes.append(
+        "one exact estimate on all samples, no subset standard error"
+        if exact
+        else f"mean of {KID_SUBSETS} subsets, se = std/sqrt({KID_SUBSETS})"
+    )
+    if size < KID_RELIABLE_SUBSET:
+        notes.append(f"unbiased but noisy below subset size {KID_RELIABLE_SUBSET}")
+    se = None if exact else s["kid_se"]
+    return MetricRow("kid", s["kid"], se, len(gen), len(ref), backbone, size >= KID_RELIABLE_SUBSET, "; ".join(notes))
+
+
+def prdc_rows(ref: np.ndarray, gen: np.ndarray, backbone: str) -> list[MetricRow]:
+    summary = prdc_summary(ref, gen)
+    if "not_computed" in summary:
+        return [MetricRow("prdc", None, None, len(gen), len(ref), backbone, None, summary["not_computed"])]
+    reliable = min(len(ref), len(gen)) >= PRDC_RELIABLE_N
+    note = f"k={PRDC_K}: k-NN radii shrink as n grows, compare only at equal n and k"
+    if not reliable:
+        note += f"; coarse below n={PRDC_RELIABLE_N} (Naeem et al. 2020 use 10,000)"
+    return [
+        MetricRow(name, summary[name], None, len(gen), len(ref), backbone, reliable, note if i == 0 else "")
+        for i, name in enumerate(("precision", "recall", "density", "coverage"))
+    ]
+
+
+def prdc_summary(ref: np.ndarray, gen: np.ndarray) -> dict[str, Any]:
+    """Precision, recall, density and coverage at k=PRDC_K, or why they cannot be computed."""
+    from scorers.prdc import prdc
+
+    if min(len(ref), len(gen)) <= PRDC_K:
+        return {
+            "k": PRDC_K,
+            "not_computed": f"PRDC with k={PRDC_K} needs more than {PRDC_K} images on each side, "
+            f"got {len(gen)} generated and {len(ref)} reference",
+        }
+    return {"k": PRDC_K, **prdc(ref, gen, k=PRDC_K)}
+
+
+def memorisation_summary(ref: np.ndarray, gen: np.ndarray) -> dict[str, Any]:
+    """Near copies of reference images among the generated ones (scorers.memorisation's rule)."""
+    from scorers.memorisation import near_copies
+
+    found = near_copies(gen, ref, percentile=MEMORISATION_PERCENTILE)
+    return {
+        "near_copies": len(found.indices),
+        "fraction": len(found.indices) / len(gen),
+        "threshold": found.threshold,
+        "percentile": MEMORISATION_PERCENTILE,
+    }
+
+
+def memorisation_row(ref: np.ndarray, gen: np.ndarray, backbone: str) -> MetricRow:
+    s = memorisation_summary(ref, gen)
+    reliable = len(ref) >= MEMORISATION_RELIABLE_N
+    note = (
+        f"{s['near_copies']} of {len(gen)} generated images as close to a reference image as the closest "
+        f"{MEMORISATION_PERCENTILE:g} % of reference pairs (distance <= {s['threshold']:.4g})"
+    )
+    if not reliable:
+        note += f"; threshold from fewer than {MEMORISATION_RELIABLE_N} reference images is near their minimum"
+    return MetricRow("memorisation", s["fraction"], None, len(gen), len(ref), backbone, reliable, note)
+
+
+def diversity_row(ref: np.ndarray | None, gen: np.ndarray, backbone: str, seed: int) -> MetricRow:
+    from scorers.diversity import mean_pairwise_distance
+
+    note = "mean pairwise Euclidean distance of generated features"
+    if ref is not None:
+        rows = ref
+        if len(ref) > DIVERSITY_REFERENCE_ROWS:
+            rows = ref[np.random.default_rng(seed).choice(len(ref), DIVERSITY_REFERENCE_ROWS, replace=False)]
+        note += f"; reference: {mean_pairwise_distance(rows):.4g} (on {len(rows)} images)"
+    return MetricRow("diversity", mean_pairwise_distance(gen), None, len(gen), None, backbone, True, note)
+
+
+def is_splits(n: int) -> int:
+    """IS_SPLITS splits, fewer when n is small (at least IS_MIN_SPLIT images a split, at least 2 splits)."""
+    return max(2, min(IS_SPLITS, n // IS_MIN_SPLIT))
+
+
+def is_row(metric: str, probs: np.ndarray, source: str, seed: int, extra_note: str = "") -> MetricRow:
+    """IS over `probs` shuffled with a seeded generator (torchmetrics shuffles with the global torch RNG)."""
+    from scorers.inception_score import inception_score, torch_chunks
+
+    n = len(probs)
+    if n < 4:
+        return MetricRow(metric, None, None, n, None, source, None, f"IS needs at least 4 images (2 splits), got {n}")
+    splits = is_splits(n)
+    mean, std = inception_score(probs[np.random.default_rng(seed).permutation(n)], splits=splits)
+    chunks = len(torch_chunks(n, splits))
+    smallest = min(r.stop - r.start for r in torch_chunks(n, splits))
+    reliable = smallest >= IS_RELIABLE_SPLIT
+    note = f"{chunks} splits of {smallest}+ images, se = std/sqrt({chunks})"
+    if not reliable:
+        note += f"; biased low on splits under {IS_RELIABLE_SPLIT} (standard: 50,000 images, 10 splits)"
+    note += extra_note
+    se = std / math.sqrt(chunks) if not math.isnan(std) else None
+    return MetricRow(metric, mean, se, n, None, source, reliable, note)
+
+
+def inception_score_rows(outputs: GeneratedOutputs, models: Models, cfg: EvaluateConfig, n: int) -> list[MetricRow]:
+    from scorers.inception_score import class_distribution
+
+    rows = []
+    if outputs.is_probs is not None:
+        rows.append(is_row("is", outputs.is_probs, models.is_network.name, cfg.seed))
+    if outputs.attribute_probs is not None:
+        name = Path(str(cfg.classifier)).name
+        n_attr = outputs.attribute_probs.shape[1]
+        extra = (
+            f"; classes: the classifier's {n_attr} attribute probabilities normalised per image; "
+            "not comparable with the ImageNet IS"
+        )
+        rows.append(is_row("is_domain_classifier", class_distribution(outputs.attribute_probs), name, cfg.seed, extra))
+    if not rows:
+        rows.append(
+            MetricRow(
+                "is", None, None, n, None, None, None,
+                "the bundled Inception network has no class logits: pass --is-network FILE (TorchScript, "
+                "returns logits) for the standard IS or --classifier FILE for the domain-classifier IS",
+            )
+        )  # fmt: skip
+    return rows
+
+
+def clip_row(
+    outputs: GeneratedOutputs, models: Models, cfg: EvaluateConfig, prompts: list[str] | str, n: int
+) -> MetricRow:
+    if cfg.clip is None:
+        return MetricRow("clip", None, None, n, None, None, None, "no CLIP model given: pass --clip MODEL")
+    if isinstance(prompts, str):
+        return MetricRow("clip", None, None, n, None, cfg.clip, None, f"CLIP score needs prompts: {prompts}")
+    if models.clip is None:
+        return MetricRow("clip", None, None, n, None, cfg.clip, None, "the CLIP model was not loaded")
+    from scorers.clip import clip_score, encode_texts, token_count
+
+    clip = models.clip
+    distinct = sorted(set(prompts))
+    text = dict(zip(distinct, encode_texts(clip, distinct)))
+    scores = clip_score(outputs.clip_embeds, np.stack([text[p] for p in prompts]))
+    cut = sum(token_count(clip.tokenizer, p) > clip.context_length for p in prompts)
+    note = f"{cut} of {n} prompts cut to {clip.context_length} tokens" if cut else ""
+    se = float(scores.std(ddof=1) / math.sqrt(n))
+    return MetricRow("clip", float(scores.mean()), se, n, None, clip.name, True, note)
+
+
+# ---------------------------------------------------------------- the evaluation
+
+
+def evaluate(cfg: EvaluateConfig, *, models: Models | None = None, progress: Progress | None = None) -> Evaluation:
+    """Evaluate cfg.generated against cfg.reference; `models` skips loading (benchmarks, tests)."""
+    files = generated_files(cfg.generated)
+    if not cfg.reference.is_dir():
+        raise InputError(
+            f"reference folder {cfg.reference} does not exist: pass a folder of real images with --reference"
+        )
+    prompts = read_prompts(cfg.generated, files)
+    if models is None:
+        models = load_models(cfg, with_clip=not isinstance(prompts, str))
+    ref, cached = None, None
+    if models.backbone is not None:
+        ref, cached = reference_side(cfg.reference, models.backbone, progress)
+    outputs = generated_pass(files, models, progress)
+    n = len(files)
+    name = models.backbone.name if models.backbone is not None else None
+    rows: list[MetricRow] = []
+    for metric in cfg.metrics:
+        gen = outputs.features
+        if metric == "fid":
+            rows.append(fid_row(ref, gen, name))
+        elif metric == "kid":
+            rows.append(kid_row(ref, gen, name, cfg.seed))
+        elif metric == "prdc":
+            rows += prdc_rows(ref, gen, name)
+        elif metric == "memorisation":
+            rows.append(memorisation_row(ref, gen, name))
+        elif metric == "diversity":
+            rows.append(diversity_row(ref, gen, name, cfg.seed))
+        elif metric == "is":
+            rows += inception_score_rows(outputs, models, cfg, n)
+        elif metric == "clip":
+            rows.append(clip_row(outputs, models, cfg, prompts, n))
+    return Evaluation(
+        str(cfg.generated), str(cfg.reference), cfg.backbone, name, n, None if ref is None else len(ref),
+        cached, cfg.seed, tuple(rows),
+    )  # fmt: skip

@@ -1,0 +1,206 @@
+"""Fitting the offline scorers on a dataset: its items, their image features (cached on disk by content hash
+and backbone, with a progress bar), attribute targets and prompt pairs; a seeded held-out split by image; the
+attribute classifier and the aligner fitted on the training part and measured on the held-out part.
+
+`--data gi-sim` means a GI-sim dataset (a simulator, not medical data) generated once into the cache dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from promptopt.dataset import Dataset, Item, load_dataset
+from promptopt.errors import InputError
+from promptopt.labels import ATTRIBUTES, targets
+
+if TYPE_CHECKING:
+    from scorers.aligner import Aligner, AlignerConfig
+    from scorers.classifier import Classifier, ProbeConfig
+
+GI_SIM = "gi-sim"
+GI_SIM_SEED = 0  # the seed `promptopt data sim` defaults to
+GI_SIM_VERSION = "v1"
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """A dataset's items with one feature row per item (row i for items[i])."""
+
+    root: str
+    items: tuple[Item, ...]
+    features: np.ndarray
+    backbone: str
+    files_hash: str
+
+    def targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """(y, known) over `labels.ATTRIBUTES`."""
+        return targets(item.labels for item in self.items)
+
+
+def gi_sim_dataset(n: int, size: int, seed: int, cache: Path) -> Path:
+    """A GI-sim dataset of `n` images at `size`×`size` (challenge layout), written once under `cache`."""
+    from promptopt.sim.config import SimConfig
+    from promptopt.sim.writer import check_args, write_dataset
+
+    check_args(n, size, seed, "jpg")
+    key = hashlib.sha256(repr((GI_SIM_VERSION, SimConfig())).encode()).hexdigest()[:12]
+    target = cache / "gi-sim" / f"gi-sim-{n}x{size}-seed{seed}-{key}"
+    if not (target / "prompt-gt.csv").is_file():
+        write_dataset(target, n, size, seed, overwrite=True)
+    return target
+
+
+def resolve_data(data: str, *, gi_sim_images: int, size: int) -> Path:
+    """The dataset folder `--data` names: a path, or `gi-sim` (seed GI_SIM_SEED, generated into the cache dir)."""
+    if data == GI_SIM:
+        from promptopt.paths import cache_dir
+
+        if gi_sim_images < 2:
+            raise InputError(f"--gi-sim-images must be at least 2, got {gi_sim_images}")
+        return gi_sim_dataset(gi_sim_images, size, GI_SIM_SEED, cache_dir())
+    return Path(data)
+
+
+def load_backbone(spec: str, device: str) -> Any:
+    """The feature function a `--backbone` spec names (see `scorers.backbones`), as InputError when it cannot load."""
+    from scorers.backbones import load_backbone as load
+
+    try:
+        return load(spec, device=device)
+    except (FileNotFoundError, ValueError) as err:
+        raise InputError(f"--backbone: {err}") from None
+
+
+def load_items(path: Path, *, min_items: int = 2) -> Dataset:
+    """The dataset at `path`; InputError when it holds fewer than `min_items` images."""
+    dataset = load_dataset(path)
+    if len(dataset.items) < min_items:
+        raise InputError(
+            f"{path}: {len(dataset.items)} image(s); fitting needs at least {min_items}: use a larger dataset"
+        )
+    return dataset
+
+
+def require_trainable(dataset: Dataset, what: str = "dataset") -> None:
+    """Fail before any feature is computed when no attribute has known present and known absent images."""
+    from scorers.classifier import ProbeConfig, untrainable
+
+    y, known = targets(item.labels for item in dataset.items)
+    reasons = untrainable(y, known, ATTRIBUTES, ProbeConfig().min_per_class)
+    if len(reasons) == len(ATTRIBUTES):
+        raise InputError(
+            f"{what} {dataset.root}: no labelled attribute has both classes (its prompts never say which images lack "
+            "a polyp, an instrument, text, …): add prompts such as 'with no polyps' or images of other categories"
+        )
+
+
+def dataset_features(dataset: Dataset, backbone: Any, *, quiet: bool = False) -> FeatureSet:
+    """The dataset's image features, computed once per (image bytes, backbone) and then read from the cache."""
+    from promptopt.paths import cache_dir
+    from scorers.features_cache import files_hash, image_features
+
+    paths = [item.image for item in dataset.items]
+    with _progress(quiet) as progress:
+        task = progress.add_task(f"features ({backbone.name})", total=len(paths))
+        feats = image_features(
+            paths, backbone, backbone=backbone.name, cache_dir=cache_dir(), on_chunk=lambda k: progress.advance(task, k)
+        )
+    return FeatureSet(str(dataset.root), dataset.items, feats, backbone.name, files_hash(paths))
+
+
+def _progress(quiet: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+        transient=True,
+    )
+
+
+def split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, held_out) indices of a seeded split by image; InputError when `holdout` cannot split `n` images."""
+    from scorers.fitting import holdout_split
+
+    try:
+        return holdout_split(n, holdout, seed)
+    except ValueError as err:
+        raise InputError(f"--holdout: {err}") from None
+
+
+def fit_classifier_on(fs: FeatureSet, *, holdout: float, config: ProbeConfig) -> tuple[Classifier, dict[str, Any]]:
+    """The attribute classifier fitted on the training part of `fs` and its held-out metrics (also in its meta)."""
+    from scorers.classifier import NoTrainableAttributeError, evaluate, fit_classifier
+
+    y, known = fs.targets()
+    train, held_out = split(len(fs.items), holdout, config.seed)
+    try:
+        classifier = fit_classifier(
+            fs.features[train], y[train], known[train], ATTRIBUTES, backbone=fs.backbone, config=config
+        )
+    except NoTrainableAttributeError as err:
+        raise InputError(f"{fs.root}: {err}") from None
+    metrics = evaluate(classifier, fs.features[held_out], y[held_out], known[held_out], ATTRIBUTES)
+    classifier.meta.update(_provenance(fs, holdout, len(held_out)), metrics=metrics)
+    return classifier, metrics
+
+
+def prompt_pairs(items: tuple[Item, ...]) -> tuple[tuple[str, ...], np.ndarray]:
+    """The distinct prompts of `items` (sorted) and the (n_items, n_prompts) matrix: item i has prompt j."""
+    texts = tuple(sorted({prompt for item in items for prompt in item.prompts}))
+    column = {text: j for j, text in enumerate(texts)}
+    positives = np.zeros((len(items), len(texts)), dtype=bool)
+    for i, item in enumerate(items):
+        positives[i, [column[p] for p in item.prompts]] = True
+    return texts, positives
+
+
+def fit_aligner_on(
+    fs: FeatureSet, text_model: Any, *, holdout: float, config: AlignerConfig
+) -> tuple[Aligner, dict[str, Any]]:
+    """The aligner fitted on the training images' prompt pairs of `fs`, and its held-out retrieval metrics
+    (candidates: the held-out images' distinct prompts; see `scorers.aligner`)."""
+    from scorers.aligner import encode_texts, fit_aligner, retrieval
+
+    train, held_out = split(len(fs.items), holdout, config.seed)
+    train_texts, train_pairs = prompt_pairs(tuple(fs.items[i] for i in train))
+    test_texts, test_pairs = prompt_pairs(tuple(fs.items[i] for i in held_out))
+    all_texts = sorted(set(train_texts) | set(test_texts))
+    embedded = dict(zip(all_texts, encode_texts(text_model, all_texts)))
+    aligner = fit_aligner(
+        fs.features[train],
+        np.stack([embedded[t] for t in train_texts]),
+        train_pairs,
+        backbone=fs.backbone,
+        config=config,
+    )
+    similarity = (
+        aligner.embed_images(fs.features[held_out]) @ aligner.embed_texts(np.stack([embedded[t] for t in test_texts])).T
+    )
+    train_count = dict(zip(train_texts, train_pairs.sum(axis=0).tolist()))
+    metrics = retrieval(similarity, test_pairs, text_prior=np.array([train_count.get(t, 0) for t in test_texts]))
+    metrics.update(
+        pair_cosine=float(similarity[test_pairs].mean()),
+        other_cosine=float(similarity[~test_pairs].mean()) if (~test_pairs).any() else None,
+        unseen_prompts=sum(t not in train_count for t in test_texts),
+    )
+    aligner.meta.update(_provenance(fs, holdout, len(held_out)), metrics=metrics)
+    return aligner, metrics
+
+
+def _provenance(fs: FeatureSet, holdout: float, n_held_out: int) -> dict[str, Any]:
+    return {
+        "data": {"root": fs.root, "images": len(fs.items), "files_hash": fs.files_hash},
+        "holdout": holdout,
+        "n_held_out": n_held_out,
+    }

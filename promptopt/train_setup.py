@@ -1,0 +1,163 @@
+"""`promptopt train` setup: TOML + flags → a validated TrainConfig, the dataset → training examples.
+
+A training TOML is `generators.train_config.TrainConfig` (top-level keys, `[lora]`, `[dreambooth]`,
+`[validation]`, `[model]`) plus a `[data]` section the command owns. The resolved config is written to
+`<out>/train_config.toml`, which `--config` accepts again.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generators.train_config import TrainConfig
+from generators.train_data import TrainExample
+from promptopt.categories import CATEGORIES
+from promptopt.config import _build, to_dict
+from promptopt.errors import InputError
+
+GI_SIM = "gi-sim"
+GI_SIM_SEED = 0
+CONFIG_FILE = "train_config.toml"
+CATEGORY_ORDER = tuple(CATEGORIES)  # polyp, landmark, instrument
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """What to train on: a dataset `load_dataset` reads, or `gi-sim` (`gi_sim_images` simulated images at the
+    training resolution, made once into the cache dir). `categories` orders the DreamBooth categories: an
+    image's category is the first of them it shows; images showing none are left out of DreamBooth runs."""
+
+    path: str = ""
+    gi_sim_images: int = 200
+    categories: tuple[str, ...] = CATEGORY_ORDER
+
+    def __post_init__(self) -> None:
+        if self.gi_sim_images < 1:
+            raise ValueError(f"data.gi_sim_images must be at least 1, got {self.gi_sim_images}")
+        unknown = sorted(set(self.categories) - set(CATEGORY_ORDER))
+        if unknown or not self.categories:
+            raise ValueError(
+                f"data.categories must name some of {', '.join(CATEGORY_ORDER)}, got {list(self.categories)}"
+            )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything `<out>/train_config.toml` holds: the training config and the data it runs on."""
+
+    train: TrainConfig
+    data: DataSection = field(default_factory=DataSection)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**to_dict(self.train), "data": to_dict(self.data)}
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{what} {path} does not exist: give an existing TOML file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{what} {path} cannot be read ({err.__class__.__name__}): check its permissions") from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{what} {path} is not valid TOML: {err}") from None
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *sections, key = dotted.split(".")
+    for name in sections:
+        data = data.setdefault(name, {})
+        if not isinstance(data, dict):
+            raise InputError(f"{name} must be a table in the config, got {type(data).__name__}")
+    data[key] = value
+
+
+def build_run_config(config: Path | None, init: Path | None, flags: dict[str, Any]) -> RunConfig:
+    """--config TOML, then --init TOML as its [model] section, then the flags (dotted keys; None: not given)."""
+    data = read_toml(config, "--config") if config is not None else {}
+    if init is not None:
+        model = read_toml(init, "--init")
+        data["model"] = model.get("model", model)
+        data.pop("base", None)
+    method_given = "method" in data or flags.get("method") is not None
+    for dotted, value in flags.items():
+        if value is not None:
+            _set(data, dotted, list(value) if isinstance(value, tuple) else value)
+    if "model" in data and not method_given:
+        data["method"] = "full"
+    section = data.pop("data", {})
+    if not isinstance(section, dict):
+        raise InputError("data must be a table: write [data]")
+    path = section.get("path")
+    if isinstance(path, str) and path and path != GI_SIM:  # recorded absolute: relative to the TOML, or to here
+        relative_to = Path.cwd() if flags.get("data.path") is not None or config is None else config.resolve().parent
+        section["path"] = str((relative_to / Path(path).expanduser()).resolve())
+    return RunConfig(_build(TrainConfig, data, ""), _build(DataSection, section, "data"))
+
+
+def resolve_data(section: DataSection, resolution: int) -> Path:
+    """The dataset folder; `gi-sim` is simulated once into the cache dir at the training resolution."""
+    if not section.path:
+        raise InputError("no training data: pass --data DIR (a dataset folder, CSV or metadata.jsonl) or --data gi-sim")
+    if section.path != GI_SIM:
+        return Path(section.path).expanduser()
+    if not 32 <= resolution <= 1024:
+        raise InputError(
+            f"GI-sim images are 32 to 1024 pixels wide: choose a --resolution in that range, not {resolution}"
+        )
+    from promptopt.paths import cache_dir
+    from promptopt.sim.writer import write_dataset
+
+    folder = cache_dir() / "train-data" / f"gi-sim-{section.gi_sim_images}x{resolution}-seed{GI_SIM_SEED}"
+    if not (folder / "prompt-gt.csv").is_file():
+        write_dataset(folder, section.gi_sim_images, resolution, GI_SIM_SEED, image_format="png", overwrite=True)
+    return folder
+
+
+def training_examples(folder: Path, section: DataSection, *, dreambooth: bool) -> tuple[list[TrainExample], int]:
+    """Examples with their captions and category; for DreamBooth, images of no chosen category are left out
+    (returned as the second value, the number left out)."""
+    from promptopt.dataset import load_dataset
+    from promptopt.grammar import categories
+
+    dataset = load_dataset(folder)
+    examples, left_out = [], 0
+    for item in dataset.items:
+        shown = set(categories(item.labels))
+        category = next((c for c in section.categories if c in shown), "")
+        if dreambooth and not category:
+            left_out += 1
+            continue
+        examples.append(TrainExample(item.image, item.prompts, category))
+    if not examples:
+        raise InputError(
+            f"{folder}: no image shows any of {', '.join(section.categories)}: "
+            "DreamBooth needs images of those categories (see --category)"
+        )
+    return examples, left_out
+
+
+def check_out_folder(out: Path, run: RunConfig, *, resume: bool) -> None:
+    """Refuse an --out that holds another run's config, unless resuming (which may change e.g. the step count)."""
+    written = out / CONFIG_FILE
+    if resume or not written.is_file():
+        return
+    previous = read_toml(written, "the run config")
+    ignore = {"device", "cpu_threads"}  # where it runs, not what it computes
+    current = {k: v for k, v in tomllib.loads(dumps_run(run)).items() if k not in ignore}
+    before = {k: v for k, v in previous.items() if k not in ignore}
+    if current != before:
+        changed = sorted(k for k in set(current) | set(before) if current.get(k) != before.get(k))
+        raise InputError(
+            f"--out {out} holds a different run (its {CONFIG_FILE} differs in {', '.join(changed)}): "
+            "choose another --out, or pass --resume latest to continue that run with this config"
+        )
+
+
+def dumps_run(run: RunConfig) -> str:
+    from promptopt.tomlio import dumps
+
+    return dumps(run.as_dict())
