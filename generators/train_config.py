@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-METHODS = ("full", "lora", "dreambooth-lora")
+METHODS = ("full", "lora", "dreambooth-lora", "vae")
+VAE_LOSSES = ("l1", "mse")
 MIXED_PRECISION = ("no", "fp16", "bf16")
 # diffusers.optimization.SchedulerType values, but piecewise_constant (it needs step rules); a test checks them.
 LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
@@ -157,7 +158,8 @@ class ModelInitConfig:
 
 @dataclass(frozen=True)
 class ValidationConfig:
-    """Every `steps` optimizer steps (0: never) render each prompt with each seed and score the images."""
+    """Every `steps` optimizer steps (0: never) render each prompt with each seed and score the images.
+    (Method `vae` needs no prompts: it reconstructs a few fixed training images instead.)"""
 
     steps: int = 0
     prompts: tuple[str, ...] = ()
@@ -167,8 +169,6 @@ class ValidationConfig:
 
     def __post_init__(self) -> None:
         _at_least("validation.steps", self.steps, 0)
-        if self.steps and (not self.prompts or not self.seeds):
-            raise ValueError("validation.steps is set but validation.prompts or seeds is empty: give both")
         _at_least("validation.inference_steps", self.inference_steps, 1)
 
 
@@ -177,6 +177,8 @@ class TrainConfig:
     """One training run: `full` fine-tune, `lora` or `dreambooth-lora` of `base`, or `full` from random init
     (`model` set, `base` empty). Steps count optimizer updates; each sees `train_batch_size` ×
     `gradient_accumulation_steps` images. `snr_gamma` unset: plain MSE; `prediction_type` empty: the model's.
+    `vae`: train only the AutoencoderKL of `[model.vae]` (from random init, or further from `pretrained`) on
+    the images: L1 (`vae_loss = "mse"`: MSE) reconstruction of a posterior sample + `vae_kl_weight` × KL.
     `cpu_threads`: torch intra-op threads while training on the CPU (0: torch's default). On a machine shared
     with other busy processes one thread can be 5-20x faster for small models (threads wait on each other).
     """
@@ -210,6 +212,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     cpu_threads: int = 0
+    vae_loss: str = "l1"
+    vae_kl_weight: float = 1e-6
     lora: LoraTrainConfig = field(default_factory=LoraTrainConfig)
     dreambooth: DreamBoothConfig = field(default_factory=DreamBoothConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
@@ -220,8 +224,16 @@ class TrainConfig:
             raise ValueError("no model: give base (a model to fine-tune, --base) or a [model] section (--init)")
         if self.base and self.model is not None:
             raise ValueError("give either base (a model to fine-tune) or a [model] section (random init), not both")
-        if self.model is not None and self.method != "full":
+        if self.model is not None and self.method not in ("full", "vae"):
             raise ValueError(f"training from random init trains every weight: use method full, not {self.method}")
+        if self.method == "vae" and self.model is None:
+            raise ValueError("method vae trains the AutoencoderKL of a [model.vae] section: give --init, not base")
+        _choice("vae_loss", self.vae_loss, VAE_LOSSES)
+        if self.vae_kl_weight < 0:
+            raise ValueError(f"vae_kl_weight must be >= 0, got {self.vae_kl_weight}")
+        v = self.validation
+        if v.steps and self.method != "vae" and (not v.prompts or not v.seeds):
+            raise ValueError("validation.steps is set but validation.prompts or seeds is empty: give both")
         if self.resolution < 8 or self.resolution % 8:
             raise ValueError(f"resolution must be a positive multiple of 8, got {self.resolution}")
         _choice("caption", self.caption, CAPTIONS)

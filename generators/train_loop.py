@@ -20,6 +20,7 @@ from generators.train_encode import Latents, TextEmbeddings
 from generators.train_loss import denoising_loss
 from generators.train_models import add_trainables, load_models, place, render
 from generators.train_outputs import save_grid, save_lora, save_pipeline, write_log, write_plot
+from generators.train_vae import pixels, save_vae, vae_loss, validate_vae, validation_images
 
 NOISE_STREAM, CLASS_STREAM = 31, 32
 
@@ -55,6 +56,11 @@ class Trainer:
         self.params = add_trainables(self.models, cfg)
         self._train_mode(True)
         self.data = self._dataset(examples, cfg.seed)
+        if cfg.method == "vae":  # images only: no latents, captions or text encoder
+            self.class_data = None
+            self.validation_images = validation_images(self.data, device)
+            self._optimization()
+            return
         self.class_data = self._dataset(classes, derive_seed(cfg.seed, CLASS_STREAM)) if classes else None
         status("encoding images and captions")
         self.latents = self._latents(self.data)
@@ -77,7 +83,9 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
 
     def _train_mode(self, on: bool) -> None:
-        self.models.train_mode(on, text_encoder=self.cfg.trains_lora and self.cfg.lora.train_text_encoder)
+        cfg = self.cfg
+        text_encoder = cfg.trains_lora and cfg.lora.train_text_encoder
+        self.models.train_mode(on, text_encoder=text_encoder, vae=cfg.method == "vae")
 
     def _dataset(self, examples: Sequence[TrainExample], seed: int) -> CaptionDataset:
         cfg = self.cfg
@@ -120,6 +128,12 @@ class Trainer:
         cfg = self.cfg
         generator = torch.Generator("cpu").manual_seed(derive_seed(cfg.seed, NOISE_STREAM, micro_step))
         plan = self.data.plan(micro_step, cfg.train_batch_size)
+        if cfg.method == "vae":
+            images = pixels(self.data, plan, self.device)
+            return vae_loss(
+                self.models.vae, images, generator, loss=cfg.vae_loss, kl_weight=cfg.vae_kl_weight,
+                autocast=self.autocast,
+            )  # fmt: skip
         latents, captions = self.latents.sample(plan, generator), list(plan.captions)
         if self.class_data is not None and self.class_latents is not None:
             class_plan = self.class_data.plan(micro_step, cfg.train_batch_size)
@@ -174,6 +188,14 @@ class Trainer:
             self.ema.restore(self.params)
 
     def validate(self, validate: Callable[[list[Any], list[str]], dict[str, float]] | None) -> dict[str, float]:
+        if self.cfg.method == "vae":
+            self._train_mode(False)
+            try:
+                with self._final_weights():
+                    path = self.out / "validation" / f"step-{self.step}.png"
+                    return validate_vae(self.models.vae, self.validation_images, path, self.autocast)
+            finally:
+                self._train_mode(True)
         v = self.cfg.validation
         prompts = [p for p in v.prompts for _ in v.seeds]
         seeds = [s for _ in v.prompts for s in v.seeds]
@@ -229,7 +251,10 @@ class Trainer:
         if self.ema is not None:
             self.ema.copy_to(self.params)
         self._train_mode(False)
-        if self.cfg.trains_lora:
+        if self.cfg.method == "vae":
+            factor = self.cfg.model.vae.scaling_factor if self.cfg.model else 0.0
+            save_vae(self.out, self.models.vae, self.data, self.device, self.autocast, factor)
+        elif self.cfg.trains_lora:
             text_encoder = self.models.text_encoder if self.cfg.lora.train_text_encoder else None
             save_lora(self.out, self.models.unet, text_encoder)
         else:

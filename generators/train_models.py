@@ -23,7 +23,8 @@ SD_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 
 @dataclass
 class Models:
-    """UNet, VAE, text encoder and tokenizer; `noise_scheduler` (DDPM) trains, `scheduler` samples."""
+    """UNet, VAE, text encoder and tokenizer; `noise_scheduler` (DDPM) trains, `scheduler` samples.
+    A `vae` run holds the VAE only (the other modules are None)."""
 
     unet: Any
     vae: Any
@@ -45,16 +46,19 @@ class Models:
         return pipe
 
     def trainables(self) -> dict[str, Any]:
-        """Trainable parameters by name (`unet.…`, `text_encoder.…`), in a fixed order."""
+        """Trainable parameters by name (`unet.…`, `text_encoder.…`, `vae.…`), in a fixed order."""
         found = {}
-        for prefix, module in (("unet", self.unet), ("text_encoder", self.text_encoder)):
-            found.update({f"{prefix}.{n}": p for n, p in module.named_parameters() if p.requires_grad})
+        for prefix, module in (("unet", self.unet), ("text_encoder", self.text_encoder), ("vae", self.vae)):
+            if module is not None:
+                found.update({f"{prefix}.{n}": p for n, p in module.named_parameters() if p.requires_grad})
         return found
 
-    def train_mode(self, on: bool, *, text_encoder: bool) -> None:
-        self.unet.train(on)
-        self.text_encoder.train(on and text_encoder)
-        self.vae.eval()
+    def train_mode(self, on: bool, *, text_encoder: bool, vae: bool = False) -> None:
+        if self.unet is not None:
+            self.unet.train(on)
+        if self.text_encoder is not None:
+            self.text_encoder.train(on and text_encoder)
+        self.vae.train(on and vae)
 
 
 @contextmanager
@@ -68,6 +72,10 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 def load_models(cfg: TrainConfig, base_folder: Path | None) -> Models:
+    if cfg.method == "vae" and cfg.model is not None:
+        spec = cfg.model.vae
+        vae = _vae(spec, cfg.model.norm_num_groups, cfg.resolution, derive_seed(cfg.seed, 12))
+        return Models(None, vae, None, None, None, None, random_vae=not spec.pretrained)
     models = _from_base(base_folder) if cfg.model is None else _random_models(cfg.model, cfg.resolution, cfg.seed)
     if cfg.prediction_type:
         for scheduler in (models.noise_scheduler, models.scheduler):
@@ -80,6 +88,8 @@ def place(models: Models, device: Any, weight_dtype: Any) -> None:
     import torch
 
     for module in (models.unet, models.vae, models.text_encoder):
+        if module is None:
+            continue
         module.requires_grad_(False)
         module.to(device)
         if weight_dtype != torch.float32:
@@ -94,6 +104,11 @@ def add_trainables(models: Models, cfg: TrainConfig) -> list[Any]:
     from peft import LoraConfig, inject_adapter_in_model
 
     lora = cfg.lora
+    if cfg.method == "vae":
+        models.vae.requires_grad_(True)
+        if cfg.gradient_checkpointing:
+            models.vae.enable_gradient_checkpointing()
+        return list(models.trainables().values())
     if cfg.trains_lora:
 
         def adapter(targets: tuple[str, ...]) -> LoraConfig:

@@ -36,7 +36,7 @@ FLAG_KEYS = {
 def train(
     out: Path = typer.Option(..., "--out", help="Output folder: weights, checkpoints/, validation/, log and plot."),
     data: Optional[str] = typer.Option(None, "--data", help="Dataset folder / CSV / metadata.jsonl, or gi-sim."),
-    method: Optional[str] = typer.Option(None, "--method", help="full, lora (default) or dreambooth-lora."),
+    method: Optional[str] = typer.Option(None, "--method", help="full, lora (default), dreambooth-lora, vae."),
     base: Optional[str] = typer.Option(
         None, "--base", help="Model to fine-tune: tiny-random, a pipeline folder, or a cached hub id."
     ),
@@ -88,7 +88,8 @@ def train(
     """Train a text-to-image model on captioned images and write it to --out.
 
     LoRA methods write pytorch_lora_weights.safetensors (load with pipe.load_lora_weights(out)); full fine-tuning
-    and --init write a whole pipeline (DiffusionPipeline.from_pretrained(out)). Checkpoints go to
+    and --init write a whole pipeline (DiffusionPipeline.from_pretrained(out)); --method vae --init writes an
+    AutoencoderKL (AutoencoderKL.from_pretrained(out); use it as [model.vae] pretrained = "OUT"). Checkpoints go to
     out/checkpoints/; --resume latest continues exactly where one left off. Ctrl-C saves a checkpoint after the
     current step and exits with code 130.
     """
@@ -117,7 +118,7 @@ def train(
     quiet_libraries()
     base_folder = _base_folder(cfg.base) if cfg.base else None
     validate = None
-    if cfg.validation.steps:
+    if cfg.validation.steps and cfg.method != "vae":  # vae validation scores its reconstructions itself
         kid = KidValidator(
             [e.image for e in examples], resolution=cfg.resolution, seed=cfg.seed, device=str(_device(cfg))
         )
@@ -175,7 +176,7 @@ def _base_folder(model: str) -> Path:
 def _summary(result: TrainResult, method: str, n_images: int, left_out: int) -> dict[str, object]:
     log = result.log
     tail = [row["loss"] for row in log[-10:]]
-    weights = "pytorch_lora_weights.safetensors" if method != "full" else "model_index.json"
+    weights = {"full": "model_index.json", "vae": "config.json"}.get(method, "pytorch_lora_weights.safetensors")
     return {
         "out": str(result.out),
         "method": method,

@@ -209,3 +209,76 @@ def test_snr_weights_follow_min_snr_gamma(prediction_type):
     snr = alphas / (1 - alphas)
     expected = np.minimum(snr, 5.0) / (snr if prediction_type == "epsilon" else snr + 1)
     np.testing.assert_allclose(snr_loss_weights(scheduler, timesteps, 5.0).numpy(), expected, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def gi_sim_examples(tmp_path_factory):
+    from promptopt.dataset import load_dataset
+    from promptopt.sim.writer import write_dataset
+
+    folder = tmp_path_factory.mktemp("gi-sim-vae") / "data"
+    write_dataset(folder, 8, 32, 0, image_format="png")
+    return [TrainExample(item.image, item.prompts) for item in load_dataset(folder).items]
+
+
+def _vae_cfg(**changes):
+    from generators.train_config import ModelInitConfig, VaeInitConfig
+
+    model = ModelInitConfig(vae=VaeInitConfig(block_out_channels=(32, 32)))
+    defaults = {"method": "vae", "model": model, "resolution": 32, "train_batch_size": 4, "max_train_steps": 30,
+                "learning_rate": 1e-3, "checkpointing_steps": 0, "device": "cpu"}  # fmt: skip
+    return TrainConfig(**{**defaults, **changes})
+
+
+def test_vae_learns_and_saves_an_autoencoder_that_reloads_identically(gi_sim_examples, tmp_path):
+    from diffusers import AutoencoderKL
+
+    from generators.train_config import ValidationConfig
+    from generators.train_data import CaptionDataset, load_pixels
+    from generators.train_encode import Latents
+
+    result = train(_vae_cfg(validation=ValidationConfig(steps=15)), gi_sim_examples, tmp_path)
+    losses = [row["loss"] for row in result.log]
+    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5]), losses
+    validated = [row for row in result.log if "val_recon_mse" in row]
+    assert [row["step"] for row in validated] == [15, 30]
+    assert validated[1]["val_recon_mse"] < validated[0]["val_recon_mse"]
+    grid = Image.open(tmp_path / "validation" / "step-30.png")
+    assert grid.size == (2 * 32, 4 * 32)  # original | reconstruction, one row per fixed image
+
+    vae = AutoencoderKL.from_pretrained(tmp_path, local_files_only=True).eval()
+    trained = result.models.vae.eval()
+    pixels = torch.stack([load_pixels(e.image, 32) for e in gi_sim_examples[:3]])
+    with torch.no_grad():
+        expected = trained.decode(trained.encode(pixels).latent_dist.mean).sample
+        reloaded = vae.decode(vae.encode(pixels).latent_dist.mean).sample
+    assert torch.equal(expected, reloaded)
+    dataset = CaptionDataset(gi_sim_examples, resolution=32, seed=0)  # scaling factor: 1 / std of the latents
+    estimate = Latents(trained, dataset, torch.device("cpu"), autocast=lambda: torch.autocast("cpu", enabled=False))
+    assert vae.config.scaling_factor == pytest.approx(estimate.estimate_scaling_factor(), rel=1e-5)
+    assert vae.config.scaling_factor != 1.0
+
+
+def test_vae_resume_continues_exactly_like_an_uninterrupted_run(gi_sim_examples, tmp_path):
+    cfg = _vae_cfg(
+        max_train_steps=6, train_batch_size=2, gradient_accumulation_steps=2, lr_scheduler="cosine",
+        lr_warmup_steps=2, ema=True, ema_decay=0.9, random_flip=True, vae_loss="mse", vae_kl_weight=1e-3,
+        checkpointing_steps=3,
+    )  # fmt: skip
+    straight = train(cfg, gi_sim_examples, tmp_path / "straight")
+    steps: list[int] = []
+    split = tmp_path / "split"
+    first = train(
+        cfg, gi_sim_examples, split, on_step=lambda r: steps.append(r.step), should_stop=lambda: steps[-1] >= 3
+    )
+    assert first.stopped and first.step == 3 and not (split / "config.json").exists()
+    resumed = train(cfg, gi_sim_examples, split, resume="latest")
+    assert resumed.resumed_from == 3 and resumed.step == 6
+    assert [r["loss"] for r in resumed.log] == [r["loss"] for r in straight.log]
+    a, b = straight.models.vae.state_dict(), resumed.models.vae.state_dict()
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
+    for step in (3, 6):
+        x, y = (load_checkpoint(run / "checkpoints" / f"checkpoint-{step}") for run in (tmp_path / "straight", split))
+        assert all(k.startswith("vae.") for k in x.weights)
+        for name in ("optimizer", "ema"):
+            assert _max_difference(x.objects[name], y.objects[name]) < 1e-6, name

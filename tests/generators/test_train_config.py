@@ -38,7 +38,8 @@ def test_bad_values_raise_naming_the_field(changes, message):
 
 def test_validation_needs_prompts_when_on():
     with pytest.raises(ValueError, match="validation.prompts or seeds is empty"):
-        ValidationConfig(steps=5)
+        TrainConfig(base="tiny-random", validation=ValidationConfig(steps=5))
+    TrainConfig(model=ModelInitConfig(), method="vae", validation=ValidationConfig(steps=5))  # reconstructs
     assert ValidationConfig(steps=5, prompts=("a polyp",)).seeds == (0, 1)
 
 

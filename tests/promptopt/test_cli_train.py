@@ -197,3 +197,30 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(gi_sim, tmp_path):
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=120) == 130
     assert len(list((out / "checkpoints").glob("checkpoint-*"))) == 1
+
+
+def test_vae_method_trains_an_autoencoder_that_a_later_init_run_uses(gi_sim, tmp_path):
+    from diffusers import AutoencoderKL, DiffusionPipeline
+
+    init = tmp_path / "vae.toml"
+    init.write_text("[vae]\nblock_out_channels = [32, 32]\n")
+    vae_out = tmp_path / "vae"
+    common = ["--data", gi_sim, "--resolution", 32, "--batch-size", 4, "--checkpointing-steps", 0, "--json"]
+    summary = _json(_invoke("--method", "vae", "--init", init, "--out", vae_out, "--max-train-steps", 10,
+                            "--learning-rate", 1e-3, "--validation-steps", 5, *common))  # fmt: skip
+    assert summary["method"] == "vae" and summary["step"] == 10 and summary["weights"] == "config.json"
+    assert "val_recon_mse" in summary["last_validation"] and (vae_out / "validation" / "step-10.png").is_file()
+    vae = AutoencoderKL.from_pretrained(vae_out, local_files_only=True)
+    assert vae.config.scaling_factor != 1.0
+
+    unet_init = tmp_path / "unet.toml"
+    unet_init.write_text(
+        f'text_encoder = "tiny-clip"\nblock_out_channels = [32, 64]\n[vae]\npretrained = "{vae_out}"\n'
+    )
+    pipe_out = tmp_path / "pipe"
+    summary = _json(_invoke("--init", unet_init, "--out", pipe_out, "--max-train-steps", 2, *common))
+    assert summary["method"] == "full" and summary["step"] == 2
+    pipe = DiffusionPipeline.from_pretrained(pipe_out, local_files_only=True)
+    assert pipe.vae.config.scaling_factor == vae.config.scaling_factor
+    saved, trained = pipe.vae.state_dict(), vae.state_dict()
+    assert all(torch.equal(saved[k], trained[k]) for k in trained)  # the trained VAE, frozen
