@@ -20,22 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from scorers.atomic_file import write_atomic
+
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
 LOG = "training_log.csv"
 PLOT = "training_plot.png"
 BASE_COLUMNS = ("step", "loss", "lr")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _move_into(staging: Path, out: Path, last: str) -> None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from scorers.atomic_file import write_atomic
 
 WEIGHTS_SUFFIX = ".safetensors"
 STD_FLOOR = 1e-6  # some Inception pool features are near-constant on a small set
@@ -94,8 +94,8 @@ def save_model(path: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> Non
     from safetensors.torch import save
 
     weights, sidecar = model_paths(path)
-    _write_atomic(weights, save({k: v.contiguous() for k, v in tensors.items()}))
-    _write_atomic(sidecar, (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode())
+    write_atomic(weights, save({k: v.contiguous() for k, v in tensors.items()}))
+    write_atomic(sidecar, (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode())
 
 
 def load_model(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -110,15 +110,3 @@ def load_model(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if meta.get("kind") != kind:
         raise ValueError(f"{sidecar} holds a {meta.get('kind')!r}, not a {kind!r}")
     return load(weights.read_bytes()), meta
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
