@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from generators.base import GeneratorConfig, GeneratorInputError
+from generators.bundled_text import bundled_components
+from generators.shipped import GI_SIM_TINY, gi_sim_tiny_dir
 from generators.tiny import TINY_NAME, tiny_pipeline_dir
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt")
@@ -111,6 +113,11 @@ def _pipeline_folder(model: str, cache_dir: Path) -> Path:
     """The local folder that holds `model`, or a clear error saying how to get it."""
     if model == TINY_NAME:
         return tiny_pipeline_dir(cache_dir)
+    if model == GI_SIM_TINY:
+        try:
+            return gi_sim_tiny_dir()
+        except FileNotFoundError as err:
+            raise ModelNotFoundError(str(err)) from None
     local = Path(model).expanduser()
     if local.is_file():
         raise ModelNotFoundError(
@@ -243,7 +250,7 @@ def load_pipeline(source: ModelSource, cfg: GeneratorConfig, dtype: Any) -> Any:
     if not source.single_file:
         index = json.loads((source.path / "model_index.json").read_text())
         pipeline_class = _text_to_image_class(index["_class_name"], cfg.model)
-        extra = _safety_kwargs(pipeline_class, cfg.safety_checker)
+        extra = {**_safety_kwargs(pipeline_class, cfg.safety_checker), **bundled_components(source.path, dtype)}
         return pipeline_class.from_pretrained(source.path, dtype=dtype, local_files_only=True, **extra)
     pipeline_class = _single_file_class(source, cfg.model)
     extra = _safety_kwargs(pipeline_class, cfg.safety_checker)

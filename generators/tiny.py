@@ -14,12 +14,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from generators.bundled_text import MAX_TOKENS
 from scorers.bundled import minilm_dir
 
 TINY_NAME = "tiny-random"
 TINY_VERSION = "v2"
 TINY_SEED = 0
-MAX_TOKENS = 77
 
 
 def build_tiny_pipeline(seed: int = TINY_SEED) -> Any:

@@ -134,6 +134,7 @@ def _loop(
         saved = bool(cfg.checkpointing_steps) and trainer.step % cfg.checkpointing_steps == 0
         if saved:
             trainer.save_checkpoint()
+            trainer.write_log()  # so far, for watching a long run
         if should_stop is not None and should_stop() and trainer.step < cfg.max_train_steps:
             if not saved:
                 trainer.save_checkpoint()

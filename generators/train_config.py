@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 METHODS = ("full", "lora", "dreambooth-lora", "vae")
 VAE_LOSSES = ("l1", "mse")
 MIXED_PRECISION = ("no", "fp16", "bf16")
+SAVE_PRECISIONS = ("fp32", "fp16")
 # diffusers.optimization.SchedulerType values, but piecewise_constant (it needs step rules); a test checks them.
 LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
 PREDICTION_TYPES = ("epsilon", "v_prediction")
-CAPTIONS = ("random", "first")
+CAPTIONS = ("random", "first", "combine")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 TIMESTEP_SPACINGS = ("leading", "trailing", "linspace")
 TEXT_ENCODERS = ("minilm", "tiny-clip")
@@ -179,6 +180,9 @@ class TrainConfig:
     `gradient_accumulation_steps` images. `snr_gamma` unset: plain MSE; `prediction_type` empty: the model's.
     `vae`: train only the AutoencoderKL of `[model.vae]` (from random init, or further from `pretrained`) on
     the images: L1 (`vae_loss = "mse"`: MSE) reconstruction of a posterior sample + `vae_kl_weight` × KL.
+    `caption`: random | first | combine (1 to `caption_max_prompts` of an image's prompts joined);
+    `caption_dropout`: probability of training on "" (needed for classifier-free guidance from random init).
+    `save_precision`: fp32, or fp16 to halve the saved pipeline's weight files (training stays in fp32).
     `cpu_threads`: torch intra-op threads while training on the CPU (0: torch's default). On a machine shared
     with other busy processes one thread can be 5-20x faster for small models (threads wait on each other).
     """
@@ -189,6 +193,8 @@ class TrainConfig:
     resolution: int = 512
     random_flip: bool = False
     caption: str = "random"
+    caption_max_prompts: int = 3
+    caption_dropout: float = 0.0
     train_batch_size: int = 1
     gradient_accumulation_steps: int = 1
     max_train_steps: int = 1000
@@ -202,6 +208,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     gradient_checkpointing: bool = False
     mixed_precision: str = "no"
+    save_precision: str = "fp32"
     snr_gamma: float | None = None
     noise_offset: float = 0.0
     prediction_type: str = ""
@@ -237,8 +244,12 @@ class TrainConfig:
         if self.resolution < 8 or self.resolution % 8:
             raise ValueError(f"resolution must be a positive multiple of 8, got {self.resolution}")
         _choice("caption", self.caption, CAPTIONS)
+        _at_least("caption_max_prompts", self.caption_max_prompts, 1)
+        if not 0 <= self.caption_dropout < 1:
+            raise ValueError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}")
         _choice("lr_scheduler", self.lr_scheduler, LR_SCHEDULERS)
         _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        _choice("save_precision", self.save_precision, SAVE_PRECISIONS)
         if self.prediction_type:
             _choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
         if self.device not in DEVICES and not self.device.startswith("cuda:"):

@@ -1,7 +1,10 @@
 """Captioned training images and deterministic batches.
 
 The batch of micro-step s is a pure function of (seed, s): which images (an epoch-wise permutation seeded by
-(seed, epoch)), which caption of each (seeded by (seed, sample)), whether it is flipped. Resuming at step s
+(seed, epoch)), its caption (seeded by (seed, sample)), whether it is flipped. Captions: `random` picks one of
+the image's prompts, `first` the first, `combine` joins 1 to `caption_max_prompts` distinct prompts in random
+order (captions that name several attributes at once); with probability `caption_dropout` the caption is ""
+(the unconditional prompt classifier-free guidance needs). Resuming at step s
 therefore sees exactly the batches an uninterrupted run would. Pixels go through one path: PIL bicubic
 resize of the shorter side to the resolution, centre crop, [-1, 1]. Horizontal flips are off by default
 because prompts name positions ("upper-left").
@@ -17,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-CAPTION_STREAM, FLIP_STREAM, PERMUTATION_STREAM = 1, 2, 3
+CAPTION_STREAM, FLIP_STREAM, PERMUTATION_STREAM, DROPOUT_STREAM = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class CaptionDataset:
         resolution: int,
         seed: int,
         caption: str = "random",
+        caption_max_prompts: int = 3,
+        caption_dropout: float = 0.0,
         random_flip: bool = False,
     ):
         if not examples:
@@ -79,6 +84,8 @@ class CaptionDataset:
         self.resolution = resolution
         self.seed = seed
         self.caption = caption
+        self.caption_max_prompts = caption_max_prompts
+        self.caption_dropout = caption_dropout
         self.random_flip = random_flip
         self._permutations: dict[int, np.ndarray] = {}
 
@@ -98,17 +105,27 @@ class CaptionDataset:
         for sample in range(micro_step * batch_size, (micro_step + 1) * batch_size):
             epoch, position = divmod(sample, len(self))
             index = int(self._permutation(epoch)[position])
-            prompts = self.examples[index].prompts
-            pick = 0
-            if self.caption == "random" and len(prompts) > 1:
-                pick = int(np.random.default_rng(derive_seed(self.seed, CAPTION_STREAM, sample)).integers(len(prompts)))
             flip = self.random_flip and bool(
                 np.random.default_rng(derive_seed(self.seed, FLIP_STREAM, sample)).random() < 0.5
             )
             indices.append(index)
-            captions.append(prompts[pick])
+            captions.append(self._caption(index, sample))
             flips.append(flip)
         return BatchPlan(tuple(indices), tuple(captions), tuple(flips))
+
+    def _caption(self, index: int, sample: int) -> str:
+        if self.caption_dropout and (
+            np.random.default_rng(derive_seed(self.seed, DROPOUT_STREAM, sample)).random() < self.caption_dropout
+        ):
+            return ""
+        prompts = self.examples[index].prompts
+        if self.caption == "first" or len(prompts) == 1:
+            return prompts[0]
+        rng = np.random.default_rng(derive_seed(self.seed, CAPTION_STREAM, sample))
+        if self.caption == "random":
+            return prompts[int(rng.integers(len(prompts)))]
+        count = int(rng.integers(1, min(self.caption_max_prompts, len(prompts)) + 1))
+        return " ".join(prompts[int(i)] for i in rng.permutation(len(prompts))[:count])
 
     def pixels(self, index: int, flip: bool) -> Any:
         return load_pixels(self.examples[index].image, self.resolution, flip)

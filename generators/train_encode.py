@@ -2,7 +2,9 @@
 
 The VAE never trains, so each image's posterior (mean, std) is encoded once and a latent is sampled from it
 every step with the step's generator: the same distribution as encoding every step, at a fraction of the
-cost. Text embeddings are cached per caption unless the text encoder trains (LoRA on it). Prompts are
+cost. Text embeddings are cached per caption unless the text encoder trains (LoRA on it) or the captions are
+joined anew each step (`cache=False`: each batch's captions are encoded in plan order, so a resumed run
+computes the same embeddings). Prompts are
 encoded exactly as `StableDiffusionPipeline.encode_prompt` does, so training and rendering agree.
 """
 
@@ -42,11 +44,13 @@ class TextEmbeddings:
         *,
         trainable: bool,
         autocast: Callable[[], AbstractContextManager],
+        cache: bool = True,
     ):
         self.tokenizer = tokenizer
         self.text_encoder = text_encoder
         self.device = device
         self.trainable = trainable
+        self.cache = cache
         self.autocast = autocast
         self._cache: dict[str, Any] = {}
 
@@ -56,6 +60,9 @@ class TextEmbeddings:
         if self.trainable:
             with self.autocast():
                 return encode_tokens(self.text_encoder, tokenize(self.tokenizer, captions), self.device).float()
+        if not self.cache:
+            with torch.no_grad(), self.autocast():
+                return encode_tokens(self.text_encoder, tokenize(self.tokenizer, captions), self.device).float()
         self.prepare(captions)
         return torch.stack([self._cache[c] for c in captions])
 
@@ -64,7 +71,7 @@ class TextEmbeddings:
         them up front, so a resumed run computes bit-identical embeddings)."""
         import torch
 
-        if self.trainable:
+        if self.trainable or not self.cache:
             return
         missing = sorted({c for c in captions if c not in self._cache})
         for start in range(0, len(missing), ENCODE_BATCH):

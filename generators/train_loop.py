@@ -19,6 +19,7 @@ from generators.train_dreambooth import class_examples, instance_examples
 from generators.train_encode import Latents, TextEmbeddings
 from generators.train_loss import denoising_loss
 from generators.train_models import add_trainables, load_models, place, render
+from generators.bundled_text import MINILM
 from generators.train_outputs import save_grid, save_lora, save_pipeline, write_log, write_plot
 from generators.train_vae import pixels, save_vae, vae_loss, validate_vae, validation_images
 
@@ -69,8 +70,9 @@ class Trainer:
         self.class_latents = self._latents(self.class_data) if self.class_data else None
         trains_text = cfg.trains_lora and cfg.lora.train_text_encoder
         self.texts = TextEmbeddings(
-            self.models.tokenizer, self.models.text_encoder, device, trainable=trains_text, autocast=self.autocast
-        )
+            self.models.tokenizer, self.models.text_encoder, device, trainable=trains_text, autocast=self.autocast,
+            cache=cfg.caption != "combine",
+        )  # fmt: skip
         self.texts.prepare(
             [p for d in (self.data, self.class_data) if d for e in d.examples for p in self._captions(e)]
         )
@@ -90,11 +92,17 @@ class Trainer:
     def _dataset(self, examples: Sequence[TrainExample], seed: int) -> CaptionDataset:
         cfg = self.cfg
         return CaptionDataset(
-            examples, resolution=cfg.resolution, seed=seed, caption=cfg.caption, random_flip=cfg.random_flip
-        )
+            examples, resolution=cfg.resolution, seed=seed, caption=cfg.caption,
+            caption_max_prompts=cfg.caption_max_prompts, caption_dropout=cfg.caption_dropout,
+            random_flip=cfg.random_flip,
+        )  # fmt: skip
 
     def _captions(self, example: TrainExample) -> tuple[str, ...]:
-        return example.prompts if self.cfg.caption == "random" else example.prompts[:1]
+        """The captions to encode up front: none for `combine` (too many joins; each batch encodes its own)."""
+        dropped = ("",) if self.cfg.caption_dropout else ()
+        if self.cfg.caption == "combine":
+            return ()
+        return (*(example.prompts if self.cfg.caption == "random" else example.prompts[:1]), *dropped)
 
     def _latents(self, data: CaptionDataset) -> Latents:
         latents = Latents(self.models.vae, data, self.device, autocast=self.autocast)
@@ -258,7 +266,10 @@ class Trainer:
             text_encoder = self.models.text_encoder if self.cfg.lora.train_text_encoder else None
             save_lora(self.out, self.models.unet, text_encoder)
         else:
-            save_pipeline(self.out, self.models.pipeline())
+            bundled = self.cfg.model is not None and self.cfg.model.text_encoder == MINILM
+            save_pipeline(
+                self.out, self.models.pipeline(), bundled_text_encoder=bundled, precision=self.cfg.save_precision
+            )
 
     def write_log(self) -> None:
         write_log(self.out, self.log)

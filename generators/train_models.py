@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generators.bundled_text import MAX_TOKENS, MINILM, minilm_text_encoder
 from generators.train_config import ModelInitConfig, TrainConfig, VaeInitConfig
 from generators.train_data import derive_seed
 
-MAX_TOKENS = 77
 SD_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 
 
@@ -202,14 +202,14 @@ def _vae(spec: VaeInitConfig, groups: int, resolution: int, seed: int) -> Any:
 
 def text_encoder_from_spec(spec: str, seed: int) -> tuple[Any, Any]:
     """`minilm`, `tiny-clip` or a folder → (text encoder, tokenizer); the encoder is frozen by the trainer."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer, BertModel, CLIPTextConfig, CLIPTextModel
+    from transformers import AutoConfig, AutoModel, AutoTokenizer, CLIPTextConfig, CLIPTextModel
 
     from scorers.bundled import minilm_dir
 
     if spec in ("minilm", "tiny-clip"):
+        if spec == MINILM:
+            return minilm_text_encoder()
         tokenizer = AutoTokenizer.from_pretrained(minilm_dir(), model_max_length=MAX_TOKENS)
-        if spec == "minilm":
-            return BertModel.from_pretrained(minilm_dir()), tokenizer
         config = CLIPTextConfig(
             vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
             num_attention_heads=4, max_position_embeddings=MAX_TOKENS, pad_token_id=tokenizer.pad_token_id,

@@ -3,7 +3,8 @@
 - LoRA methods: `pytorch_lora_weights.safetensors` in diffusers' format (with the adapters' rank/alpha
   metadata), so plain diffusers loads it with `pipe.load_lora_weights(out)`.
 - full / random init: the whole pipeline (`model_index.json` + component folders), loadable with
-  `DiffusionPipeline.from_pretrained(out)`.
+  `DiffusionPipeline.from_pretrained(out)`; around the bundled MiniLM text encoder without a copy of it
+  (`generators.bundled_text`: pass `**bundled_components(out)`). `save_precision = "fp16"` halves the files.
 - always: `training_log.csv` (step, loss, lr, validation scores) and `training_plot.png`.
 
 Everything is written beside its place and renamed into it, so a crash never leaves half a file.
@@ -61,11 +62,29 @@ def save_lora(out: Path, unet: Any, text_encoder: Any | None) -> Path:
     return out / LORA_WEIGHTS
 
 
-def save_pipeline(out: Path, pipe: Any) -> Path:
-    """`save_pretrained` into a staging folder, then move it in with model_index.json last."""
+def _to_half(folder: Path) -> None:
+    """Rewrite every floating-point tensor of the folder's safetensors files as float16."""
+    from safetensors.torch import load_file, save_file
+
+    for path in folder.rglob("*.safetensors"):
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in load_file(path).items()}
+        save_file(tensors, path, metadata={"format": "pt"})
+
+
+def save_pipeline(out: Path, pipe: Any, *, bundled_text_encoder: bool = False, precision: str = "fp32") -> Path:
+    """`save_pretrained` into a staging folder, then move it in with model_index.json last.
+    `bundled_text_encoder`: leave out text_encoder/ and tokenizer/ and write the MiniLM marker instead."""
+    from generators.bundled_text import write_marker
+
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".pipeline-staging-"))
     try:
         pipe.save_pretrained(staging, safe_serialization=True)
+        if bundled_text_encoder:
+            for name in ("text_encoder", "tokenizer"):
+                shutil.rmtree(staging / name)
+            write_marker(staging)
+        if precision == "fp16":
+            _to_half(staging)
         _move_into(staging, out, "model_index.json")
     finally:
         shutil.rmtree(staging, ignore_errors=True)

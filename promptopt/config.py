@@ -125,14 +125,16 @@ class DiversityConfig:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    """Category hit rate from a classifier fitted with `promptopt fit classifier` (a .safetensors path)."""
+    """Category hit rate from a classifier fitted with `promptopt fit classifier` (a .safetensors path, or
+    `gi-sim`: the one shipped with promptopt, fitted on GI-sim)."""
 
     model: str
 
 
 @dataclass(frozen=True)
 class AlignerConfig:
-    """Image-prompt alignment from an aligner fitted with `promptopt fit aligner` (a .safetensors path)."""
+    """Image-prompt alignment from an aligner fitted with `promptopt fit aligner` (a .safetensors path, or
+    `gi-sim`: the one shipped with promptopt)."""
 
     model: str
 
@@ -184,14 +186,19 @@ class ObjectiveConfig:
 
 @dataclass(frozen=True)
 class ExportConfig:
-    """What the export holds: the top-k distinct prompts and a dataset rendered from them on fresh seeds."""
+    """What the export holds: the top-k distinct prompts and a dataset rendered from them on fresh seeds.
+    With a `[scorers.classifier]`, `holdout_images` fresh seeds compare the best prompt's hit rate with the
+    plain seed prompt's (`promptopt.holdout`; 0 skips the check)."""
 
     top_k: int = 5
     images_per_prompt: int = 8
+    holdout_images: int = 32
 
     def __post_init__(self) -> None:
-        if self.top_k < 1 or self.images_per_prompt < 0:
-            raise ValueError("export.top_k must be at least 1 and export.images_per_prompt at least 0")
+        if self.top_k < 1 or self.images_per_prompt < 0 or self.holdout_images < 0:
+            raise ValueError(
+                "export.top_k must be at least 1, export.images_per_prompt and export.holdout_images at least 0"
+            )
 
 
 @dataclass(frozen=True)
@@ -324,7 +331,7 @@ def load_study(path: Path) -> StudyConfig:
         scorers = dataclasses.replace(scorers, realism=dataclasses.replace(scorers.realism, reference=folder))
     for name in ("classifier", "aligner"):
         section = getattr(scorers, name)
-        if section is not None:
+        if section is not None and section.model != GI_SIM_REFERENCE:
             model = str((here / Path(section.model).expanduser()).resolve())
             scorers = dataclasses.replace(scorers, **{name: dataclasses.replace(section, model=model)})
     return dataclasses.replace(cfg, scorers=scorers)

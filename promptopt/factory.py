@@ -164,7 +164,14 @@ def _shared_inception(realism: RealismAssets | None, device: str) -> Callable[[]
 
 
 def _load_fitted(load: Callable[[Path], Any], model: str, section: str) -> Any:
-    """A fitted scorer model, or an InputError that says how to make one."""
+    """A fitted scorer model (`gi-sim`: the shipped one), or an InputError that says how to make one."""
+    if model == GI_SIM_REFERENCE:
+        from scorers.shipped import shipped_model
+
+        try:
+            model = str(shipped_model(section))
+        except FileNotFoundError as err:
+            raise InputError(str(err)) from None
     path = Path(model)
     if not path.is_file():
         raise InputError(

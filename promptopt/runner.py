@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import nullcontext
 from typing import Any
 
@@ -61,6 +62,14 @@ def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bo
         )
     exported = _export(cfg, paths, study, generator, realism) if export and not result.stopped_early else None
     summary = _summary(cfg, paths, study, result, exported)
+    classifier = next((s for s in scorers if s.name == "classifier"), None)
+    if exported is not None and classifier is not None and cfg.export.holdout_images:
+        from promptopt.atomic import write_text
+        from promptopt.holdout import holdout_check
+
+        with console.status("hold-out check: best vs seed prompt", spinner="dots") if not quiet else nullcontext():
+            summary["holdout"] = holdout_check(cfg, study, generator, classifier)
+        write_text(exported.folder / "holdout.json", json.dumps(summary["holdout"], indent=2) + "\n")
     if not quiet:
         _print_summary(summary)
     return summary
@@ -103,6 +112,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
         console.print(f"synthetic dataset: {ex['dataset']} ({ex['images']} images, metadata.jsonl)")
         for rank, prompt in enumerate(ex["top_prompts"], start=1):
             console.print(f"  {rank}. {prompt}", soft_wrap=True, highlight=False)
+    if summary.get("holdout"):
+        h = summary["holdout"]
+        console.print(
+            f"hold-out check ({h['images']} fresh seeds, classifier hit rate): best prompt "
+            f"{h['best']['hit_rate']:.3f} vs plain seed prompt {h['seed_prompt']['hit_rate']:.3f} "
+            f"({h['seed_prompt']['prompt']!r})", soft_wrap=True, highlight=False,
+        )  # fmt: skip
 
 
 def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[str, Any]]:

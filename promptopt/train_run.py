@@ -63,6 +63,9 @@ def merged(
     return validate
 
 
+LOG_EVERY = 50  # steps between plain progress lines when stderr is not a terminal (a background run)
+
+
 def run_training(
     cfg: Any,
     examples: list[Any],
@@ -93,6 +96,11 @@ def run_training(
                 task, description="train", completed=report.step, loss=f"{report.loss:.4f}",
                 lr=f"{report.lr:.2e}", rate=f"{report.steps_per_s:.2f}",
             )  # fmt: skip
+            if not quiet and not console.is_terminal and report.step % LOG_EVERY == 0:  # a background run's log
+                console.print(
+                    f"step {report.step}/{report.max_steps} loss {report.loss:.4f} lr {report.lr:.2e} "
+                    f"{report.steps_per_s:.2f} steps/s", highlight=False,
+                )  # fmt: skip
 
         return train(
             cfg, examples, out, base_folder=base_folder, resume=resume, validate=validate, on_step=on_step,

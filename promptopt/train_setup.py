@@ -75,6 +75,14 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
     data[key] = value
 
 
+def _resolve_vae_path(data: dict[str, Any], source: Path | None) -> None:
+    """A relative `[model.vae] pretrained` is relative to the TOML that names it (recorded absolute)."""
+    vae = data.get("model", {}).get("vae") if isinstance(data.get("model"), dict) else None
+    path = vae.get("pretrained") if isinstance(vae, dict) else None
+    if isinstance(path, str) and path and source is not None:
+        vae["pretrained"] = str((source.resolve().parent / Path(path).expanduser()).resolve())
+
+
 def build_run_config(config: Path | None, init: Path | None, flags: dict[str, Any]) -> RunConfig:
     """--config TOML, then --init TOML as its [model] section, then the flags (dotted keys; None: not given)."""
     data = read_toml(config, "--config") if config is not None else {}
@@ -82,6 +90,7 @@ def build_run_config(config: Path | None, init: Path | None, flags: dict[str, An
         model = read_toml(init, "--init")
         data["model"] = model.get("model", model)
         data.pop("base", None)
+    _resolve_vae_path(data, init or config)
     method_given = "method" in data or flags.get("method") is not None
     for dotted, value in flags.items():
         if value is not None:

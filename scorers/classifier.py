@@ -260,14 +260,15 @@ def evaluate(
 
 
 class ClassifierScorer:
-    """Category hit rate: the fraction of images whose probability for any target attribute is >= 0.5.
+    """Category hit rate: the fraction of images whose probability for any target attribute is >= 0.5, and
+    `target_probability`, the mean of that probability (a smoother objective for a few images per trial).
 
     Also reports each attribute's mean probability over the batch as diagnostics, `p_<attribute>` with spaces and
     hyphens as underscores (`p_z_line`).
     """
 
     name = "classifier"
-    metrics = {"hit_rate": True}
+    metrics = {"hit_rate": True, "target_probability": True}
 
     def __init__(self, classifier: Classifier, features: FeatureFn, target_attributes: Sequence[str]):
         missing = [a for a in target_attributes if a not in classifier.attributes]
@@ -287,7 +288,8 @@ class ClassifierScorer:
 
     def score(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, float]:
         proba = self.classifier.predict_proba(self.features(images))
-        out = {"hit_rate": float(np.mean(proba[:, self.targets].max(axis=1) >= THRESHOLD))}
+        target = proba[:, self.targets].max(axis=1)
+        out = {"hit_rate": float(np.mean(target >= THRESHOLD)), "target_probability": float(target.mean())}
         for j, name in enumerate(self.classifier.attributes):
             out[f"p_{name.replace(' ', '_').replace('-', '_')}"] = float(proba[:, j].mean())
         return out

@@ -17,6 +17,7 @@ from PIL import Image
 
 from scorers.images import image_files, load_images
 from scorers.realism_metrics import frechet_distance_features, kid
+from scorers.shipped import shipped_features
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
 
@@ -33,15 +34,20 @@ def folder_hash(files: Sequence[Path], root: Path) -> str:
 def reference_features(
     folder: Path, features: FeatureFn, *, backbone: str, cache_dir: Path | None, chunk: int = 64
 ) -> np.ndarray:
-    """Features of every image under `folder`, cached on disk by content hash of the set and backbone."""
+    """Features of every image under `folder`, cached on disk by content hash of the set and backbone (or shipped
+    with promptopt for the GI-sim reference sets: `scorers.shipped`)."""
     files = image_files(folder)
     if len(files) < 2:
         raise FileNotFoundError(
             f"reference folder {folder} holds {len(files)} images; realism needs at least 2 (more is better)"
         )
+    name = f"{backbone}-{folder_hash(files, folder)}.npy"
+    shipped = shipped_features(name)
+    if shipped is not None:
+        return np.load(shipped)
     cache_file = None
     if cache_dir is not None:
-        cache_file = cache_dir / "features" / f"{backbone}-{folder_hash(files, folder)}.npy"
+        cache_file = cache_dir / "features" / name
         if cache_file.is_file():
             return np.load(cache_file)
     feats = np.concatenate([features(load_images(files[i : i + chunk])) for i in range(0, len(files), chunk)])

@@ -15,9 +15,32 @@ promptopt evaluate GENERATED --reference REAL computes FID, KID, PRDC, IS, CLIP 
 memorisation; a folder named tstr is written ./tstr."""
 
 
+GI_SIM_HELD_OUT = (500, 64)  # images, size: the default reference, disjoint from training's GI-sim seed 0
+
+
+def _gi_sim_defaults(reference: str, classifier: Path | None) -> tuple[Path, Path | None]:
+    """`--reference gi-sim`: the held-out GI-sim folder (made once, cached) and the shipped classifier."""
+    if reference != "gi-sim":
+        return Path(reference), classifier
+    from promptopt.paths import cache_dir
+    from promptopt.sim.reference import gi_sim_reference
+    from scorers.shipped import shipped_model
+
+    from promptopt.errors import InputError
+
+    n, size = GI_SIM_HELD_OUT
+    try:
+        return gi_sim_reference(None, n, size, cache_dir()), classifier or shipped_model("classifier")
+    except FileNotFoundError as err:
+        raise InputError(str(err)) from None
+
+
 def evaluate(
     generated: Path = typer.Argument(..., help="Folder of generated images (metadata.jsonl with prompts for CLIP)."),
-    reference: Path = typer.Option(..., "--reference", "-r", help="Folder of real images (features are cached)."),
+    reference: str = typer.Option(
+        "gi-sim", "--reference", "-r", help="Folder of real images (features are cached), or gi-sim: 500 held-out "
+        "GI-sim images at 64x64 (seed 20241; features shipped).",
+    ),
     metrics: Optional[str] = typer.Option(
         None, "--metrics", help="Comma-separated: fid,kid,prdc,is,clip,diversity,memorisation (default: all)."
     ),
@@ -29,7 +52,8 @@ def evaluate(
         None, "--clip", help="open_clip model for CLIP score (folder, ARCH:FILE or cached ARCH/TAG)."
     ),
     classifier: Optional[Path] = typer.Option(
-        None, "--classifier", help="Attribute classifier (promptopt fit) for the domain-classifier IS."
+        None, "--classifier", help="Attribute classifier (promptopt fit) for the domain-classifier IS "
+        "(default with --reference gi-sim: the shipped GI-sim classifier).",
     ),
     is_network: Optional[Path] = typer.Option(
         None, "--is-network", help="TorchScript network for the standard IS: uint8 NCHW 299x299 images -> logits."
@@ -48,8 +72,9 @@ def evaluate(
     from promptopt.evaluate import METRICS, EvaluateConfig, resolve_device
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else METRICS
+    folder, classifier = _gi_sim_defaults(reference, classifier)
     cfg = EvaluateConfig(
-        generated=generated, reference=reference, metrics=names, backbone=backbone, clip=clip,
+        generated=generated, reference=folder, metrics=names, backbone=backbone, clip=clip,
         classifier=classifier, is_network=is_network, seed=seed, device=resolve_device(device),
     )  # fmt: skip
     result = _run(cfg, quiet=as_json)

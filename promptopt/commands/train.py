@@ -23,8 +23,8 @@ FLAG_KEYS = {
     "mixed_precision": "mixed_precision", "gradient_checkpointing": "gradient_checkpointing",
     "snr_gamma": "snr_gamma", "noise_offset": "noise_offset", "prediction_type": "prediction_type", "ema": "ema",
     "checkpointing_steps": "checkpointing_steps", "checkpoints_total_limit": "checkpoints_total_limit",
-    "seed": "seed", "device": "device", "cpu_threads": "cpu_threads", "caption": "caption", "rank": "lora.rank",
-    "lora_alpha": "lora.alpha",
+    "seed": "seed", "device": "device", "cpu_threads": "cpu_threads", "caption": "caption",
+    "caption_dropout": "caption_dropout", "rank": "lora.rank", "lora_alpha": "lora.alpha",
     "train_text_encoder": "lora.train_text_encoder", "instance_token": "dreambooth.token",
     "prior_preservation": "dreambooth.prior_preservation", "num_class_images": "dreambooth.num_class_images",
     "validation_steps": "validation.steps", "validation_prompt": "validation.prompts",
@@ -67,7 +67,12 @@ def train(
     cpu_threads: Optional[int] = typer.Option(
         None, "--cpu-threads", help="Torch threads on the CPU (default 0: torch's default; 1 helps on a busy shared machine)."
     ),
-    caption: Optional[str] = typer.Option(None, "--caption", help="random (a random prompt per step) or first."),
+    caption: Optional[str] = typer.Option(
+        None, "--caption", help="random (a random prompt per step), first, or combine (1 to caption_max_prompts joined)."
+    ),
+    caption_dropout: Optional[float] = typer.Option(
+        None, "--caption-dropout", help='Probability of the empty caption "" (classifier-free guidance).'
+    ),
     rank: Optional[int] = typer.Option(None, "--rank", help="LoRA rank."),
     lora_alpha: Optional[float] = typer.Option(None, "--lora-alpha"),
     train_text_encoder: Optional[bool] = typer.Option(None, "--train-text-encoder/--no-train-text-encoder"),

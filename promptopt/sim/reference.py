@@ -26,22 +26,26 @@ def shows(labels: Labels, category: str) -> bool:
     }[category]
 
 
-def gi_sim_reference(category: str, n: int, size: int, cache_dir: Path, cfg: SimConfig = SimConfig()) -> Path:
-    """A cached folder of `n` GI-sim images at `size`×`size` that show `category`."""
-    key = hashlib.sha256(repr((REFERENCE_VERSION, REFERENCE_SEED, cfg)).encode()).hexdigest()[:12]
-    target = cache_dir / "reference" / f"gi-sim-{category}-{n}x{size}-{key}"
+def gi_sim_reference(
+    category: str | None, n: int, size: int, cache_dir: Path, cfg: SimConfig = SimConfig(), seed: int = REFERENCE_SEED
+) -> Path:
+    """A cached folder of `n` GI-sim images at `size`×`size` that show `category` (None: every image, the
+    held-out set `promptopt evaluate` compares with by default)."""
+    key = hashlib.sha256(repr((REFERENCE_VERSION, seed, cfg)).encode()).hexdigest()[:12]
+    target = cache_dir / "reference" / f"gi-sim-{category or 'all'}-{n}x{size}-{key}"
     if target.is_dir():
         return target
     with atomic.staged_dir(target) as folder:
         found, index = 0, 0
         while found < n:
-            image, labels = simulate(REFERENCE_SEED, index, size, cfg)
-            if shows(labels, category):
+            image, labels = simulate(seed, index, size, cfg)
+            if category is None or shows(labels, category):
                 image.save(folder / f"{found:05d}.png")
                 found += 1
             index += 1
         (folder / "README.md").write_text(
-            f"GI-sim reference set (a simulator, not medical data): {n} images showing {category!r}, "
-            f"{size}x{size}, seed {REFERENCE_SEED}, images kept in index order.\n"
+            f"GI-sim reference set (a simulator, not medical data): {n} images "
+            f"{f'showing {category!r}' if category else 'of every kind'}, {size}x{size}, seed {seed}, "
+            "images kept in index order.\n"
         )
     return target

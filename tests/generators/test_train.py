@@ -87,12 +87,12 @@ def _lora_state(result):
 
 
 def test_resume_continues_exactly_like_an_uninterrupted_run(base, examples, tmp_path):
-    """Dropout (global RNG), gradient accumulation, warmup + cosine LR, EMA, SNR weighting, noise offset, flips:
-    6 steps straight equal 3 steps, a stop (which keeps its checkpoint), and 3 resumed steps."""
+    """Dropout (global RNG), gradient accumulation, warmup + cosine LR, EMA, SNR weighting, noise offset, flips,
+    combined captions (encoded per batch) with caption dropout: 6 steps straight equal 3 steps, a stop (which keeps its checkpoint), and 3 resumed steps."""
     cfg = _cfg(
         base, method="lora", max_train_steps=6, gradient_accumulation_steps=2, lr_scheduler="cosine", lr_warmup_steps=2,
         ema=True, ema_decay=0.9, snr_gamma=5.0, noise_offset=0.05, random_flip=True, lora=LoraTrainConfig(dropout=0.2),
-        checkpointing_steps=3,
+        checkpointing_steps=3, caption="combine", caption_dropout=0.3,
     )  # fmt: skip
     straight = train(cfg, examples, tmp_path / "straight", base_folder=base)
     steps: list[int] = []

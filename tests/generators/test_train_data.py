@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -47,6 +49,22 @@ def test_first_caption_and_flips(examples):
     assert all(c.endswith(".0") for s in range(6) for c in first.plan(s, 2).captions)
     flips = [f for s in range(30) for f in _dataset(examples, random_flip=True).plan(s, 2).flips]
     assert 10 < sum(flips) < 50
+
+
+def test_combined_captions_and_caption_dropout(examples):
+    data = _dataset(examples, caption="combine", caption_max_prompts=2, caption_dropout=0.25)
+    plans = [data.plan(s, 3) for s in range(80)]
+    counts = {0: 0, 1: 0, 2: 0}
+    for plan in plans:
+        for index, caption in zip(plan.indices, plan.captions):
+            parts = re.findall(r"prompt \d+\.\d+", caption)
+            assert " ".join(parts) == caption and len(set(parts)) == len(parts)
+            assert all(p in examples[index].prompts for p in parts)
+            counts[len(parts)] += 1
+    assert 0.15 < counts[0] / 240 < 0.35  # dropped to "" about a quarter of the time
+    assert counts[1] > 20 and counts[2] > 20  # never more than caption_max_prompts, both lengths drawn
+    again = _dataset(examples, caption="combine", caption_max_prompts=2, caption_dropout=0.25)
+    assert plans == [again.plan(s, 3) for s in range(80)]
 
 
 def test_pixels_follow_the_pil_bicubic_centre_crop_path(examples):

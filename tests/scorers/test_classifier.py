@@ -159,12 +159,13 @@ def test_scorer_hit_rate_separates_polyp_images(fitted, gi_sim, inception):
         return [Image.open(gi_sim.items[i].image).convert("RGB") for i in rows]
 
     scorer = ClassifierScorer(model, inception, ["polyp"])
-    assert scorer.name == "classifier" and scorer.metrics == {"hit_rate": True}
+    assert scorer.name == "classifier" and scorer.metrics == {"hit_rate": True, "target_probability": True}
     on_polyps, on_others = scorer.score(load(polyps), ["p"] * 3), scorer.score(load(others), ["p"] * 3)
     for rows, scores in ((polyps, on_polyps), (others, on_others)):
         proba = model.predict_proba(gi_sim.features[rows])[:, model.attributes.index("polyp")]
         assert scores["hit_rate"] == np.mean(proba >= 0.5)
         assert scores["p_polyp"] == pytest.approx(proba.mean(), abs=1e-4)
+        assert scores["target_probability"] == pytest.approx(proba.mean(), abs=1e-4)  # one target attribute
     assert on_polyps["hit_rate"] >= 0.5 > on_others["hit_rate"]
     assert on_polyps["p_polyp"] > on_others["p_polyp"] + 0.3 and "p_box_artefact" in on_polyps
     with pytest.raises(ValueError, match="not among the classifier"):

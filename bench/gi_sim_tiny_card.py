@@ -1,0 +1,195 @@
+"""The figures of gi-sim-tiny's model card (generators/gi-sim-tiny/README.md), measured on this machine.
+
+Usage: .venv/bin/python bench/gi_sim_tiny_card.py [--model gi-sim-tiny] [--part all|response|realism|speed|grid]
+       [--n-response 64] [--n-realism 500] [--guidance 6.0] [--steps 20] [--threads 0] [--out DIR] [--json FILE]
+
+- response: for polyp, instrument and box artefact, the shipped GI-sim classifier's hit rate on --n-response
+  images from the positive prompt and from the matching negative prompt, on the same seeds 0..n-1.
+- realism: FID and KID (Inception pool features) against the held-out GI-sim set `promptopt evaluate` uses by
+  default (500 images, 64x64, seed 20241) of (a) --n-realism images of the model, each from the prompts of one
+  image of a second GI-sim sample (seed 2; 1 to 4 of its prompts joined, as in training), (b) the same with the
+  model's UNet re-initialised at random (the pipeline before its UNet trained; the trained VAE kept), and
+  (c) that second GI-sim sample itself (the floor).
+- speed: seconds to load the model and to render 8 images at the default size and steps on this device.
+- grid: --out/samples.png, one row per prompt of GRID_PROMPTS, 8 seeds each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from generators.base import GeneratorConfig  # noqa: E402
+
+RESPONSE_PAIRS = {  # classifier attribute: (positive prompt, negative prompt), both challenge wordings
+    "polyp": ("Generate an image containing a polyp.", "Generate an image with no polyps."),
+    "instrument": ("Generate an image with 1 instrument.", "Generate an image with no instruments."),
+    "box_artefact": (
+        "Generate an image containing a green/black box artefact.",
+        "Generate an image not containing a green/black box artefact.",
+    ),
+}
+GRID_PROMPTS = (
+    "Generate an image containing a polyp.",
+    "Generate a polyp of type paris ip.",
+    "Generate an image with no polyps.",
+    "Generate an image with 1 instrument.",
+    "Generate an image containing tube.",
+    "Generate an image containing a green/black box artefact.",
+    "Generate an image containing the z-line.",
+    "Generate an image containing ulcerative colitis.",
+)
+SECOND_SAMPLE_SEED = 2
+
+
+def load(model: str, steps: int, threads: int):
+    import torch
+
+    from generators.diffusers_generator import load_generator
+    from promptopt.commands.common import quiet_libraries
+    from promptopt.paths import cache_dir
+
+    if threads:
+        torch.set_num_threads(threads)
+    quiet_libraries()
+    start = time.perf_counter()
+    generator = load_generator(GeneratorConfig(model=model, device="cpu"), cache_dir=cache_dir())
+    return generator, time.perf_counter() - start
+
+
+def classifier_scorer(attribute: str, features):
+    from scorers.classifier import ClassifierScorer, load_classifier
+    from scorers.shipped import shipped_model
+
+    return ClassifierScorer(load_classifier(shipped_model("classifier")), features, [attribute])
+
+
+def response(generator, features, args) -> dict:
+    seeds = list(range(args.n_response))
+    out = {}
+    for attribute, (positive, negative) in RESPONSE_PAIRS.items():
+        scorer = classifier_scorer(attribute, features)
+        rates = {}
+        for label, prompt in (("positive", positive), ("negative", negative)):
+            images = generator.render([prompt] * len(seeds), seeds, guidance_scale=args.guidance, steps=args.steps)
+            rates[label] = {"prompt": prompt, "hit_rate": scorer.score(images, [prompt] * len(images))["hit_rate"]}
+        out[attribute] = rates
+        print(f"{attribute:13s} positive {rates['positive']['hit_rate']:.3f}  negative {rates['negative']['hit_rate']:.3f}")
+    return out
+
+
+def joined_prompts(folder: Path, n: int) -> list[str]:
+    """One caption per image of a GI-sim dataset: 1 to 4 of its prompts, joined (seeded by the index)."""
+    from promptopt.dataset import load_dataset
+
+    items = load_dataset(folder).items[:n]
+    captions = []
+    for i, item in enumerate(items):
+        rng = np.random.default_rng(i)
+        count = int(rng.integers(1, min(4, len(item.prompts)) + 1))
+        captions.append(" ".join(item.prompts[int(j)] for j in rng.permutation(len(item.prompts))[:count]))
+    return captions
+
+
+def realism(generator, features, args) -> dict:
+    import tempfile
+
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from promptopt.paths import cache_dir
+    from promptopt.sim.reference import gi_sim_reference
+    from promptopt.sim.writer import write_dataset
+    from scorers.images import image_files, load_images
+    from scorers.realism import reference_features, set_realism
+
+    reference = gi_sim_reference(None, 500, 64, cache_dir())
+    ref = reference_features(reference, features, backbone=features.name, cache_dir=cache_dir())
+    second = Path(tempfile.mkdtemp()) / "gi-sim-second"
+    write_dataset(second, args.n_realism, 64, SECOND_SAMPLE_SEED, image_format="png")
+    prompts = joined_prompts(second, args.n_realism)
+    seeds = list(range(len(prompts)))
+
+    def fake_features(images) -> np.ndarray:
+        return np.concatenate([features(images[i : i + 64]) for i in range(0, len(images), 64)])
+
+    rows = {}
+    trained = generator.render(prompts, seeds, guidance_scale=args.guidance, steps=args.steps)
+    rows["gi-sim-tiny"] = set_realism(ref, fake_features(trained))
+    pipe = generator.pipe
+    trained_unet = pipe.unet
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        pipe.unet = UNet2DConditionModel.from_config(trained_unet.config).eval()
+    try:
+        rows["random-init UNet"] = set_realism(ref, fake_features(generator.render(prompts, seeds, guidance_scale=args.guidance, steps=args.steps)))
+    finally:
+        pipe.unet = trained_unet
+    rows["second GI-sim sample"] = set_realism(ref, fake_features(load_images(image_files(second / "images"))))
+    for name, row in rows.items():
+        print(f"{name:22s} FID {row['fid']:8.2f}  KID {row['kid']:.4f} ± {row['kid_std']:.4f}  (n {int(row['n_fake'])})")
+    return {"reference": str(reference), "prompts": f"GI-sim seed {SECOND_SAMPLE_SEED}", **rows}
+
+
+def speed(model: str, args) -> dict:
+    generator, load_s = load(model, args.steps, args.threads)
+    cfg = GeneratorConfig()
+    prompts = ["Generate an image containing a polyp."] * 8
+    start = time.perf_counter()
+    generator.render(prompts, list(range(8)), guidance_scale=args.guidance, steps=args.steps)
+    render_s = time.perf_counter() - start
+    print(f"load {load_s:.2f} s, render 8 images at {cfg.width}x{cfg.height}, {args.steps} steps: {render_s:.2f} s")
+    return {"load_s": load_s, "render_8_s": render_s, "size": cfg.width, "steps": args.steps}
+
+
+def grid(generator, args) -> None:
+    from generators.train_outputs import save_grid
+
+    seeds = list(range(8))
+    images = []
+    for prompt in GRID_PROMPTS:
+        images += generator.render([prompt] * 8, seeds, guidance_scale=args.guidance, steps=args.steps)
+    save_grid(images, len(GRID_PROMPTS), args.out / "samples.png")
+    print(f"wrote {args.out / 'samples.png'} (rows: {'; '.join(GRID_PROMPTS)})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="gi-sim-tiny")
+    parser.add_argument("--part", default="all", choices=("all", "response", "realism", "speed", "grid"))
+    parser.add_argument("--n-response", type=int, default=64)
+    parser.add_argument("--n-realism", type=int, default=500)
+    parser.add_argument("--guidance", type=float, default=6.0)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("generators/gi-sim-tiny"))
+    parser.add_argument("--json", type=Path, default=None, help="Also write the figures to this JSON file.")
+    args = parser.parse_args()
+    parts = ("speed", "response", "realism", "grid") if args.part == "all" else (args.part,)
+    figures: dict = {"guidance_scale": args.guidance, "steps": args.steps}
+    if "speed" in parts:
+        figures["speed"] = speed(args.model, args)
+    if set(parts) - {"speed"}:
+        from scorers.inception import InceptionFeatures
+
+        generator, _ = load(args.model, args.steps, args.threads)
+        features = InceptionFeatures()
+        if "response" in parts:
+            figures["response"] = response(generator, features, args)
+        if "realism" in parts:
+            figures["realism"] = realism(generator, features, args)
+        if "grid" in parts:
+            grid(generator, args)
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
