@@ -12,6 +12,9 @@ Usage: .venv/bin/python bench/gi_sim_tiny_card.py [--model gi-sim-tiny] [--part 
   (c) that second GI-sim sample itself (the floor).
 - speed: seconds to load the model and to render 8 images at the default size and steps on this device.
 - grid: --out/samples.png, one row per prompt of GRID_PROMPTS, 8 seeds each.
+- features: (not part of `all`) the Inception features of the GI-sim reference sets shipped in
+  scorers/gi-sim/features/: 200 images per category at 64x64 (the studies' realism references) and the
+  500-image held-out set, copied from the feature cache.
 """
 
 from __future__ import annotations
@@ -160,10 +163,29 @@ def grid(generator, args) -> None:
     print(f"wrote {args.out / 'samples.png'} (rows: {'; '.join(GRID_PROMPTS)})")
 
 
+def shipped_features() -> None:
+    from promptopt.paths import cache_dir
+    from promptopt.sim.reference import gi_sim_reference
+    from scorers.images import image_files
+    from scorers.inception import InceptionFeatures
+    from scorers.realism import folder_hash, reference_features
+    from scorers.shipped import SHIPPED_DIR
+
+    features = InceptionFeatures()
+    target = SHIPPED_DIR / "features"
+    target.mkdir(parents=True, exist_ok=True)
+    for category, n in (("polyp", 200), ("landmark", 200), ("instrument", 200), (None, 500)):
+        folder = gi_sim_reference(category, n, 64, cache_dir())
+        feats = reference_features(folder, features, backbone=features.name, cache_dir=cache_dir())
+        name = f"{features.name}-{folder_hash(image_files(folder), folder)}.npy"
+        np.save(target / name, feats.astype(np.float32))  # exact: the network computes in float32
+        print(f"{category or 'held-out'}: {n} images -> {target / name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="gi-sim-tiny")
-    parser.add_argument("--part", default="all", choices=("all", "response", "realism", "speed", "grid"))
+    parser.add_argument("--part", default="all", choices=("all", "response", "realism", "speed", "grid", "features"))
     parser.add_argument("--n-response", type=int, default=64)
     parser.add_argument("--n-realism", type=int, default=500)
     parser.add_argument("--guidance", type=float, default=6.0)
@@ -172,6 +194,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("generators/gi-sim-tiny"))
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures to this JSON file.")
     args = parser.parse_args()
+    if args.part == "features":
+        return shipped_features()
     parts = ("speed", "response", "realism", "grid") if args.part == "all" else (args.part,)
     figures: dict = {"guidance_scale": args.guidance, "steps": args.steps}
     if "speed" in parts:

@@ -43,8 +43,8 @@ def reference_features(
         )
     name = f"{backbone}-{folder_hash(files, folder)}.npy"
     shipped = shipped_features(name)
-    if shipped is not None:
-        return np.load(shipped)
+    if shipped is not None:  # stored as float32: Inception's float64 features are float32 values, exactly
+        return np.load(shipped).astype(np.float64)
     cache_file = None
     if cache_dir is not None:
         cache_file = cache_dir / "features" / name

@@ -282,3 +282,28 @@ def test_vae_resume_continues_exactly_like_an_uninterrupted_run(gi_sim_examples,
         assert all(k.startswith("vae.") for k in x.weights)
         for name in ("optimizer", "ema"):
             assert _max_difference(x.objects[name], y.objects[name]) < 1e-6, name
+
+
+def test_minilm_pipeline_saved_in_fp16_without_its_text_encoder_renders_through_the_loader(gi_sim_examples, tmp_path):
+    """A MiniLM-conditioned model keeps no copy of the bundled encoder; fp16 files reload as the fp32 model."""
+    from safetensors.torch import load_file
+
+    from generators.base import GeneratorConfig
+    from generators.bundled_text import MARKER
+    from generators.diffusers_generator import load_generator
+    from generators.train_config import ModelInitConfig, VaeInitConfig
+
+    model = ModelInitConfig(block_out_channels=(32, 64), vae=VaeInitConfig(block_out_channels=(32, 32)))
+    cfg = TrainConfig(method="full", model=model, resolution=32, train_batch_size=2, max_train_steps=1,
+                      checkpointing_steps=0, device="cpu", save_precision="fp16")  # fmt: skip
+    result = train(cfg, gi_sim_examples, tmp_path)
+    assert (tmp_path / MARKER).is_file() and not (tmp_path / "text_encoder").exists()
+    weights = load_file(tmp_path / "unet" / "diffusion_pytorch_model.safetensors")
+    assert {t.dtype for t in weights.values()} == {torch.float16}
+    trained = result.models.unet.state_dict()
+    assert all(torch.equal(weights[k], trained[k].half()) for k in trained)
+    generator = load_generator(GeneratorConfig(model=str(tmp_path), device="cpu", height=32, width=32), cache_dir=tmp_path)
+    assert type(generator.pipe.text_encoder).__name__ == "BertModel"
+    assert generator.pipe.unet.dtype == torch.float32
+    images = generator.render(["Generate an image containing a polyp."] * 2, [0, 1], guidance_scale=5.0, steps=2)
+    assert [im.size for im in images] == [(32, 32)] * 2

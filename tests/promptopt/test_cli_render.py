@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from promptopt.cli import app
 
 runner = CliRunner()
-SMALL = ["--steps", "2", "--height", "32", "--width", "32", "--device", "cpu", "--batch-size", "4"]
+SMALL = ["--model", "tiny-random", "--steps", "2", "--height", "32", "--width", "32", "--device", "cpu", "--batch-size", "4"]
 
 
 def _error_line(result) -> str:

@@ -91,7 +91,10 @@ def test_random_init_with_minilm_learns_and_saves_a_loadable_pipeline(gi_sim, tm
         assert [int(r["step"]) for r in csv.DictReader(fh)] == list(range(1, 31))
     assert (out / "training_plot.png").stat().st_size > 0
 
-    pipe = DiffusionPipeline.from_pretrained(out, local_files_only=True)
+    from generators.bundled_text import bundled_components
+
+    assert not (out / "text_encoder").exists() and not (out / "tokenizer").exists()  # no copy of bundled MiniLM
+    pipe = DiffusionPipeline.from_pretrained(out, local_files_only=True, **bundled_components(out))
     assert type(pipe.text_encoder).__name__ == "BertModel" and pipe.unet.config.cross_attention_dim == 384
     pipe.set_progress_bar_config(disable=True)
     image = pipe("an image with a polyp", num_inference_steps=2, height=32, width=32,

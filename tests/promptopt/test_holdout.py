@@ -1,0 +1,51 @@
+"""The search's hold-out check: best prompt vs plain seed prompt on fresh seeds, scored by the classifier."""
+
+import dataclasses
+import json
+
+from typer.testing import CliRunner
+
+from promptopt.cli import app
+from promptopt.config import from_dict
+from promptopt.export import export_seeds
+from promptopt.holdout import holdout_seeds, plain_candidate
+from promptopt.mutator import seed_prompts
+
+runner = CliRunner()
+
+
+def _with_classifier(make_study_dict, reference, **export):
+    data = make_study_dict(str(reference))
+    data["scorers"]["classifier"] = {"model": "gi-sim"}
+    data["export"] = {**data["export"], **export}
+    return data
+
+
+def test_holdout_seeds_are_fresh_and_the_plain_candidate_is_the_top_seed_prompt(make_study_dict, reference):
+    for seed in (0, 1, 7):
+        cfg = from_dict(_with_classifier(make_study_dict, reference, holdout_images=16))
+        cfg = dataclasses.replace(cfg, study=dataclasses.replace(cfg.study, seed=seed))
+        held = set(holdout_seeds(cfg))
+        assert len(held) == 16 and not held & set(cfg.study.eval_seeds) and not held & set(export_seeds(cfg))
+    plain = plain_candidate(cfg)
+    assert plain.prompt == seed_prompts("polyp", 1)[0] and plain.negative_prompt == ""
+    assert plain.guidance_scale == cfg.mutator.guidance_max == 4.0  # 7.5 clipped into the search range
+    assert plain.steps == max(cfg.mutator.steps)
+
+
+def test_search_reports_both_hit_rates_and_writes_them(make_study_dict, reference, tmp_path):
+    from promptopt.tomlio import dumps
+
+    study = tmp_path / "study.toml"
+    study.write_text(dumps(_with_classifier(make_study_dict, reference, holdout_images=4)))
+    out = tmp_path / "runs"
+    result = runner.invoke(app, ["search", "--study", str(study), "--out", str(out), "-n", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    holdout = summary["holdout"]
+    assert holdout["images"] == 4 and set(holdout) == {"images", "seeds", "best", "seed_prompt"}
+    for side in ("best", "seed_prompt"):
+        assert 0.0 <= holdout[side]["hit_rate"] <= 1.0 and holdout[side]["prompt"]
+    assert json.loads((out / "t" / "export" / "holdout.json").read_text()) == holdout
+    printed = runner.invoke(app, ["search", "--study", str(study), "--out", str(out), "-n", "2"])
+    assert printed.exit_code == 0 and "hold-out check (4 fresh seeds" in printed.output
