@@ -30,6 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from generators.base import GeneratorConfig  # noqa: E402
+from promptopt.render import DEFAULT_GUIDANCE, DEFAULT_STEPS  # noqa: E402
 
 RESPONSE_PAIRS = {  # classifier attribute: (positive prompt, negative prompt), both challenge wordings
     "polyp": ("Generate an image containing a polyp.", "Generate an image with no polyps."),
@@ -188,8 +189,8 @@ def main() -> None:
     parser.add_argument("--part", default="all", choices=("all", "response", "realism", "speed", "grid", "features"))
     parser.add_argument("--n-response", type=int, default=64)
     parser.add_argument("--n-realism", type=int, default=500)
-    parser.add_argument("--guidance", type=float, default=6.0)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("generators/gi-sim-tiny"))
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures to this JSON file.")

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 SAMPLINGS = ("plain", "rerank", "clip-guided")
-DEFAULT_MODEL = "tiny-random"  # the one place the default model is named (a trained model replaces it later)
+DEFAULT_MODEL = "gi-sim-tiny"  # the one place the default model is named (shipped: generators/gi-sim-tiny/)
 
 
 class GeneratorInputError(ValueError):

@@ -160,7 +160,7 @@ class ScorersConfig:
         if self.diversity is not None:
             out["diversity"] = True
         if self.classifier is not None:
-            out["hit_rate"] = True
+            out.update(hit_rate=True, target_probability=True)
         if self.aligner is not None:
             out["aligner_score"] = True
         return out

@@ -1,0 +1,52 @@
+"""gi-sim-tiny, the shipped default model: loads offline from the package without a copy of its text encoder,
+renders deterministically at the default size, and answers a prompt (its card has the full measurements)."""
+
+import numpy as np
+import pytest
+
+from generators.base import DEFAULT_MODEL, GeneratorConfig
+from generators.bundled_text import MARKER
+from generators.shipped import GI_SIM_TINY, gi_sim_tiny_dir
+
+MAX_BYTES = 20 * 2**20
+
+
+@pytest.fixture(scope="module")
+def generator(tmp_path_factory):
+    from generators.diffusers_generator import load_generator
+
+    return load_generator(GeneratorConfig(device="cpu"), cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def test_the_default_model_is_the_shipped_folder_without_a_text_encoder_copy():
+    folder = gi_sim_tiny_dir()
+    assert DEFAULT_MODEL == GI_SIM_TINY and (folder / MARKER).is_file()
+    assert not (folder / "text_encoder").exists() and not (folder / "tokenizer").exists()
+    weights = sum(p.stat().st_size for p in folder.rglob("*.safetensors"))
+    assert weights <= MAX_BYTES, f"{weights / 2**20:.1f} MB of weights"
+
+
+def test_renders_deterministically_at_the_default_size(generator):
+    assert type(generator.pipe).__name__ == "StableDiffusionPipeline"
+    assert type(generator.pipe.text_encoder).__name__ == "BertModel"
+    prompts = ["Generate an image containing a polyp."] * 2
+    first = generator.render(prompts, [0, 1], guidance_scale=7.5, steps=4)
+    again = generator.render(prompts, [0, 1], guidance_scale=7.5, steps=4)
+    assert [im.size for im in first] == [(64, 64)] * 2
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first, again))
+    assert not np.array_equal(np.asarray(first[0]), np.asarray(first[1]))
+
+
+def test_polyp_prompts_give_more_polyps_than_their_negation(generator):
+    from scorers.classifier import ClassifierScorer, load_classifier
+    from scorers.inception import InceptionFeatures
+    from scorers.shipped import shipped_model
+
+    scorer = ClassifierScorer(load_classifier(shipped_model("classifier")), InceptionFeatures(), ["polyp"])
+    seeds = list(range(8))
+    rates = {}
+    for prompt in ("Generate an image containing a polyp.", "Generate an image with no polyps."):
+        images = generator.render([prompt] * 8, seeds, guidance_scale=7.5, steps=10)
+        rates[prompt] = scorer.score(images, [prompt] * 8)["hit_rate"]
+    positive, negative = rates.values()
+    assert positive >= negative + 0.375, rates
