@@ -44,7 +44,9 @@ CATEGORIES: dict[str, Category] = {
             ("polyp_sizes", ("<5mm", "5-10mm", "11-20mm", ">20mm")),
             ("abnormality_locations", GRID),
         ),
-        negatives=(*_COMMON_NEGATIVES, "instruments, normal mucosa without lesions"),
+        negatives=(
+            *_COMMON_NEGATIVES, "instruments, normal mucosa without lesions", "Generate an image with no polyps."
+        ),  # the last: the category's own negation in the challenge's words
     ),
     "landmark": Category(
         name="landmark",
@@ -64,6 +66,6 @@ CATEGORIES: dict[str, Category] = {
             ("instruments", ("biopsy forceps", "polyp snare", "metal clip", "injection needle", "tube")),
             ("instrument_locations", GRID),
         ),
-        negatives=(*_COMMON_NEGATIVES, "polyps, lesions, empty lumen"),
+        negatives=(*_COMMON_NEGATIVES, "polyps, lesions, empty lumen", "Generate an image with no instruments."),
     ),
 }
