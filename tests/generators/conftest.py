@@ -27,7 +27,7 @@ def make_tiny_generator(tiny_sd_dir):
     from generators.diffusers_generator import load_generator
 
     def _make(batch_size: int = 2):
-        cfg = GeneratorConfig(height=32, width=32, device="cpu", batch_size=batch_size)
+        cfg = GeneratorConfig(model="tiny-random", height=32, width=32, device="cpu", batch_size=batch_size)
         return load_generator(cfg, cache_dir=Path(os.environ["PROMPTOPT_CACHE"]))
 
     return _make

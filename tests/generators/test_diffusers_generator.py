@@ -8,7 +8,7 @@ from generators.tiny import build_tiny_pipeline, tiny_pipeline_dir
 
 @pytest.fixture(scope="module")
 def generator(tmp_path_factory):
-    return load_generator(GeneratorConfig(height=32, width=32, device="cpu", batch_size=2), cache_dir=tmp_path_factory.mktemp("cache"))
+    return load_generator(GeneratorConfig(model="tiny-random", height=32, width=32, device="cpu", batch_size=2), cache_dir=tmp_path_factory.mktemp("cache"))
 
 
 def _px(image):
