@@ -19,7 +19,6 @@ from generators.train_dreambooth import class_examples, instance_examples
 from generators.train_encode import Latents, TextEmbeddings
 from generators.train_loss import denoising_loss
 from generators.train_models import add_trainables, load_models, place, render
-from generators.bundled_text import MINILM
 from generators.train_outputs import save_grid, save_lora, save_pipeline, write_log, write_plot
 from generators.train_vae import pixels, save_vae, vae_loss, validate_vae, validation_images
 
@@ -266,10 +265,10 @@ class Trainer:
             text_encoder = self.models.text_encoder if self.cfg.lora.train_text_encoder else None
             save_lora(self.out, self.models.unet, text_encoder)
         else:
-            bundled = self.cfg.model is not None and self.cfg.model.text_encoder == MINILM
             save_pipeline(
-                self.out, self.models.pipeline(), bundled_text_encoder=bundled, precision=self.cfg.save_precision
-            )
+                self.out, self.models.pipeline(), bundled_text_encoder=self.models.bundled_text,
+                precision=self.cfg.save_precision,
+            )  # fmt: skip
 
     def write_log(self) -> None:
         write_log(self.out, self.log)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generators.bundled_text import MAX_TOKENS, MINILM, minilm_text_encoder
+from generators.bundled_text import MAX_TOKENS, MINILM, bundled_components, minilm_text_encoder
 from generators.train_config import ModelInitConfig, TrainConfig, VaeInitConfig
 from generators.train_data import derive_seed
 
@@ -24,7 +24,8 @@ SD_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 @dataclass
 class Models:
     """UNet, VAE, text encoder and tokenizer; `noise_scheduler` (DDPM) trains, `scheduler` samples.
-    A `vae` run holds the VAE only (the other modules are None)."""
+    A `vae` run holds the VAE only (the other modules are None). `bundled_text`: the text encoder is the
+    bundled MiniLM, so the saved pipeline leaves it out (`generators.bundled_text`)."""
 
     unet: Any
     vae: Any
@@ -33,6 +34,7 @@ class Models:
     noise_scheduler: Any
     scheduler: Any
     random_vae: bool = False
+    bundled_text: bool = False
 
     def pipeline(self) -> Any:
         """A StableDiffusionPipeline over these very modules (no copies): renders the current weights."""
@@ -143,9 +145,12 @@ def _from_base(folder: Path | None) -> Models:
             f"{', '.join(missing) or 'nothing'} or has a second text encoder): give a StableDiffusionPipeline folder"
         )
     extra = {"safety_checker": None, "requires_safety_checker": False} if "safety_checker" in index else {}
-    pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True, **extra)
+    bundled = bundled_components(folder)
+    pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True, **extra, **bundled)
     noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
-    return Models(pipe.unet, pipe.vae, pipe.text_encoder, pipe.tokenizer, noise_scheduler, pipe.scheduler)
+    return Models(
+        pipe.unet, pipe.vae, pipe.text_encoder, pipe.tokenizer, noise_scheduler, pipe.scheduler, bundled_text=bool(bundled)
+    )
 
 
 def _random_models(init: ModelInitConfig, resolution: int, seed: int) -> Models:
@@ -175,7 +180,10 @@ def _random_models(init: ModelInitConfig, resolution: int, seed: int) -> Models:
         rescale_betas_zero_snr=s.rescale_betas_zero_snr, clip_sample=False,
     )  # fmt: skip
     scheduler = DDIMScheduler.from_config(noise_scheduler.config, set_alpha_to_one=False, steps_offset=1)
-    return Models(unet, vae, text_encoder, tokenizer, noise_scheduler, scheduler, random_vae=not init.vae.pretrained)
+    return Models(
+        unet, vae, text_encoder, tokenizer, noise_scheduler, scheduler,
+        random_vae=not init.vae.pretrained, bundled_text=init.text_encoder == MINILM,
+    )  # fmt: skip
 
 
 def _vae(spec: VaeInitConfig, groups: int, resolution: int, seed: int) -> Any:

@@ -187,18 +187,24 @@ class ObjectiveConfig:
 @dataclass(frozen=True)
 class ExportConfig:
     """What the export holds: the top-k distinct prompts and a dataset rendered from them on fresh seeds.
-    With a `[scorers.classifier]`, `holdout_images` fresh seeds compare the best prompt's hit rate with the
-    plain seed prompt's (`promptopt.holdout`; 0 skips the check)."""
+    `validation_images` fresh seeds re-score the top-k before they are ranked (`promptopt.finalists`; 0 ranks
+    them by their trial scores). With a `[scorers.classifier]`, `holdout_images` other fresh seeds compare the
+    first prompt's hit rate with the plain seed prompt's (`promptopt.holdout`; 0 skips the check)."""
 
     top_k: int = 5
     images_per_prompt: int = 8
+    validation_images: int = 32
     holdout_images: int = 32
 
     def __post_init__(self) -> None:
-        if self.top_k < 1 or self.images_per_prompt < 0 or self.holdout_images < 0:
+        counts = (self.images_per_prompt, self.validation_images, self.holdout_images)
+        if self.top_k < 1 or min(counts) < 0:
             raise ValueError(
-                "export.top_k must be at least 1, export.images_per_prompt and export.holdout_images at least 0"
+                "export.top_k must be at least 1, export.images_per_prompt, validation_images and holdout_images "
+                "at least 0"
             )
+        if self.validation_images == 1:
+            raise ValueError("export.validation_images must be 0 (no validation) or at least 2 (KID needs two images)")
 
 
 @dataclass(frozen=True)

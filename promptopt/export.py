@@ -1,7 +1,8 @@
 """Export a study: the optimal prompts (OPG subtask) and a synthetic dataset rendered from them.
 
 runs/<study>/export/
-  opg_prompts.csv, opg_prompts.json   category, rank, prompt, negative prompt, parameters, scores
+  opg_prompts.csv, opg_prompts.json   category, rank, prompt, negative prompt, parameters, trial scores and
+                                      validation scores (the ranking's)
   dataset/images/*.png + metadata.jsonl   a Hugging Face `imagefolder` dataset
   summary.json                            provenance: config, environment, generator, set-level realism
 The whole folder is built beside the old one and swapped in at the end, so an interrupted export leaves the
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from promptopt import atomic
 from promptopt.config import StudyConfig, to_dict
 from promptopt.errors import InputError
 from promptopt.factory import RealismAssets
+from promptopt.finalists import Validated, validate_finalists, validation_seeds
 from promptopt.paths import RunPaths
 from promptopt.provenance import environment
 from promptopt.ranking import rank_trials
+from scorers.base import Scorer
 
 EXPORT_SEED_OFFSET = 500_000
 FID_RELIABLE_N = 2048
@@ -44,29 +47,41 @@ def export_seeds(cfg: StudyConfig) -> tuple[int, ...]:
     return tuple(range(base, base + cfg.export.images_per_prompt))
 
 
-def prompt_rows(cfg: StudyConfig, study: Any) -> list[dict[str, Any]]:
+def finalist_trials(cfg: StudyConfig, study: Any) -> list[Any]:
+    """The `export.top_k` best complete trials with distinct prompts, by their trial scores."""
     from optuna.trial import TrialState
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise InputError(f"study {cfg.study.name!r} has no complete trial yet: run `promptopt search` first")
-    ranked = rank_trials(complete, [o.direction for o in cfg.objectives])[: cfg.export.top_k]
+    return rank_trials(complete, [o.direction for o in cfg.objectives])[: cfg.export.top_k]
+
+
+def prompt_rows(cfg: StudyConfig, finalists: Sequence[Any], validated: Sequence[Validated] | None = None) -> list[dict[str, Any]]:
+    """One row per finalist (FrozenTrials from `finalist_trials`): in that order, or in the order of `validated`
+    (their validation results), with the validation objectives and scores beside the trial's."""
+    by_number = {trial.number: trial for trial in finalists}
+    order = [by_number[v.trial] for v in validated] if validated is not None else list(finalists)
+    checks = {v.trial: v for v in validated or ()}
     rows = []
-    for rank, trial in enumerate(ranked, start=1):
+    for rank, trial in enumerate(order, start=1):
         cand = trial.user_attrs["candidate"]
-        rows.append(
-            {
-                "category": cfg.study.category,
-                "rank": rank,
-                "prompt": cand["prompt"],
-                "negative_prompt": cand["negative_prompt"],
-                "guidance_scale": cand["guidance_scale"],
-                "steps": cand["steps"],
-                "trial": trial.number,
-                **{f"objective_{o.name}": v for o, v in zip(cfg.objectives, trial.values)},
-                **{f"score_{k}": v for k, v in sorted(trial.user_attrs["scores"].items())},
-            }
-        )
+        row = {
+            "category": cfg.study.category,
+            "rank": rank,
+            "prompt": cand["prompt"],
+            "negative_prompt": cand["negative_prompt"],
+            "guidance_scale": cand["guidance_scale"],
+            "steps": cand["steps"],
+            "trial": trial.number,
+            **{f"objective_{o.name}": v for o, v in zip(cfg.objectives, trial.values)},
+            **{f"score_{k}": v for k, v in sorted(trial.user_attrs["scores"].items())},
+        }
+        if trial.number in checks:
+            check = checks[trial.number]
+            row.update({f"validation_objective_{o.name}": v for o, v in zip(cfg.objectives, check.values)})
+            row.update({f"validation_score_{k}": v for k, v in sorted(check.scores.items())})
+        rows.append(row)
     return rows
 
 
@@ -127,16 +142,25 @@ def export_study(
     *,
     generator: Generator | None,
     realism: RealismAssets | None = None,
+    scorers: Sequence[Scorer] = (),
     progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
-    """Write the export folder. With `realism`, add the set-level FID/KID, PRDC and near-copy count of the exported
-    dataset against the reference, all on the same features. `progress(k)` is called after each prompt's k images."""
+    """Write the export folder. With a generator and `scorers`, first re-score the finalists on the validation
+    seeds and rank them by those scores (`promptopt.finalists`). With `realism`, add the set-level FID/KID, PRDC
+    and near-copy count of the exported dataset against the reference, all on the same features. `progress(k)`
+    is called after each prompt's k validation or dataset images."""
     from optuna.trial import TrialState
 
     from promptopt.evaluate import memorisation_summary, prdc_summary
     from scorers.realism import set_realism
 
-    rows = prompt_rows(cfg, study)
+    finalists = finalist_trials(cfg, study)
+    validated = None
+    if cfg.export.validation_images and generator is not None and scorers:
+        validated = validate_finalists(
+            cfg, paths.validation, finalists, generator=generator, scorers=scorers, progress=progress
+        )
+    rows = prompt_rows(cfg, finalists, validated)
     dataset_realism = None
     n_images = 0
     with atomic.staged_dir(paths.export) as folder:
@@ -163,6 +187,7 @@ def export_study(
             "prompts": len(rows),
             "images": n_images,
             "export_seeds": list(export_seeds(cfg)) if n_images else [],
+            "validation_seeds": list(validation_seeds(cfg)) if validated is not None else [],
             "generator": generator.identity if generator is not None else None,
             "dataset_realism": dataset_realism,
             "config": to_dict(cfg),

@@ -18,6 +18,7 @@ from promptopt.errors import InputError
 
 KEEP = "keep"
 DESCRIPTOR_CHOICES = ("", *grammar.SEARCH_DESCRIPTORS)
+PLAIN_GUIDANCE = 7.5  # diffusers' default guidance scale
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class Candidate:
 
     def key(self) -> tuple[str, str, float, int]:
         return (self.prompt, self.negative_prompt, self.guidance_scale, self.steps)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> Candidate:
+        """The candidate in a mapping that holds its fields and maybe more (an export row, a trial's attrs)."""
+        return cls(data["prompt"], data["negative_prompt"], data["guidance_scale"], data["steps"])
 
 
 def seed_prompts(category: str, k: int) -> tuple[str, ...]:
@@ -59,6 +65,31 @@ class PromptMutator:
         self.seeds = seed_prompts(category.name, cfg.seed_prompts)
         alternatives = "|".join(re.escape(s) for s in sorted(category.synonyms, key=len, reverse=True))
         self._head = re.compile(rf"\b(?:(an?) )*(?:{alternatives})\b(?!s\b| snare)", re.IGNORECASE)
+
+    def baseline_params(self) -> dict[str, Any]:
+        """The trial parameters of the plain seed prompt: the category's most frequent challenge prompt as it is
+        (no detail, wording or descriptor change), no negative prompt, guidance `PLAIN_GUIDANCE` (clipped to the
+        search range, on its grid) and the largest step count. `propose(FixedTrial(baseline_params()))` is the
+        baseline every search starts from and the hold-out check compares against."""
+        cfg = self.cfg
+        clipped = min(max(PLAIN_GUIDANCE, cfg.guidance_min), cfg.guidance_max)
+        guidance = cfg.guidance_min + round((clipped - cfg.guidance_min) / cfg.guidance_step) * cfg.guidance_step
+        return {
+            "seed_prompt": self.seeds[0],
+            **{key: KEEP for key, _ in self.category.details},
+            "opener": grammar.CHALLENGE_OPENER,
+            "synonym": self.category.head,
+            "descriptor": "",
+            "negative_prompt": "",
+            "guidance_scale": guidance,
+            "steps": max(cfg.steps),
+        }
+
+    def baseline(self) -> Candidate:
+        """The plain seed prompt as a Candidate (see `baseline_params`)."""
+        import optuna
+
+        return self.propose(optuna.trial.FixedTrial(self.baseline_params()))
 
     def propose(self, trial: Any) -> Candidate:
         prompt = trial.suggest_categorical("seed_prompt", self.seeds)

@@ -17,7 +17,7 @@ def cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class RunPaths:
-    """runs/<study>/: study.db, config.toml, environment.json, trials/<n>/, export/."""
+    """runs/<study>/: study.db, config.toml, environment.json, trials/<n>/, validation/<n>/, export/."""
 
     root: Path
 
@@ -40,6 +40,10 @@ class RunPaths:
     @property
     def trials(self) -> Path:
         return self.root / "trials"
+
+    @property
+    def validation(self) -> Path:
+        return self.root / "validation"
 
     @property
     def export(self) -> Path:

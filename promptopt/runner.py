@@ -60,15 +60,19 @@ def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bo
         result = run_search(
             cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, stop=stop, on_trial=on_trial
         )
-    exported = _export(cfg, paths, study, generator, realism) if export and not result.stopped_early else None
+    exported = None
+    if export and not result.stopped_early:
+        exported = _export(cfg, paths, study, generator, realism, scorers)
     summary = _summary(cfg, paths, study, result, exported)
     classifier = next((s for s in scorers if s.name == "classifier"), None)
     if exported is not None and classifier is not None and cfg.export.holdout_images:
         from promptopt.atomic import write_text
         from promptopt.holdout import holdout_check
+        from promptopt.mutator import Candidate
 
+        best = Candidate.from_mapping(exported.rows[0])
         with console.status("hold-out check: best vs seed prompt", spinner="dots") if not quiet else nullcontext():
-            summary["holdout"] = holdout_check(cfg, study, generator, classifier)
+            summary["holdout"] = holdout_check(cfg, best, mutator.baseline(), generator, classifier)
         write_text(exported.folder / "holdout.json", json.dumps(summary["holdout"], indent=2) + "\n")
     if not quiet:
         _print_summary(summary)
@@ -94,9 +98,21 @@ def _summary(cfg: StudyConfig, paths: RunPaths, study: Any, result: SearchResult
             "dataset": str(exported.folder / "dataset"),
             "images": exported.n_images,
             "top_prompts": [row["prompt"] for row in exported.rows],
+            "validation": _validation_text(cfg, exported.rows[0]),
             "dataset_realism": exported.dataset_realism,
         },
     }
+
+
+def _validation_text(cfg: StudyConfig, row: dict[str, Any]) -> str | None:
+    """The first prompt's first objective on the validation seeds and on the evaluation seeds."""
+    name = cfg.objectives[0].name
+    if f"validation_objective_{name}" not in row:
+        return None
+    return (
+        f"1st prompt (trial {row['trial']}): {name} {row[f'validation_objective_{name}']:.4f} on "
+        f"{cfg.export.validation_images} validation seeds, {row[f'objective_{name}']:.4f} on the evaluation seeds"
+    )
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -112,6 +128,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         console.print(f"synthetic dataset: {ex['dataset']} ({ex['images']} images, metadata.jsonl)")
         for rank, prompt in enumerate(ex["top_prompts"], start=1):
             console.print(f"  {rank}. {prompt}", soft_wrap=True, highlight=False)
+        if ex["validation"]:
+            console.print(f"validation: {ex['validation']}", soft_wrap=True, highlight=False)
     if summary.get("holdout"):
         h = summary["holdout"]
         console.print(
@@ -125,9 +143,10 @@ def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[
     """Export an existing study without searching; returns the prompt rows."""
     quiet_libraries()
     study = open_study(cfg, paths)
-    generator = build_generator(cfg) if cfg.export.images_per_prompt else None
+    generator = build_generator(cfg) if cfg.export.images_per_prompt or cfg.export.validation_images else None
     realism = build_realism(cfg, device=generator.device) if generator is not None else None
-    exported = _export(cfg, paths, study, generator, realism)
+    scorers = build_scorers(cfg, realism, device=generator.device) if generator is not None else []
+    exported = _export(cfg, paths, study, generator, realism, scorers)
     if not quiet:
         console.print(f"optimal prompts: {exported.folder / 'opg_prompts.csv'}")
         console.print(f"synthetic dataset: {exported.folder / 'dataset'} ({exported.n_images} images)")
@@ -135,10 +154,13 @@ def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[
 
 
 def _export(
-    cfg: StudyConfig, paths: RunPaths, study: Any, generator: Any, realism: RealismAssets | None
+    cfg: StudyConfig, paths: RunPaths, study: Any, generator: Any, realism: RealismAssets | None, scorers: Any
 ) -> ExportResult:
+    """Validate the finalists and export; one progress bar over their validation and dataset images."""
+    per_prompt = cfg.export.images_per_prompt + (cfg.export.validation_images if scorers else 0)
     with _progress() as progress:
-        task = progress.add_task("export dataset", total=cfg.export.top_k * cfg.export.images_per_prompt, best="")
+        task = progress.add_task("validate + export", total=cfg.export.top_k * per_prompt, best="")
         return export_study(
-            cfg, paths, study, generator=generator, realism=realism, progress=lambda k: progress.advance(task, k)
-        )
+            cfg, paths, study, generator=generator, realism=realism, scorers=scorers,
+            progress=lambda k: progress.advance(task, k),
+        )  # fmt: skip

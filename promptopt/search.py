@@ -154,6 +154,25 @@ def _previous_results(study: Any) -> dict[tuple[str, str, float, int], tuple[int
     return out
 
 
+def render_candidate(generator: Generator, candidate: Candidate, seeds: Sequence[int]) -> list[Any]:
+    """The candidate's images, one per seed."""
+    return generator.render(
+        [candidate.prompt] * len(seeds),
+        seeds,
+        negative_prompt=candidate.negative_prompt or None,
+        guidance_scale=candidate.guidance_scale,
+        steps=candidate.steps,
+    )
+
+
+def score_images(scorers: Sequence[Scorer], images: Sequence[Any], prompt: str) -> dict[str, float]:
+    """Every scorer's metrics for images rendered from `prompt`."""
+    scores: dict[str, float] = {}
+    for scorer in scorers:
+        scores.update(scorer.score(images, [prompt] * len(images)))
+    return scores
+
+
 def run_search(
     cfg: StudyConfig,
     paths: RunPaths,
@@ -169,8 +188,9 @@ def run_search(
     is requested. `on_trial(n_complete, record)` is called once before the first trial (record None) and after
     each one.
 
-    Every trial renders its candidate on the same evaluation seeds. A candidate identical to an earlier one
-    reuses its images and scores (rendering is deterministic), recorded as `duplicate_of`.
+    Every trial renders its candidate on the same evaluation seeds. A new study's first trial is the plain seed
+    prompt (`PromptMutator.baseline_params`). A candidate identical to an earlier one reuses its images and
+    scores (rendering is deterministic), recorded as `duplicate_of`.
     """
     from optuna.trial import TrialState
 
@@ -181,6 +201,8 @@ def run_search(
     seeds = cfg.study.eval_seeds
     result = SearchResult(n_complete=len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))))
     seen = _previous_results(study)
+    if not study.trials:  # a new study's first trial is the plain seed prompt: the baseline the search must beat
+        study.enqueue_trial(mutator.baseline_params())
     if on_trial is not None:
         on_trial(result.n_complete, None)
     while result.n_complete < cfg.study.n_trials and not stop.requested:
@@ -224,17 +246,9 @@ def _evaluate(
         images = [Image.open(folder / f"{i:02d}.png").convert("RGB") for i in range(len(seeds))]
     else:
         t0 = time.perf_counter()
-        images = generator.render(
-            [candidate.prompt] * len(seeds),
-            seeds,
-            negative_prompt=candidate.negative_prompt or None,
-            guidance_scale=candidate.guidance_scale,
-            steps=candidate.steps,
-        )
+        images = render_candidate(generator, candidate, seeds)
         t1 = time.perf_counter()
-        scores = {}
-        for scorer in scorers:
-            scores.update(scorer.score(images, [candidate.prompt] * len(images)))
+        scores = score_images(scorers, images, candidate.prompt)
         timing.render_s += t1 - t0
         timing.score_s += time.perf_counter() - t1
     values = tuple(objective.value(scores) for objective in cfg.objectives)

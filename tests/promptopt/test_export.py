@@ -6,7 +6,7 @@ from PIL import Image
 
 from promptopt.config import from_dict, override
 from promptopt.errors import InputError
-from promptopt.export import export_seeds, export_study, prompt_rows
+from promptopt.export import export_seeds, export_study, finalist_trials
 from promptopt.paths import RunPaths
 from promptopt.search import open_study, run_search
 
@@ -69,7 +69,7 @@ def test_export_summary_has_prdc_and_near_copies_on_the_same_features(finished):
     from scorers.prdc import prdc
 
     cfg, paths, study, generator, realism = finished
-    per_prompt = -(-6 // len(prompt_rows(cfg, study)))  # at least 6 images: more than PRDC's k = 5
+    per_prompt = -(-6 // len(finalist_trials(cfg, study)))  # at least 6 images: more than PRDC's k = 5
     cfg = override(cfg, "export", images_per_prompt=per_prompt)
     export_study(cfg, paths, study, generator=generator, realism=realism)
     fake = realism.features(load_images(image_files(paths.export / "dataset" / "images")))

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 from promptopt.cli import app
 from promptopt.config import from_dict
 from promptopt.export import export_seeds
-from promptopt.holdout import holdout_seeds, plain_candidate
-from promptopt.mutator import seed_prompts
+from promptopt.factory import build_mutator
+from promptopt.holdout import holdout_seeds
 
 runner = CliRunner()
 
@@ -21,16 +21,12 @@ def _with_classifier(make_study_dict, reference, **export):
     return data
 
 
-def test_holdout_seeds_are_fresh_and_the_plain_candidate_is_the_top_seed_prompt(make_study_dict, reference):
+def test_holdout_seeds_are_fresh(make_study_dict, reference):
     for seed in (0, 1, 7):
         cfg = from_dict(_with_classifier(make_study_dict, reference, holdout_images=16))
         cfg = dataclasses.replace(cfg, study=dataclasses.replace(cfg.study, seed=seed))
         held = set(holdout_seeds(cfg))
         assert len(held) == 16 and not held & set(cfg.study.eval_seeds) and not held & set(export_seeds(cfg))
-    plain = plain_candidate(cfg)
-    assert plain.prompt == seed_prompts("polyp", 1)[0] and plain.negative_prompt == ""
-    assert plain.guidance_scale == cfg.mutator.guidance_max == 4.0  # 7.5 clipped into the search range
-    assert plain.steps == max(cfg.mutator.steps)
 
 
 def test_search_reports_both_hit_rates_and_writes_them(make_study_dict, reference, tmp_path):
@@ -46,6 +42,13 @@ def test_search_reports_both_hit_rates_and_writes_them(make_study_dict, referenc
     assert holdout["images"] == 4 and set(holdout) == {"images", "seeds", "best", "seed_prompt"}
     for side in ("best", "seed_prompt"):
         assert 0.0 <= holdout[side]["hit_rate"] <= 1.0 and holdout[side]["prompt"]
+    cfg = from_dict(_with_classifier(make_study_dict, reference))
+    plain = build_mutator(cfg).baseline()
+    assert {k: holdout["seed_prompt"][k] for k in ("prompt", "negative_prompt", "guidance_scale", "steps")} == {
+        "prompt": plain.prompt, "negative_prompt": "", "guidance_scale": 4.0, "steps": 2,
+    }  # fmt: skip
+    first = summary["export"]["top_prompts"][0]
+    assert holdout["best"]["prompt"] == first
     assert json.loads((out / "t" / "export" / "holdout.json").read_text()) == holdout
     printed = runner.invoke(app, ["search", "--study", str(study), "--out", str(out), "-n", "2"])
     assert printed.exit_code == 0 and "hold-out check (4 fresh seeds" in printed.output

@@ -119,3 +119,18 @@ def test_synonym_replaces_the_challenge_double_article_with_one():
     seed = "Generate an image with an an anatomical landmark located in the center and upper-center."
     cand = mutator.propose(FixedTrial(_params(mutator, seed_prompt=seed, synonym="anatomical structure")))
     assert cand.prompt == "Generate an image with an anatomical structure located in the center and upper-center."
+
+
+def test_baseline_is_the_plain_seed_prompt_on_the_search_grid():
+    wide = PromptMutator(CATEGORIES["polyp"], MutatorConfig(seed_prompts=6, guidance_min=2.0, guidance_max=10.0))
+    plain = wide.baseline()
+    assert plain.prompt == "Generate an image containing a polyp." and plain.negative_prompt == ""
+    assert (plain.guidance_scale, plain.steps) == (7.5, 20)
+    narrow = PromptMutator(CATEGORIES["instrument"], MutatorConfig(guidance_min=2.0, guidance_max=4.0, steps=(3, 5)))
+    assert (narrow.baseline().guidance_scale, narrow.baseline().steps) == (4.0, 5)  # 7.5 clipped into the range
+    assert narrow.baseline().prompt == seed_prompts("instrument", 1)[0]
+    off_grid = PromptMutator(CATEGORIES["polyp"], MutatorConfig(guidance_min=3.0, guidance_max=9.0, guidance_step=2.0))
+    assert off_grid.baseline().guidance_scale == 7.0
+    study = optuna.create_study()
+    study.enqueue_trial(off_grid.baseline_params())
+    assert off_grid.propose(study.ask()) == off_grid.baseline()  # a value Optuna's distributions accept

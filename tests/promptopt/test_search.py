@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import optuna
@@ -32,6 +33,15 @@ def test_search_writes_one_folder_per_complete_trial_on_the_same_seeds(small_cfg
         assert len(list((paths.trial(trial.number) / "images").glob("*.png"))) == 2
     assert paths.config.is_file() and paths.environment.is_file()
     assert "torch" in json.loads(paths.environment.read_text())["packages"]
+
+
+def test_a_new_study_starts_from_the_plain_seed_prompt(small_cfg, tmp_path, build):
+    paths = RunPaths(tmp_path / "run")
+    study, _ = _run(override(small_cfg, "study", n_trials=2), paths, build)
+    _, _, mutator, _ = build(small_cfg)
+    assert study.trials[0].user_attrs["candidate"] == dataclasses.asdict(mutator.baseline())
+    _, _ = _run(override(small_cfg, "study", n_trials=3), paths, build)  # a resumed study enqueues nothing
+    assert len(study.trials) == 3 and study.trials[2].params != mutator.baseline_params()
 
 
 def test_rerun_with_a_larger_budget_resumes_the_same_study(small_cfg, tmp_path, build):
