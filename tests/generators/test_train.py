@@ -307,3 +307,28 @@ def test_minilm_pipeline_saved_in_fp16_without_its_text_encoder_renders_through_
     assert generator.pipe.unet.dtype == torch.float32
     images = generator.render(["Generate an image containing a polyp."] * 2, [0, 1], guidance_scale=5.0, steps=2)
     assert [im.size for im in images] == [(32, 32)] * 2
+
+
+def test_minilm_pipeline_fine_tunes_as_a_base_and_stays_without_its_text_encoder(gi_sim_examples, tmp_path):
+    """gi-sim-tiny and other MiniLM-conditioned folders are valid `base` models for full and LoRA fine-tuning."""
+    from diffusers import StableDiffusionPipeline
+
+    from generators.bundled_text import MARKER, bundled_components
+    from generators.train_config import ModelInitConfig, VaeInitConfig
+
+    model = ModelInitConfig(block_out_channels=(32, 64), vae=VaeInitConfig(block_out_channels=(32, 32)))
+    first = tmp_path / "first"
+    train(TrainConfig(method="full", model=model, resolution=32, train_batch_size=2, max_train_steps=1,
+                      checkpointing_steps=0, device="cpu"), gi_sim_examples, first)  # fmt: skip
+    for method in ("full", "lora"):
+        out = tmp_path / method
+        result = train(_cfg(first, method=method, max_train_steps=2), gi_sim_examples, out, base_folder=first)
+        assert type(result.models.text_encoder).__name__ == "BertModel"
+        assert [row["step"] for row in result.log] == [1, 2]
+    assert (tmp_path / "full" / MARKER).is_file() and not (tmp_path / "full" / "text_encoder").exists()
+    tuned = StableDiffusionPipeline.from_pretrained(tmp_path / "full", **bundled_components(tmp_path / "full"))
+    before = StableDiffusionPipeline.from_pretrained(first, **bundled_components(first))
+    changed = [not torch.equal(a, b) for a, b in zip(tuned.unet.parameters(), before.unet.parameters())]
+    assert any(changed)
+    lora = StableDiffusionPipeline.from_pretrained(first, **bundled_components(first))
+    lora.load_lora_weights(tmp_path / "lora")
