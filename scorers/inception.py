@@ -8,6 +8,7 @@ The package itself is not imported: its `__init__` imports OpenCV.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,11 @@ FEATURE_DIM = 2048
 
 
 class InceptionFeatures:
-    """Callable: uint8 NHWC arrays or PIL images → float64 (N, 2048) features."""
+    """Callable: uint8 NHWC arrays or PIL images → float64 (N, 2048) features.
+
+    The features of the last list of PIL images are kept: the scorers of one trial (classifier, realism,
+    diversity, aligner) share one instance and call it on the very same image objects, which then go through
+    the network once."""
 
     name = "inception-v3-tf-2015-12-05-pool3"
 
@@ -33,6 +38,7 @@ class InceptionFeatures:
 
         self.device = device
         self.batch_size = batch_size
+        self._last: tuple[tuple[Any, ...], np.ndarray] | None = None
         with warnings.catch_warnings():  # torch.jit.load is deprecated in favour of torch.export; it still loads
             warnings.simplefilter("ignore", FutureWarning)
             self.model: Any = torch.jit.load(str(inception_path()), map_location="cpu").eval().to(device)
@@ -55,4 +61,10 @@ class InceptionFeatures:
         return np.concatenate(chunks) if chunks else np.zeros((0, FEATURE_DIM))
 
     def __call__(self, images: Sequence[Image.Image]) -> np.ndarray:
-        return self.from_uint8(stack(images, INPUT_SIZE))
+        batch = tuple(images)
+        if self._last is not None and len(self._last[0]) == len(batch) and all(map(operator.is_, self._last[0], batch)):
+            return self._last[1].copy()
+        features = self.from_uint8(stack(images, INPUT_SIZE))
+        if batch and all(isinstance(image, Image.Image) for image in batch):
+            self._last = (batch, features.copy())
+        return features

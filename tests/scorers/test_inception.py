@@ -40,3 +40,19 @@ def test_fid_equals_torchmetrics_with_the_same_feature_module(inception, make_im
 def test_rejects_wrong_input_shape(inception):
     with pytest.raises(ValueError, match="299"):
         inception.from_uint8(np.zeros((1, 64, 64, 3), dtype=np.uint8))
+
+
+def test_the_same_image_batch_twice_runs_the_network_once(inception, make_images, monkeypatch):
+    calls = []
+    original = inception.from_uint8
+    monkeypatch.setattr(inception, "from_uint8", lambda pixels: calls.append(len(pixels)) or original(pixels))
+    images = make_images(3, 3)
+    first = inception(images)
+    again = inception(list(images))  # another list of the same image objects
+    first[:] = 0  # callers own their arrays: the kept copy is untouched
+    assert calls == [3] and np.array_equal(again, inception(images)) and again.any()
+    copies = [image.copy() for image in images]  # equal pixels, other objects: computed again
+    np.testing.assert_array_equal(inception(copies), again)
+    assert calls == [3, 3]
+    inception(images[:2])
+    assert calls == [3, 3, 2]
