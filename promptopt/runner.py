@@ -132,10 +132,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
             console.print(f"validation: {ex['validation']}", soft_wrap=True, highlight=False)
     if summary.get("holdout"):
         h = summary["holdout"]
+        paired = h["paired"]
         console.print(
             f"hold-out check ({h['images']} fresh seeds, classifier hit rate): best prompt "
             f"{h['best']['hit_rate']:.3f} vs plain seed prompt {h['seed_prompt']['hit_rate']:.3f} "
-            f"({h['seed_prompt']['prompt']!r})", soft_wrap=True, highlight=False,
+            f"({h['seed_prompt']['prompt']!r}); seeds only the best hits: {paired['best_only']}, only the plain: "
+            f"{paired['seed_prompt_only']}, McNemar exact p = {paired['mcnemar_p']:.3g}", soft_wrap=True, highlight=False,
         )  # fmt: skip
 
 

@@ -286,6 +286,10 @@ class ClassifierScorer:
         self.features = features
         self.targets = [classifier.attributes.index(a) for a in target_attributes]
 
+    def target_probabilities(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Per image, the highest probability among the target attributes (a hit when >= 0.5)."""
+        return self.classifier.predict_proba(self.features(images))[:, self.targets].max(axis=1)
+
     def score(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, float]:
         proba = self.classifier.predict_proba(self.features(images))
         target = proba[:, self.targets].max(axis=1)

@@ -3,13 +3,14 @@
 import dataclasses
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from promptopt.cli import app
 from promptopt.config import from_dict
 from promptopt.export import export_seeds
 from promptopt.factory import build_mutator
-from promptopt.holdout import holdout_seeds
+from promptopt.holdout import holdout_seeds, mcnemar_exact
 
 runner = CliRunner()
 
@@ -29,6 +30,13 @@ def test_holdout_seeds_are_fresh(make_study_dict, reference):
         assert len(held) == 16 and not held & set(cfg.study.eval_seeds) and not held & set(export_seeds(cfg))
 
 
+def test_mcnemar_exact_is_the_two_sided_binomial_test_on_discordant_pairs():
+    assert mcnemar_exact(8, 1) == pytest.approx(2 * (9 + 1) / 2**9)  # P(X >= 8) doubled, X ~ Bin(9, 1/2)
+    assert mcnemar_exact(1, 8) == mcnemar_exact(8, 1)
+    assert mcnemar_exact(3, 3) == 1.0 and mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(10, 0) == pytest.approx(2 / 2**10)
+
+
 def test_search_reports_both_hit_rates_and_writes_them(make_study_dict, reference, tmp_path):
     from promptopt.tomlio import dumps
 
@@ -39,7 +47,11 @@ def test_search_reports_both_hit_rates_and_writes_them(make_study_dict, referenc
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     holdout = summary["holdout"]
-    assert holdout["images"] == 4 and set(holdout) == {"images", "seeds", "best", "seed_prompt"}
+    assert holdout["images"] == 4 and set(holdout) == {"images", "seeds", "best", "seed_prompt", "paired"}
+    paired = holdout["paired"]
+    difference = holdout["best"]["hit_rate"] - holdout["seed_prompt"]["hit_rate"]
+    assert difference == pytest.approx((paired["best_only"] - paired["seed_prompt_only"]) / 4)
+    assert paired["mcnemar_p"] == mcnemar_exact(paired["best_only"], paired["seed_prompt_only"])
     for side in ("best", "seed_prompt"):
         assert 0.0 <= holdout[side]["hit_rate"] <= 1.0 and holdout[side]["prompt"]
     cfg = from_dict(_with_classifier(make_study_dict, reference))
@@ -52,3 +64,4 @@ def test_search_reports_both_hit_rates_and_writes_them(make_study_dict, referenc
     assert json.loads((out / "t" / "export" / "holdout.json").read_text()) == holdout
     printed = runner.invoke(app, ["search", "--study", str(study), "--out", str(out), "-n", "2"])
     assert printed.exit_code == 0 and "hold-out check (4 fresh seeds" in printed.output
+    assert "McNemar exact p = " in printed.output

@@ -166,6 +166,7 @@ def test_scorer_hit_rate_separates_polyp_images(fitted, gi_sim, inception):
         assert scores["hit_rate"] == np.mean(proba >= 0.5)
         assert scores["p_polyp"] == pytest.approx(proba.mean(), abs=1e-4)
         assert scores["target_probability"] == pytest.approx(proba.mean(), abs=1e-4)  # one target attribute
+        assert scorer.target_probabilities(load(rows)) == pytest.approx(proba, abs=1e-4)
     assert on_polyps["hit_rate"] >= 0.5 > on_others["hit_rate"]
     assert on_polyps["p_polyp"] > on_others["p_polyp"] + 0.3 and "p_box_artefact" in on_polyps
     with pytest.raises(ValueError, match="not among the classifier"):
