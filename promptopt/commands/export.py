@@ -18,15 +18,22 @@ def export(
     images_per_prompt: Optional[int] = typer.Option(
         None, "--images-per-prompt", help="Dataset images per prompt; 0 exports the prompt lists only."
     ),
+    validation_images: Optional[int] = typer.Option(
+        None, "--validation-images", help="Fresh seeds that re-score the top-k before ranking; 0 ranks by trial scores."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the exported prompts as JSON on stdout."),
 ) -> None:
-    """Rank the complete trials, write opg_prompts.csv/.json, and render the dataset (images + metadata.jsonl)."""
+    """Rank the complete trials, re-score the top-k on validation seeds, write opg_prompts.csv/.json, and render
+    the dataset (images + metadata.jsonl)."""
     from promptopt.paths import RunPaths
 
     paths = RunPaths(run_dir)
     if not paths.db.is_file() or not paths.config.is_file():
         raise InputError(f"{run_dir} is not a run folder (no study.db and config.toml): pass <out>/<study name>")
-    cfg = override(load_study(paths.config), "export", top_k=top_k, images_per_prompt=images_per_prompt)
+    cfg = override(
+        load_study(paths.config), "export", top_k=top_k, images_per_prompt=images_per_prompt,
+        validation_images=validation_images,
+    )  # fmt: skip
     from promptopt.runner import export_only
 
     rows = export_only(cfg, paths, quiet=as_json)

@@ -25,10 +25,14 @@ def search(
     seed: Optional[int] = typer.Option(None, "--seed", help="Sampler seed; also picks the evaluation seeds."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Prompts to export."),
     images_per_prompt: Optional[int] = typer.Option(None, "--images-per-prompt", help="Dataset images per prompt."),
+    validation_images: Optional[int] = typer.Option(
+        None, "--validation-images", help="Fresh seeds that re-score the top-k before ranking; 0 ranks by trial scores."
+    ),
     no_export: bool = typer.Option(False, "--no-export", help="Skip the export at the end."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
-    """Search prompts for a category: mutate, render, score, and tell Optuna; then export the best.
+    """Search prompts for a category: mutate, render, score, and tell Optuna; then re-score the best on fresh
+    seeds, export them, and (with a classifier) compare the first with the plain seed prompt on other fresh seeds.
 
     The study is stored in <out>/<name>/study.db and resumes when the same command runs again: --n-trials is
     the total number of complete trials wanted, so `-n 3` then `-n 5` adds two trials. Ctrl-C stops after
@@ -38,7 +42,7 @@ def search(
     cfg = load_for(category, study)
     cfg = override(cfg, "study", n_trials=n_trials, images_per_trial=images_per_trial, seed=seed)
     cfg = override(cfg, "generator", model=model, device=device, dtype=dtype)
-    cfg = override(cfg, "export", top_k=top_k, images_per_prompt=images_per_prompt)
+    cfg = override(cfg, "export", top_k=top_k, images_per_prompt=images_per_prompt, validation_images=validation_images)
     from promptopt.paths import RunPaths
 
     paths = RunPaths(out / cfg.study.name)

@@ -21,7 +21,7 @@ def study_dict(reference: str, **study) -> dict:
         "mutator": {"seed_prompts": 4, "guidance_min": 2.0, "guidance_max": 4.0, "guidance_step": 1.0, "steps": [2]},
         "scorers": {"intent": {}, "realism": {"reference": reference, "subset_size": 10}},
         "objectives": [{"name": "quality", "terms": {"intent": 1.0, "kid": -1.0}}],
-        "export": {"top_k": 2, "images_per_prompt": 2},
+        "export": {"top_k": 2, "images_per_prompt": 2, "validation_images": 2},
     }
 
 

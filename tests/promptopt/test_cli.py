@@ -42,6 +42,7 @@ def test_search_then_resume_then_export(study_toml, tmp_path):
     assert summary["complete_trials"] == 2 and summary["new_trials"] == 2
     assert Path(summary["export"]["prompts_csv"]).is_file()
     assert summary["export"]["images"] == len(summary["export"]["top_prompts"]) * 2
+    assert "on 2 validation seeds" in summary["export"]["validation"]
 
     second = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "-n", "3", "--json"])
     assert second.exit_code == 0, second.output
@@ -52,7 +53,11 @@ def test_search_then_resume_then_export(study_toml, tmp_path):
     exported = runner.invoke(app, ["export", str(out / "t"), "--top-k", "1", "--images-per-prompt", "0", "--json"])
     assert exported.exit_code == 0, exported.output
     rows = json.loads(exported.stdout)
-    assert len(rows) == 1 and rows[0]["trial"] == study.best_trial.number
+    assert len(rows) == 1 and rows[0]["trial"] == study.best_trial.number and "validation_objective_quality" in rows[0]
+    unvalidated = runner.invoke(
+        app, ["export", str(out / "t"), "--images-per-prompt", "0", "--validation-images", "0", "--json"]
+    )
+    assert unvalidated.exit_code == 0 and not any(k.startswith("validation") for k in json.loads(unvalidated.stdout)[0])
     assert not (out / "t" / "export" / "dataset").exists()
 
 
