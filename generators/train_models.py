@@ -149,8 +149,9 @@ def _from_base(folder: Path | None) -> Models:
     pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True, **extra, **bundled)
     noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     return Models(
-        pipe.unet, pipe.vae, pipe.text_encoder, pipe.tokenizer, noise_scheduler, pipe.scheduler, bundled_text=bool(bundled)
-    )
+        pipe.unet, pipe.vae, pipe.text_encoder, pipe.tokenizer, noise_scheduler, pipe.scheduler,
+        bundled_text=bool(bundled),
+    )  # fmt: skip
 
 
 def _random_models(init: ModelInitConfig, resolution: int, seed: int) -> Models:

@@ -57,7 +57,9 @@ def finalist_trials(cfg: StudyConfig, study: Any) -> list[Any]:
     return rank_trials(complete, [o.direction for o in cfg.objectives])[: cfg.export.top_k]
 
 
-def prompt_rows(cfg: StudyConfig, finalists: Sequence[Any], validated: Sequence[Validated] | None = None) -> list[dict[str, Any]]:
+def prompt_rows(
+    cfg: StudyConfig, finalists: Sequence[Any], validated: Sequence[Validated] | None = None
+) -> list[dict[str, Any]]:
     """One row per finalist (FrozenTrials from `finalist_trials`): in that order, or in the order of `validated`
     (their validation results), with the validation objectives and scores beside the trial's."""
     by_number = {trial.number: trial for trial in finalists}

@@ -98,6 +98,8 @@ def _render_and_score(
         (staging / "images").mkdir()
         for i, image in enumerate(images):
             image.save(staging / "images" / f"{i:02d}.png")
-        record = {"candidate": asdict(candidate), "seeds": list(seeds), "scores": scores, "generator": generator.identity}
+        record = {
+            "candidate": asdict(candidate), "seeds": list(seeds), "scores": scores, "generator": generator.identity
+        }  # fmt: skip
         (staging / "scores.json").write_text(json.dumps(record, indent=2) + "\n")
     return scores

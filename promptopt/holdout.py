@@ -36,7 +36,9 @@ def mcnemar_exact(only_first: int, only_second: int) -> float:
     return float(binomtest(only_first, n, 0.5).pvalue) if n else 1.0
 
 
-def holdout_check(cfg: StudyConfig, best: Candidate, baseline: Candidate, generator: Any, classifier: Any) -> dict[str, Any]:
+def holdout_check(
+    cfg: StudyConfig, best: Candidate, baseline: Candidate, generator: Any, classifier: Any
+) -> dict[str, Any]:
     """Hit rates of `best` and the plain `baseline` on the hold-out seeds, and their paired comparison;
     `classifier` is a ClassifierScorer."""
     seeds = holdout_seeds(cfg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -16,6 +17,7 @@ from promptopt.factory import RealismAssets, build_generator, build_mutator, bui
 from promptopt.interrupt import StopFlag
 from promptopt.paths import RunPaths
 from promptopt.search import SearchResult, TrialRecord, open_study, run_search
+from scorers.base import Scorer
 
 console = Console(stderr=True)
 
@@ -137,7 +139,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             f"hold-out check ({h['images']} fresh seeds, classifier hit rate): best prompt "
             f"{h['best']['hit_rate']:.3f} vs plain seed prompt {h['seed_prompt']['hit_rate']:.3f} "
             f"({h['seed_prompt']['prompt']!r}); seeds only the best hits: {paired['best_only']}, only the plain: "
-            f"{paired['seed_prompt_only']}, McNemar exact p = {paired['mcnemar_p']:.3g}", soft_wrap=True, highlight=False,
+            f"{paired['seed_prompt_only']}, McNemar exact p = {paired['mcnemar_p']:.3g}",
+            soft_wrap=True, highlight=False,
         )  # fmt: skip
 
 
@@ -156,7 +159,12 @@ def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[
 
 
 def _export(
-    cfg: StudyConfig, paths: RunPaths, study: Any, generator: Any, realism: RealismAssets | None, scorers: Any
+    cfg: StudyConfig,
+    paths: RunPaths,
+    study: Any,
+    generator: Any,
+    realism: RealismAssets | None,
+    scorers: Sequence[Scorer],
 ) -> ExportResult:
     """Validate the finalists and export; one progress bar over their validation and dataset images."""
     per_prompt = cfg.export.images_per_prompt + (cfg.export.validation_images if scorers else 0)

@@ -57,7 +57,9 @@ def render(
     ),
     negative_prompt: Optional[str] = typer.Option(None, "--negative-prompt", help="Negative prompt for every image."),
     study: Optional[Path] = typer.Option(None, "--study", help="Take the generator settings from this study TOML."),
-    model: Optional[str] = typer.Option(None, "--model", help="gi-sim-tiny (the default), tiny-random, a pipeline folder, .safetensors/.ckpt file, or hub id."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="gi-sim-tiny (the default), tiny-random, a pipeline folder, .safetensors/.ckpt or hub id."
+    ),
     model_config: Optional[str] = typer.Option(
         None, "--model-config", help="For a single-file --model: a diffusers pipeline folder with its configs."
     ),

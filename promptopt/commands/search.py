@@ -18,7 +18,9 @@ def search(
         None, "--n-trials", "-n", help="Total complete trials wanted; re-running with a larger number resumes."
     ),
     out: Path = typer.Option(Path("runs"), "--out", help="Runs folder; the study lives in <out>/<study name>/."),
-    model: Optional[str] = typer.Option(None, "--model", help="gi-sim-tiny (the default), tiny-random, a local pipeline folder or a hub id."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="gi-sim-tiny (the default), tiny-random, a local pipeline folder or a hub id."
+    ),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, float32, float16 or bfloat16."),
     images_per_trial: Optional[int] = typer.Option(None, "--images-per-trial", help="Evaluation seeds per trial."),

@@ -51,7 +51,8 @@ def test_finalists_are_scored_on_the_validation_seeds_stored_and_reused(finished
     finalists = finalist_trials(cfg, study)
     counting = CountingGenerator(generator)
     validated = validate_finalists(cfg, paths.validation, finalists, generator=counting, scorers=scorers)
-    assert counting.calls == len(finalists) and sorted(v.trial for v in validated) == sorted(t.number for t in finalists)
+    assert counting.calls == len(finalists)
+    assert sorted(v.trial for v in validated) == sorted(t.number for t in finalists)
     for v in validated:
         record = json.loads((paths.validation / f"{v.trial:04d}" / "scores.json").read_text())
         assert record["seeds"] == list(validation_seeds(cfg)) and record["scores"] == v.scores
