@@ -135,7 +135,11 @@ def test_resume_skips_what_is_there_and_repairs_what_a_crash_leaves(generator, t
     assert (summary.written, summary.skipped) == (2, 2)
     records = _records(tmp_path)
     assert sorted(r["file_name"] for r in records) == sorted(first)
-    assert all((_px(tmp_path / name) == pixels).all() for name, pixels in first.items())
+    kept, again = [r["file_name"] for r in records[:2]], [r["file_name"] for r in records[2:]]
+    assert all((_px(tmp_path / name) == first[name]).all() for name in kept)
+    # the two re-rendered images came from another batch composition: batched float arithmetic may move a
+    # pixel value by one level (README, Rendering), never more
+    assert all(np.abs(_px(tmp_path / name) - first[name]).max() <= 1 for name in again)
     assert not list((tmp_path / "images").glob(".*"))
     # one more prompt: only its images are rendered, the old ones stay
     bigger = _job(prompts=("Generate an image with a polyp.", "Generate an image with no polyps.", "z-line"))
