@@ -1,6 +1,7 @@
 """The figures of gi-sim-tiny's model card (generators/gi-sim-tiny/README.md), measured on this machine.
 
-Usage: .venv/bin/python bench/gi_sim_tiny_card.py [--model gi-sim-tiny] [--part all|response|realism|speed|grid]
+Usage: .venv/bin/python bench/gi_sim_tiny_card.py [--model gi-sim-tiny]
+       [--part all|response|conditioning|realism|speed|grid|features]
        [--n-response 64] [--n-realism 500] [--guidance 6.0] [--steps 20] [--threads 0] [--out DIR] [--json FILE]
 
 - response: for polyp, instrument and box artefact, the shipped GI-sim classifier's hit rate on --n-response
@@ -12,6 +13,10 @@ Usage: .venv/bin/python bench/gi_sim_tiny_card.py [--model gi-sim-tiny] [--part 
   (c) that second GI-sim sample itself (the floor).
 - speed: seconds to load the model and to render 8 images at the default size and steps on this device.
 - grid: --out/samples.png, one row per prompt of GRID_PROMPTS, 8 seeds each.
+- conditioning: how much the prompt moves the model's clean-latent estimate x0 at each noise level: for each
+  positive/negative pair above, the mean |x0(positive) - x0(negative)| over 8 pure-noise-like latents x_t (seeds
+  0-7, x0 = 0) at timesteps 999, 900, 700, 500, 300. Where this is near 0 at high noise, the layout the text asks
+  for (a box in the corner or none) is left to the noise.
 - features: (not part of `all`) the Inception features of the GI-sim reference sets shipped in
   scorers/gi-sim/features/: 200 images per category at 64x64 (the studies' realism references) and the
   500-image held-out set, copied from the feature cache.
@@ -153,6 +158,40 @@ def speed(model: str, args) -> dict:
     return {"load_s": load_s, "render_8_s": render_s, "size": cfg.width, "steps": args.steps}
 
 
+def conditioning(generator) -> dict:
+    import torch
+
+    pipe = generator.pipe
+    alphas = pipe.scheduler.alphas_cumprod
+    v_prediction = pipe.scheduler.config.prediction_type == "v_prediction"
+
+    def embed(prompt: str):
+        ids = pipe.tokenizer([prompt], padding="max_length", max_length=pipe.tokenizer.model_max_length,
+                             truncation=True, return_tensors="pt").input_ids  # fmt: skip
+        return pipe.text_encoder(ids)[0]
+
+    shape = (8, pipe.unet.config.in_channels, pipe.unet.config.sample_size, pipe.unet.config.sample_size)
+    noise = torch.stack([torch.randn(shape[1:], generator=torch.Generator().manual_seed(s)) for s in range(8)])
+    out: dict = {}
+    with torch.no_grad():
+        for attribute, pair in RESPONSE_PAIRS.items():
+            out[attribute] = {}
+            for t in (999, 900, 700, 500, 300):
+                a = alphas[t]
+                x_t = (1 - a).sqrt() * noise
+                x0 = []
+                for prompt in pair:
+                    pred = pipe.unet(x_t, t, encoder_hidden_states=embed(prompt).expand(8, -1, -1)).sample
+                    if v_prediction:
+                        x0.append(a.sqrt() * x_t - (1 - a).sqrt() * pred)
+                    else:
+                        x0.append((x_t - (1 - a).sqrt() * pred) / a.sqrt())
+                out[attribute][t] = float((x0[0] - x0[1]).abs().mean())
+            levels = ", ".join(f"{t}: {d:.3f}" for t, d in out[attribute].items())
+            print(f"{attribute:13s} |x0(+) - x0(-)| at t = {levels}")
+    return out
+
+
 def grid(generator, args) -> None:
     from generators.train_outputs import save_grid
 
@@ -186,7 +225,9 @@ def shipped_features() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="gi-sim-tiny")
-    parser.add_argument("--part", default="all", choices=("all", "response", "realism", "speed", "grid", "features"))
+    parser.add_argument(
+        "--part", default="all", choices=("all", "response", "conditioning", "realism", "speed", "grid", "features")
+    )
     parser.add_argument("--n-response", type=int, default=64)
     parser.add_argument("--n-realism", type=int, default=500)
     parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
@@ -197,7 +238,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.part == "features":
         return shipped_features()
-    parts = ("speed", "response", "realism", "grid") if args.part == "all" else (args.part,)
+    parts = ("speed", "response", "conditioning", "realism", "grid") if args.part == "all" else (args.part,)
     figures: dict = {"guidance_scale": args.guidance, "steps": args.steps}
     if "speed" in parts:
         figures["speed"] = speed(args.model, args)
@@ -208,6 +249,8 @@ def main() -> None:
         features = InceptionFeatures()
         if "response" in parts:
             figures["response"] = response(generator, features, args)
+        if "conditioning" in parts:
+            figures["conditioning"] = conditioning(generator)
         if "realism" in parts:
             figures["realism"] = realism(generator, features, args)
         if "grid" in parts:
