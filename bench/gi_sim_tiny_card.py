@@ -164,24 +164,20 @@ def conditioning(generator) -> dict:
     pipe = generator.pipe
     alphas = pipe.scheduler.alphas_cumprod
     v_prediction = pipe.scheduler.config.prediction_type == "v_prediction"
-
-    def embed(prompt: str):
-        ids = pipe.tokenizer([prompt], padding="max_length", max_length=pipe.tokenizer.model_max_length,
-                             truncation=True, return_tensors="pt").input_ids  # fmt: skip
-        return pipe.text_encoder(ids)[0]
-
-    shape = (8, pipe.unet.config.in_channels, pipe.unet.config.sample_size, pipe.unet.config.sample_size)
-    noise = torch.stack([torch.randn(shape[1:], generator=torch.Generator().manual_seed(s)) for s in range(8)])
+    channels, size = pipe.unet.config.in_channels, pipe.unet.config.sample_size
+    seeded = (torch.Generator().manual_seed(seed) for seed in range(8))
+    noise = torch.stack([torch.randn((channels, size, size), generator=g) for g in seeded])
     out: dict = {}
     with torch.no_grad():
         for attribute, pair in RESPONSE_PAIRS.items():
+            embeds = [pipe.encode_prompt(prompt, "cpu", 8, False)[0] for prompt in pair]
             out[attribute] = {}
             for t in (999, 900, 700, 500, 300):
                 a = alphas[t]
                 x_t = (1 - a).sqrt() * noise
                 x0 = []
-                for prompt in pair:
-                    pred = pipe.unet(x_t, t, encoder_hidden_states=embed(prompt).expand(8, -1, -1)).sample
+                for embed in embeds:
+                    pred = pipe.unet(x_t, t, encoder_hidden_states=embed).sample
                     if v_prediction:
                         x0.append(a.sqrt() * x_t - (1 - a).sqrt() * pred)
                     else:
