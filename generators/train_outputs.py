@@ -7,13 +7,15 @@
   (`generators.bundled_text`: pass `**bundled_components(out)`). `save_precision = "fp16"` halves the files.
 - always: `training_log.csv` (step, loss, lr, validation scores) and `training_plot.png`.
 
-Everything is written beside its place and renamed into it, so a crash never leaves half a file.
+Configs keep no `_name_or_path` (the base's local path). Everything is written beside its place and renamed
+into it, so a crash never leaves half a file.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -71,6 +73,15 @@ def _to_half(folder: Path) -> None:
         save_file(tensors, path, metadata={"format": "pt"})
 
 
+def _drop_source_paths(folder: Path) -> None:
+    """Remove `_name_or_path` (where a component was loaded from: a local path of this machine) from every
+    config.json of the folder, so a saved model names no path of the machine that trained it."""
+    for path in folder.rglob("config.json"):
+        config = json.loads(path.read_text(encoding="utf-8"))
+        if config.pop("_name_or_path", None) is not None:
+            path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def save_pipeline(out: Path, pipe: Any, *, bundled_text_encoder: bool = False, precision: str = "fp32") -> Path:
     """`save_pretrained` into a staging folder, then move it in with model_index.json last.
     `bundled_text_encoder`: leave out text_encoder/ and tokenizer/ and write the MiniLM marker instead."""
@@ -85,6 +96,7 @@ def save_pipeline(out: Path, pipe: Any, *, bundled_text_encoder: bool = False, p
             write_marker(staging)
         if precision == "fp16":
             _to_half(staging)
+        _drop_source_paths(staging)
         _move_into(staging, out, "model_index.json")
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -93,7 +93,7 @@ def save_vae(out: Path, vae: Any, data: CaptionDataset, device: Any, autocast: A
     import shutil
     import tempfile
 
-    from generators.train_outputs import _move_into
+    from generators.train_outputs import _drop_source_paths, _move_into
 
     if not scaling_factor:
         vae.register_to_config(scaling_factor=1.0)
@@ -102,6 +102,7 @@ def save_vae(out: Path, vae: Any, data: CaptionDataset, device: Any, autocast: A
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".vae-staging-"))
     try:
         vae.save_pretrained(staging, safe_serialization=True)
+        _drop_source_paths(staging)
         _move_into(staging, out, "config.json")
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -326,6 +326,7 @@ def test_minilm_pipeline_fine_tunes_as_a_base_and_stays_without_its_text_encoder
         assert type(result.models.text_encoder).__name__ == "BertModel"
         assert [row["step"] for row in result.log] == [1, 2]
     assert (tmp_path / "full" / MARKER).is_file() and not (tmp_path / "full" / "text_encoder").exists()
+    assert not any("_name_or_path" in c.read_text() for c in (tmp_path / "full").rglob("config.json"))
     tuned = StableDiffusionPipeline.from_pretrained(tmp_path / "full", **bundled_components(tmp_path / "full"))
     before = StableDiffusionPipeline.from_pretrained(first, **bundled_components(first))
     changed = [not torch.equal(a, b) for a, b in zip(tuned.unet.parameters(), before.unet.parameters())]
