@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from generators.bundled_text import MAX_TOKENS
+from scorers.atomic_file import staging_dir
 from scorers.bundled import minilm_dir
 
 TINY_NAME = "tiny-random"
@@ -93,7 +93,7 @@ def tiny_pipeline_dir(cache_dir: Path) -> Path:
     if (target / "model_index.json").is_file():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{TINY_NAME}-", dir=cache_dir))
+    staging = staging_dir(cache_dir, f".{TINY_NAME}-")
     try:
         build_tiny_pipeline().save_pretrained(staging, safe_serialization=True)
         try:

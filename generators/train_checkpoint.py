@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scorers.atomic_file import staging_dir
+
 CHECKPOINTS = "checkpoints"
 STATE = "state.json"
 WEIGHTS = "trainable.safetensors"
@@ -50,7 +52,7 @@ def save_checkpoint(
 
     target = checkpoint_dir(out, step)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.staging-"))
+    staging = staging_dir(target.parent, f".{target.name}.staging-")
     try:
         save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, str(staging / WEIGHTS))
         files = [WEIGHTS]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from generators.train_config import DreamBoothConfig
 from generators.train_data import TrainExample
 from generators.train_models import Models, render
+from scorers.atomic_file import staging_dir
 
 CLASS_IMAGES = "class_images"
 
@@ -69,7 +69,7 @@ def _render_class_images(
         steps=cfg.class_inference_steps, resolution=resolution, autocast=autocast,
     )  # fmt: skip
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{category}.staging-"))
+    staging = staging_dir(folder.parent, f".{category}.staging-")
     try:
         for seed, image in enumerate(images):
             image.save(staging / f"{seed:05d}.png")

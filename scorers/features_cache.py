@@ -10,14 +10,14 @@ Features are returned as float32 whether they come from the cache or not, so res
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from scorers.atomic_file import write_atomic
 from scorers.images import load_images
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
@@ -66,17 +66,12 @@ def image_features(
             on_chunk(len(batch))
     feats = np.concatenate(parts)
     if target is not None:
-        _save(target, feats)
+        save_array(target, feats)
     return feats
 
 
-def _save(target: Path, feats: np.ndarray) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, feats)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def save_array(target: Path, array: np.ndarray) -> None:
+    """`np.save` to `target`, atomically."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    write_atomic(target, buffer.getvalue())

@@ -7,14 +7,13 @@ by its bias. FID and KID on whole exported sets come from `set_realism`.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from scorers.features_cache import save_array
 from scorers.images import image_files, load_images
 from scorers.realism_metrics import frechet_distance_features, kid
 from scorers.shipped import shipped_features
@@ -52,11 +51,7 @@ def reference_features(
             return np.load(cache_file)
     feats = np.concatenate([features(load_images(files[i : i + chunk])) for i in range(0, len(files), chunk)])
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".npy")
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, feats)
-        os.replace(tmp, cache_file)
+        save_array(cache_file, feats)
     return feats
 
 
