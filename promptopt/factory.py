@@ -130,7 +130,6 @@ def build_scorers(cfg: StudyConfig, realism: RealismAssets | None, device: str =
             raise InputError(f"[scorers.classifier] model: {err}") from None
     if cfg.scorers.aligner is not None:
         from scorers.aligner import AlignerScorer, load_aligner
-        from scorers.intent import load_minilm
 
         aligner = _load_fitted(load_aligner, cfg.scorers.aligner.model, "aligner")
         try:
