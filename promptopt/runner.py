@@ -66,19 +66,41 @@ def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bo
     if export and not result.stopped_early:
         exported = _export(cfg, paths, study, generator, realism, scorers)
     summary = _summary(cfg, paths, study, result, exported)
-    classifier = next((s for s in scorers if s.name == "classifier"), None)
-    if exported is not None and classifier is not None and cfg.export.holdout_images:
-        from promptopt.atomic import write_text
-        from promptopt.holdout import holdout_check
-        from promptopt.mutator import Candidate
-
-        best = Candidate.from_mapping(exported.rows[0])
-        with console.status("hold-out check: best vs seed prompt", spinner="dots") if not quiet else nullcontext():
-            summary["holdout"] = holdout_check(cfg, best, mutator.baseline(), generator, classifier)
-        write_text(exported.folder / "holdout.json", json.dumps(summary["holdout"], indent=2) + "\n")
+    holdout = _holdout(cfg, exported, generator, scorers, quiet=quiet) if exported is not None else None
+    if holdout is not None:
+        summary["holdout"] = holdout
     if not quiet:
         _print_summary(summary)
     return summary
+
+
+def _holdout(
+    cfg: StudyConfig, exported: ExportResult, generator: Any, scorers: Sequence[Scorer], *, quiet: bool
+) -> dict[str, Any] | None:
+    """The export's first prompt against the plain seed prompt on `export.holdout_images` fresh seeds
+    (`promptopt.holdout`), written to export/holdout.json; None without a classifier scorer or images."""
+    classifier = next((s for s in scorers if s.name == "classifier"), None)
+    if classifier is None or not cfg.export.holdout_images or not exported.rows:
+        return None
+    from promptopt.atomic import write_text
+    from promptopt.holdout import holdout_check
+    from promptopt.mutator import Candidate
+
+    best = Candidate.from_mapping(exported.rows[0])
+    with console.status("hold-out check: best vs seed prompt", spinner="dots") if not quiet else nullcontext():
+        result = holdout_check(cfg, best, build_mutator(cfg).baseline(), generator, classifier)
+    write_text(exported.folder / "holdout.json", json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _holdout_text(h: dict[str, Any]) -> str:
+    paired = h["paired"]
+    return (
+        f"hold-out check ({h['images']} fresh seeds, classifier hit rate): best prompt "
+        f"{h['best']['hit_rate']:.3f} vs plain seed prompt {h['seed_prompt']['hit_rate']:.3f} "
+        f"({h['seed_prompt']['prompt']!r}); seeds only the best hits: {paired['best_only']}, only the plain: "
+        f"{paired['seed_prompt_only']}, McNemar exact p = {paired['mcnemar_p']:.3g}"
+    )
 
 
 def _summary(cfg: StudyConfig, paths: RunPaths, study: Any, result: SearchResult, exported: ExportResult | None) -> dict[str, Any]:
@@ -133,28 +155,24 @@ def _print_summary(summary: dict[str, Any]) -> None:
         if ex["validation"]:
             console.print(f"validation: {ex['validation']}", soft_wrap=True, highlight=False)
     if summary.get("holdout"):
-        h = summary["holdout"]
-        paired = h["paired"]
-        console.print(
-            f"hold-out check ({h['images']} fresh seeds, classifier hit rate): best prompt "
-            f"{h['best']['hit_rate']:.3f} vs plain seed prompt {h['seed_prompt']['hit_rate']:.3f} "
-            f"({h['seed_prompt']['prompt']!r}); seeds only the best hits: {paired['best_only']}, only the plain: "
-            f"{paired['seed_prompt_only']}, McNemar exact p = {paired['mcnemar_p']:.3g}",
-            soft_wrap=True, highlight=False,
-        )  # fmt: skip
+        console.print(_holdout_text(summary["holdout"]), soft_wrap=True, highlight=False)
 
 
 def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[str, Any]]:
-    """Export an existing study without searching; returns the prompt rows."""
+    """Export an existing study without searching, with its hold-out check; returns the prompt rows."""
     quiet_libraries()
     study = open_study(cfg, paths)
-    generator = build_generator(cfg) if cfg.export.images_per_prompt or cfg.export.validation_images else None
+    ex = cfg.export
+    generator = build_generator(cfg) if ex.images_per_prompt or ex.validation_images or ex.holdout_images else None
     realism = build_realism(cfg, device=generator.device) if generator is not None else None
     scorers = build_scorers(cfg, realism, device=generator.device) if generator is not None else []
     exported = _export(cfg, paths, study, generator, realism, scorers)
     if not quiet:
         console.print(f"optimal prompts: {exported.folder / 'opg_prompts.csv'}")
         console.print(f"synthetic dataset: {exported.folder / 'dataset'} ({exported.n_images} images)")
+    holdout = _holdout(cfg, exported, generator, scorers, quiet=quiet)
+    if holdout is not None and not quiet:
+        console.print(_holdout_text(holdout), soft_wrap=True, highlight=False)
     return exported.rows
 
 

@@ -21,10 +21,14 @@ def export(
     validation_images: Optional[int] = typer.Option(
         None, "--validation-images", help="Fresh seeds that re-score the top-k before ranking; 0 ranks by trial scores."
     ),
+    holdout_images: Optional[int] = typer.Option(
+        None, "--holdout-images", help="Fresh seeds comparing the first prompt with the plain seed prompt; 0 skips."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the exported prompts as JSON on stdout."),
 ) -> None:
-    """Rank the complete trials, re-score the top-k on validation seeds, write opg_prompts.csv/.json, and render
-    the dataset (images + metadata.jsonl)."""
+    """Rank the complete trials, re-score the top-k on validation seeds, write opg_prompts.csv/.json, render
+    the dataset (images + metadata.jsonl), and (with a classifier) compare the first prompt with the plain seed
+    prompt on other fresh seeds (export/holdout.json)."""
     from promptopt.paths import RunPaths
 
     paths = RunPaths(run_dir)
@@ -32,7 +36,7 @@ def export(
         raise InputError(f"{run_dir} is not a run folder (no study.db and config.toml): pass <out>/<study name>")
     cfg = override(
         load_study(paths.config), "export", top_k=top_k, images_per_prompt=images_per_prompt,
-        validation_images=validation_images,
+        validation_images=validation_images, holdout_images=holdout_images,
     )  # fmt: skip
     from promptopt.runner import export_only
 

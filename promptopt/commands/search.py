@@ -30,6 +30,9 @@ def search(
     validation_images: Optional[int] = typer.Option(
         None, "--validation-images", help="Fresh seeds that re-score the top-k before ranking; 0 ranks by trial scores."
     ),
+    holdout_images: Optional[int] = typer.Option(
+        None, "--holdout-images", help="Fresh seeds comparing the first prompt with the plain seed prompt; 0 skips."
+    ),
     no_export: bool = typer.Option(False, "--no-export", help="Skip the export at the end."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
@@ -44,7 +47,10 @@ def search(
     cfg = load_for(category, study)
     cfg = override(cfg, "study", n_trials=n_trials, images_per_trial=images_per_trial, seed=seed)
     cfg = override(cfg, "generator", model=model, device=device, dtype=dtype)
-    cfg = override(cfg, "export", top_k=top_k, images_per_prompt=images_per_prompt, validation_images=validation_images)
+    cfg = override(
+        cfg, "export", top_k=top_k, images_per_prompt=images_per_prompt, validation_images=validation_images,
+        holdout_images=holdout_images,
+    )  # fmt: skip
     from promptopt.paths import RunPaths
 
     paths = RunPaths(out / cfg.study.name)

@@ -65,3 +65,21 @@ def test_search_reports_both_hit_rates_and_writes_them(make_study_dict, referenc
     printed = runner.invoke(app, ["search", "--study", str(study), "--out", str(out), "-n", "2"])
     assert printed.exit_code == 0 and "hold-out check (4 fresh seeds" in printed.output
     assert "McNemar exact p = " in printed.output
+
+
+def test_export_reruns_the_check_with_its_own_seed_count(make_study_dict, reference, tmp_path):
+    """`promptopt export --holdout-images N` repeats the check on N fresh seeds without searching again."""
+    from promptopt.tomlio import dumps
+
+    study = tmp_path / "study.toml"
+    study.write_text(dumps(_with_classifier(make_study_dict, reference, holdout_images=0)))
+    out = tmp_path / "runs"
+    searched = runner.invoke(app, ["search", "--study", str(study), "--out", str(out), "-n", "2", "--json"])
+    assert searched.exit_code == 0, searched.output
+    assert "holdout" not in json.loads(searched.stdout)
+    assert not (out / "t" / "export" / "holdout.json").exists()
+    exported = runner.invoke(app, ["export", str(out / "t"), "--holdout-images", "6"])
+    assert exported.exit_code == 0, exported.output
+    holdout = json.loads((out / "t" / "export" / "holdout.json").read_text())
+    assert holdout["images"] == 6 and "hold-out check (6 fresh seeds" in exported.output
+    assert holdout["best"]["prompt"] == json.loads(searched.stdout)["export"]["top_prompts"][0]
