@@ -183,10 +183,10 @@ def resolve_prompts(
 # ---- the output folder -----------------------------------------------------------------------------------
 
 
-def _differences(old: Any, new: Any, where: str) -> Iterator[str]:
+def differences(old: Any, new: Any, where: str) -> Iterator[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):
-            yield from _differences(old.get(key), new.get(key), f"{where}.{key}" if where else key)
+            yield from differences(old.get(key), new.get(key), f"{where}.{key}" if where else key)
     elif old != new:
         yield f"{where}: {json.dumps(old)} there, {json.dumps(new)} now"
 
@@ -194,7 +194,7 @@ def _differences(old: Any, new: Any, where: str) -> Iterator[str]:
 def _prompt_differences(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> Iterator[str]:
     """Prompt lists may grow or shrink (a prefix renders a subset); where both have prompt i, it must agree."""
     for i, (a, b) in enumerate(zip(old, new)):
-        yield from _differences(a, b, f"prompts[{i}]")
+        yield from differences(a, b, f"prompts[{i}]")
 
 
 def check_settings(out: Path, job: RenderJob, identity: dict[str, Any] | None = None) -> None:
@@ -209,12 +209,12 @@ def check_settings(out: Path, job: RenderJob, identity: dict[str, Any] | None = 
         raise InputError(f"{path} is not a render config: render into a new --out folder") from None
     new_settings = job.settings()
     changed = [
-        *_differences({k: v for k, v in old_settings.items() if k != "prompts"},
+        *differences({k: v for k, v in old_settings.items() if k != "prompts"},
                       {k: v for k, v in new_settings.items() if k != "prompts"}, ""),
         *_prompt_differences(old_settings.get("prompts", []), new_settings["prompts"]),
     ]  # fmt: skip
     if identity is not None and stored.get("identity") is not None:
-        changed += list(_differences(stored["identity"], _stable_identity(identity), "model"))
+        changed += list(differences(stored["identity"], stable_identity(identity), "model"))
     if changed:
         more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
         raise InputError(
@@ -223,7 +223,7 @@ def check_settings(out: Path, job: RenderJob, identity: dict[str, Any] | None = 
         )
 
 
-def _stable_identity(identity: dict[str, Any]) -> dict[str, Any]:
+def stable_identity(identity: dict[str, Any]) -> dict[str, Any]:
     """The generator identity minus where it ran: a model, its adapters and scheduler, not the device."""
     return {k: v for k, v in identity.items() if k not in ("device", "dtype")}
 
@@ -239,7 +239,7 @@ def _write_config(out: Path, job: RenderJob, identity: dict[str, Any], prompts_f
         path,
         {
             "settings": settings,
-            "identity": _stable_identity(identity),
+            "identity": stable_identity(identity),
             "n_per_prompt": job.n_per_prompt,
             "prompts_file": prompts_file,
         },

@@ -16,7 +16,7 @@ from promptopt.export import ExportResult, export_study
 from promptopt.factory import RealismAssets, build_generator, build_mutator, build_realism, build_scorers
 from promptopt.interrupt import StopFlag
 from promptopt.paths import RunPaths
-from promptopt.search import SearchResult, TrialRecord, open_study, run_search
+from promptopt.search import SearchResult, TrialRecord, check_generator, open_study, run_search
 from scorers.base import Scorer
 
 console = Console(stderr=True)
@@ -53,6 +53,7 @@ def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bo
         scorers = build_scorers(cfg, realism, device=generator.device)
         mutator = build_mutator(cfg)
     study = open_study(cfg, paths)
+    check_generator(study, generator, paths)
     with _progress() as progress, StopFlag().installed() as stop:
         task = progress.add_task(f"search {cfg.study.name}", total=cfg.study.n_trials, best="")
 
@@ -164,6 +165,8 @@ def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[
     study = open_study(cfg, paths)
     ex = cfg.export
     generator = build_generator(cfg) if ex.images_per_prompt or ex.validation_images or ex.holdout_images else None
+    if generator is not None:
+        check_generator(study, generator, paths)
     realism = build_realism(cfg, device=generator.device) if generator is not None else None
     scorers = build_scorers(cfg, realism, device=generator.device) if generator is not None else []
     exported = _export(cfg, paths, study, generator, realism, scorers)

@@ -17,10 +17,12 @@ from promptopt.interrupt import StopFlag
 from promptopt.mutator import Candidate, PromptMutator
 from promptopt.paths import RunPaths
 from promptopt.provenance import environment
+from promptopt.render import differences, stable_identity
 from promptopt.tomlio import dumps
 from scorers.base import Scorer
 
 IDENTITY_ATTR = "search_identity"
+GENERATOR_ATTR = "generator_identity"
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,23 @@ def open_study(cfg: StudyConfig, paths: RunPaths) -> Any:
             f"(changed: {', '.join(changed)}); use another --out or a new [study] name to start a new study"
         )
     return study
+
+
+def check_generator(study: Any, generator: Generator, paths: RunPaths) -> None:
+    """Refuse to go on with a study whose trials another generator rendered (other weights, adapters or
+    scheduler): its scores, and the scores a repeated candidate reuses, would mix two models. A study made before
+    this record existed gets the current generator's."""
+    identity = stable_identity(generator.identity)
+    stored = study.user_attrs.get(GENERATOR_ATTR)
+    if stored is None:
+        study.set_user_attr(GENERATOR_ATTR, identity)
+        return
+    changed = list(differences(stored, identity, "generator"))
+    if changed:
+        raise InputError(
+            f"run folder {paths.root} holds trials rendered by another generator ({changed[0]}): use another --out "
+            "or a new [study] name to search with this one"
+        )
 
 
 def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

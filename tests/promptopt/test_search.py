@@ -1,5 +1,6 @@
 import dataclasses
 import json
+from types import SimpleNamespace
 
 import optuna
 import pytest
@@ -9,7 +10,7 @@ from promptopt.config import override
 from promptopt.errors import InputError
 from promptopt.interrupt import StopFlag
 from promptopt.paths import RunPaths
-from promptopt.search import open_study, recover, run_search
+from promptopt.search import check_generator, open_study, recover, run_search
 
 
 def _run(cfg, paths, build, **kwargs):
@@ -62,6 +63,20 @@ def test_resume_refuses_a_changed_search_space(small_cfg, tmp_path, build):
     changed = override(small_cfg, "mutator", steps=(3,))
     with pytest.raises(InputError, match="changed: mutator.steps"):
         open_study(changed, paths)
+
+
+def test_resume_refuses_a_generator_with_other_weights(small_cfg, tmp_path, build):
+    """Same config, other weights (e.g. a retrained model folder under the same name): the study's trials and
+    the scores repeated candidates reuse came from the first, so going on is refused; device and dtype may change."""
+    paths = RunPaths(tmp_path / "run")
+    generator, _, _, _ = build(small_cfg)
+    study = open_study(small_cfg, paths)
+    check_generator(study, generator, paths)
+    elsewhere = SimpleNamespace(identity={**generator.identity, "device": "cuda", "dtype": "float16"})
+    check_generator(open_study(small_cfg, paths), elsewhere, paths)
+    retrained = SimpleNamespace(identity={**generator.identity, "model_hash": "0123456789abcdef"})
+    with pytest.raises(InputError, match=r"another generator \(generator.model_hash: "):
+        check_generator(open_study(small_cfg, paths), retrained, paths)
 
 
 def test_recover_fails_running_trials_and_removes_their_folders(small_cfg, tmp_path, build):
