@@ -37,16 +37,39 @@ def test_renders_deterministically_at_the_default_size(generator):
     assert not np.array_equal(np.asarray(first[0]), np.asarray(first[1]))
 
 
-def test_polyp_prompts_give_more_polyps_than_their_negation(generator):
+@pytest.mark.parametrize(
+    "attribute, positive, negative",
+    [
+        ("polyp", "Generate an image containing a polyp.", "Generate an image with no polyps."),
+        (
+            "box_artefact",
+            "Generate an image containing a green/black box artefact.",
+            "Generate an image not containing a green/black box artefact.",
+        ),
+    ],
+)
+def test_a_prompt_gives_its_attribute_more_often_than_its_negation(generator, attribute, positive, negative):
     from scorers.classifier import ClassifierScorer, load_classifier
     from scorers.inception import InceptionFeatures
     from scorers.shipped import shipped_model
 
-    scorer = ClassifierScorer(load_classifier(shipped_model("classifier")), InceptionFeatures(), ["polyp"])
+    scorer = ClassifierScorer(load_classifier(shipped_model("classifier")), InceptionFeatures(), [attribute])
     seeds = list(range(8))
     rates = {}
-    for prompt in ("Generate an image containing a polyp.", "Generate an image with no polyps."):
+    for prompt in (positive, negative):
         images = generator.render([prompt] * 8, seeds, guidance_scale=7.5, steps=10)
         rates[prompt] = scorer.score(images, [prompt] * 8)["hit_rate"]
-    positive, negative = rates.values()
-    assert positive >= negative + 0.375, rates
+    assert rates[positive] >= rates[negative] + 0.375, rates
+
+
+@pytest.mark.parametrize(
+    "name, base", [("vae.toml", None), ("train.toml", None), ("train-continue.toml", "stage-1"),
+                   ("train-single.toml", "stage-2"), ("train-box.toml", "stage-3")]
+)  # fmt: skip
+def test_the_training_configs_in_the_folder_are_valid_train_configs(name, base):
+    """The card's commands: each config, with the --base its command passes, builds a TrainConfig on GI-sim."""
+    from promptopt.train_setup import build_run_config
+
+    run = build_run_config(gi_sim_tiny_dir() / name, None, {"base": base})
+    assert run.data.path == "gi-sim" and run.data.gi_sim_images == 3000
+    assert run.train.method == ("vae" if name == "vae.toml" else "full")
