@@ -22,6 +22,18 @@ def _with_classifier(make_study_dict, reference, **export):
     return data
 
 
+def _search(make_study_dict, reference, tmp_path, holdout_images):
+    """`promptopt search -n 2 --json` on a small study with a classifier: (its summary, the runs folder)."""
+    from promptopt.tomlio import dumps
+
+    study = tmp_path / "study.toml"
+    study.write_text(dumps(_with_classifier(make_study_dict, reference, holdout_images=holdout_images)))
+    out = tmp_path / "runs"
+    result = runner.invoke(app, ["search", "--study", str(study), "--out", str(out), "-n", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), out
+
+
 def test_holdout_seeds_are_fresh(make_study_dict, reference):
     for seed in (0, 1, 7):
         cfg = from_dict(_with_classifier(make_study_dict, reference, holdout_images=16))
@@ -38,14 +50,7 @@ def test_mcnemar_exact_is_the_two_sided_binomial_test_on_discordant_pairs():
 
 
 def test_search_reports_both_hit_rates_and_writes_them(make_study_dict, reference, tmp_path):
-    from promptopt.tomlio import dumps
-
-    study = tmp_path / "study.toml"
-    study.write_text(dumps(_with_classifier(make_study_dict, reference, holdout_images=4)))
-    out = tmp_path / "runs"
-    result = runner.invoke(app, ["search", "--study", str(study), "--out", str(out), "-n", "2", "--json"])
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
+    summary, out = _search(make_study_dict, reference, tmp_path, holdout_images=4)
     holdout = summary["holdout"]
     assert holdout["images"] == 4 and set(holdout) == {"images", "seeds", "best", "seed_prompt", "paired"}
     paired = holdout["paired"]
@@ -62,24 +67,18 @@ def test_search_reports_both_hit_rates_and_writes_them(make_study_dict, referenc
     first = summary["export"]["top_prompts"][0]
     assert holdout["best"]["prompt"] == first
     assert json.loads((out / "t" / "export" / "holdout.json").read_text()) == holdout
-    printed = runner.invoke(app, ["search", "--study", str(study), "--out", str(out), "-n", "2"])
+    printed = runner.invoke(app, ["search", "--study", str(tmp_path / "study.toml"), "--out", str(out), "-n", "2"])
     assert printed.exit_code == 0 and "hold-out check (4 fresh seeds" in printed.output
     assert "McNemar exact p = " in printed.output
 
 
 def test_export_reruns_the_check_with_its_own_seed_count(make_study_dict, reference, tmp_path):
     """`promptopt export --holdout-images N` repeats the check on N fresh seeds without searching again."""
-    from promptopt.tomlio import dumps
-
-    study = tmp_path / "study.toml"
-    study.write_text(dumps(_with_classifier(make_study_dict, reference, holdout_images=0)))
-    out = tmp_path / "runs"
-    searched = runner.invoke(app, ["search", "--study", str(study), "--out", str(out), "-n", "2", "--json"])
-    assert searched.exit_code == 0, searched.output
-    assert "holdout" not in json.loads(searched.stdout)
+    summary, out = _search(make_study_dict, reference, tmp_path, holdout_images=0)
+    assert "holdout" not in summary
     assert not (out / "t" / "export" / "holdout.json").exists()
     exported = runner.invoke(app, ["export", str(out / "t"), "--holdout-images", "6"])
     assert exported.exit_code == 0, exported.output
     holdout = json.loads((out / "t" / "export" / "holdout.json").read_text())
     assert holdout["images"] == 6 and "hold-out check (6 fresh seeds" in exported.output
-    assert holdout["best"]["prompt"] == json.loads(searched.stdout)["export"]["top_prompts"][0]
+    assert holdout["best"]["prompt"] == summary["export"]["top_prompts"][0]
