@@ -11,21 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scorers.atomic_file import staging_dir, staging_file
+from scorers.atomic_file import staging_dir
+from scorers.atomic_file import write_atomic as write_bytes
 
-
-def write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = staging_file(path.parent, f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["remove_stale_staging", "staged_dir", "write_bytes", "write_json", "write_text"]
 
 
 def write_text(path: Path, text: str) -> None:
