@@ -183,12 +183,18 @@ def resolve_prompts(
 # ---- the output folder -----------------------------------------------------------------------------------
 
 
-def differences(old: Any, new: Any, where: str) -> Iterator[str]:
+def changed_paths(old: Any, new: Any, where: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """(dotted key, old value, new value) for every leaf where two nested dicts differ, in key order."""
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):
-            yield from differences(old.get(key), new.get(key), f"{where}.{key}" if where else key)
+            yield from changed_paths(old.get(key), new.get(key), f"{where}.{key}" if where else key)
     elif old != new:
-        yield f"{where}: {json.dumps(old)} there, {json.dumps(new)} now"
+        yield where, old, new
+
+
+def differences(old: Any, new: Any, where: str) -> Iterator[str]:
+    for path, a, b in changed_paths(old, new, where):
+        yield f"{path}: {json.dumps(a)} there, {json.dumps(b)} now"
 
 
 def _prompt_differences(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> Iterator[str]:

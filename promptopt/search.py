@@ -17,7 +17,7 @@ from promptopt.interrupt import StopFlag
 from promptopt.mutator import Candidate, PromptMutator
 from promptopt.paths import RunPaths
 from promptopt.provenance import environment
-from promptopt.render import differences, stable_identity
+from promptopt.render import changed_paths, differences, stable_identity
 from promptopt.tomlio import dumps
 from scorers.base import Scorer
 
@@ -88,7 +88,7 @@ def open_study(cfg: StudyConfig, paths: RunPaths) -> Any:
     if stored is None:
         study.set_user_attr(IDENTITY_ATTR, identity)
     elif stored != identity:
-        changed = _changed_keys(json.loads(stored), json.loads(identity))
+        changed = [key for key, _, _ in changed_paths(json.loads(stored), json.loads(identity))]
         raise InputError(
             f"run folder {paths.root} holds study {cfg.study.name!r} made with a different search config "
             f"(changed: {', '.join(changed)}); use another --out or a new [study] name to start a new study"
@@ -111,17 +111,6 @@ def check_generator(study: Any, generator: Generator, paths: RunPaths) -> None:
             f"run folder {paths.root} holds trials rendered by another generator ({changed[0]}): use another --out "
             "or a new [study] name to search with this one"
         )
-
-
-def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    keys = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            keys += _changed_keys(a, b, f"{prefix}{key}.")
-        elif a != b:
-            keys.append(prefix + key)
-    return keys
 
 
 def recover(study: Any, paths: RunPaths) -> None:
