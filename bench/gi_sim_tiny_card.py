@@ -120,7 +120,9 @@ def realism(generator, features, args) -> dict:
     from scorers.realism import reference_features, set_realism
 
     reference = gi_sim_reference(None, 500, 64, cache_dir())
-    ref = reference_features(reference, features, backbone=features.name, cache_dir=cache_dir())
+    ref = reference_features(
+        reference, features, backbone=features.name, cache_dir=cache_dir(), identity=reference.name
+    )
     second = Path(tempfile.mkdtemp()) / "gi-sim-second"
     write_dataset(second, args.n_realism, 64, SECOND_SAMPLE_SEED, image_format="png")
     prompts = joined_prompts(second, args.n_realism)
@@ -202,9 +204,9 @@ def grid(generator, args) -> None:
 def shipped_features() -> None:
     from promptopt.paths import cache_dir
     from promptopt.sim.reference import gi_sim_reference
-    from scorers.images import image_files
+    from scorers.features_cache import cache_name
     from scorers.inception import InceptionFeatures
-    from scorers.realism import folder_hash, reference_features
+    from scorers.realism import reference_features
     from scorers.shipped import SHIPPED_DIR
 
     features = InceptionFeatures()
@@ -212,8 +214,10 @@ def shipped_features() -> None:
     target.mkdir(parents=True, exist_ok=True)
     for category, n in (("polyp", 200), ("landmark", 200), ("instrument", 200), (None, 500)):
         folder = gi_sim_reference(category, n, 64, cache_dir())
-        feats = reference_features(folder, features, backbone=features.name, cache_dir=cache_dir())
-        name = f"{features.name}-{folder_hash(image_files(folder), folder)}.npy"
+        feats = reference_features(
+            folder, features, backbone=features.name, cache_dir=cache_dir(), identity=folder.name
+        )
+        name = cache_name(features.name, folder.name)
         np.save(target / name, feats.astype(np.float32))  # exact: the network computes in float32
         print(f"{category or 'held-out'}: {n} images -> {target / name}")
 

@@ -46,6 +46,7 @@ class EvaluateConfig:
 
     generated: Path
     reference: Path
+    reference_identity: str | None = None  # a set made by a recipe (GI-sim): see scorers.features_cache
     metrics: tuple[str, ...] = METRICS
     backbone: str = "inception"
     clip: str | None = None
@@ -274,7 +275,9 @@ class _Counted:
         return out
 
 
-def reference_side(folder: Path, backbone: Any, progress: Progress | None) -> tuple[np.ndarray, bool]:
+def reference_side(
+    folder: Path, identity: str | None, backbone: Any, progress: Progress | None
+) -> tuple[np.ndarray, bool]:
     """Reference features from the cache (computed and cached on a miss), and whether they were cached."""
     from promptopt.paths import cache_dir
     from scorers.images import image_files
@@ -283,7 +286,9 @@ def reference_side(folder: Path, backbone: Any, progress: Progress | None) -> tu
     total = len(image_files(folder))
     counted = _Counted(backbone, total, progress)
     try:
-        feats = reference_features(folder, counted, backbone=backbone.name, cache_dir=cache_dir())
+        feats = reference_features(
+            folder, counted, backbone=backbone.name, cache_dir=cache_dir(), identity=identity
+        )
     except FileNotFoundError as err:
         raise InputError(str(err)) from None
     if progress is not None:
@@ -474,7 +479,7 @@ def evaluate(cfg: EvaluateConfig, *, models: Models | None = None, progress: Pro
         models = load_models(cfg, with_clip=not isinstance(prompts, str))
     ref, cached = None, None
     if models.backbone is not None:
-        ref, cached = reference_side(cfg.reference, models.backbone, progress)
+        ref, cached = reference_side(cfg.reference, cfg.reference_identity, models.backbone, progress)
     outputs = generated_pass(files, models, progress)
     n = len(files)
     name = models.backbone.name if models.backbone is not None else None

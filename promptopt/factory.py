@@ -97,7 +97,10 @@ def build_realism(cfg: StudyConfig, device: str = "cpu") -> RealismAssets | None
             f"realism reference folder {folder} holds fewer than 2 images: fill it with real (or GI-sim) images"
         )
     features = InceptionFeatures(device=device)
-    reference = reference_features(folder, features, backbone=features.name, cache_dir=cache_dir())
+    gi_sim = cfg.scorers.realism.reference == GI_SIM_REFERENCE  # named by its recipe: see gi_sim_reference
+    reference = reference_features(
+        folder, features, backbone=features.name, cache_dir=cache_dir(), identity=folder.name if gi_sim else None
+    )
     return RealismAssets(reference=reference, features=features)
 
 

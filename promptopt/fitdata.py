@@ -1,5 +1,5 @@
-"""Fitting the offline scorers on a dataset: its items, their image features (cached on disk by content hash
-and backbone, with a progress bar), attribute targets and prompt pairs; a seeded held-out split by image; the
+"""Fitting the offline scorers on a dataset: its items, their image features (cached on disk by what the images
+are, their decoded pixels, and the backbone, with a progress bar), attribute targets and prompt pairs; a seeded held-out split by image; the
 attribute classifier and the aligner fitted on the training part and measured on the held-out part.
 
 `--data gi-sim` means a GI-sim dataset (a simulator, not medical data) generated once into the cache dir.
@@ -7,7 +7,6 @@ attribute classifier and the aligner fitted on the training part and measured on
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 GI_SIM = "gi-sim"
 GI_SIM_SEED = 0  # the seed `promptopt data sim` defaults to
-GI_SIM_VERSION = "v1"
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ class FeatureSet:
     items: tuple[Item, ...]
     features: np.ndarray
     backbone: str
-    files_hash: str
+    images_hash: str
 
     def targets(self) -> tuple[np.ndarray, np.ndarray]:
         """(y, known) over `labels.ATTRIBUTES`."""
@@ -44,12 +42,11 @@ class FeatureSet:
 
 def gi_sim_dataset(n: int, size: int, seed: int, cache: Path) -> Path:
     """A GI-sim dataset of `n` images at `size`×`size` (challenge layout), written once under `cache`."""
-    from promptopt.sim.config import SimConfig
+    from promptopt.sim.config import SimConfig, sim_key
     from promptopt.sim.writer import check_args, write_dataset
 
     check_args(n, size, seed, "jpg")
-    key = hashlib.sha256(repr((GI_SIM_VERSION, SimConfig())).encode()).hexdigest()[:12]
-    target = cache / "gi-sim" / f"gi-sim-{n}x{size}-seed{seed}-{key}"
+    target = cache / "gi-sim" / f"gi-sim-{n}x{size}-seed{seed}-{sim_key(SimConfig())}"
     if not (target / "prompt-gt.csv").is_file():
         write_dataset(target, n, size, seed, overwrite=True)
     return target
@@ -100,17 +97,24 @@ def require_trainable(dataset: Dataset, what: str = "dataset") -> None:
 
 
 def dataset_features(dataset: Dataset, backbone: Any, *, quiet: bool = False) -> FeatureSet:
-    """The dataset's image features, computed once per (image bytes, backbone) and then read from the cache."""
+    """The dataset's image features, computed once per (decoded pixels, backbone) and then read from the cache."""
     from promptopt.paths import cache_dir
-    from scorers.features_cache import files_hash, image_features
+    from scorers.features_cache import image_features
+    from scorers.image_identity import images_hash
 
     paths = [item.image for item in dataset.items]
+    identity = images_hash(paths)
     with _progress(quiet) as progress:
         task = progress.add_task(f"features ({backbone.name})", total=len(paths))
         feats = image_features(
-            paths, backbone, backbone=backbone.name, cache_dir=cache_dir(), on_chunk=lambda k: progress.advance(task, k)
+            paths,
+            backbone,
+            backbone=backbone.name,
+            cache_dir=cache_dir(),
+            identity=identity,
+            on_chunk=lambda k: progress.advance(task, k),
         )
-    return FeatureSet(str(dataset.root), dataset.items, feats, backbone.name, files_hash(paths))
+    return FeatureSet(str(dataset.root), dataset.items, feats, backbone.name, identity)
 
 
 def _progress(quiet: bool) -> Any:
@@ -200,7 +204,7 @@ def fit_aligner_on(
 
 def _provenance(fs: FeatureSet, holdout: float, n_held_out: int) -> dict[str, Any]:
     return {
-        "data": {"root": fs.root, "images": len(fs.items), "files_hash": fs.files_hash},
+        "data": {"root": fs.root, "images": len(fs.items), "images_hash": fs.images_hash},
         "holdout": holdout,
         "n_held_out": n_held_out,
     }

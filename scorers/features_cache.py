@@ -1,15 +1,19 @@
-"""Features of a list of image files (a dataset's images), cached on disk by content hash and backbone.
+"""Features of a list of image files, cached on disk by what the images are and the backbone.
 
-Fitting a probe or an aligner re-reads the same dataset many times while its settings change; the image
-features are the only slow part (InceptionV3 at 299×299 on a CPU costs tens to hundreds of milliseconds per
-image), so they are computed once per (image bytes, backbone). The key hashes the files' bytes in list order,
-not their names, so a copied or moved dataset hits the cache and a changed image misses it.
+Fitting a probe or an aligner re-reads the same dataset many times while its settings change, and every realism
+score compares with the same reference set; the image features are the only slow part (InceptionV3 at 299×299 on a
+CPU costs tens to hundreds of milliseconds per image), so they are computed once per (images, backbone).
+
+The key is the set's identity: by default `scorers.image_identity.images_hash` (decoded pixels in list order, not
+file names or encoded bytes), so a copied, moved or re-encoded set hits the cache and a changed image misses it.
+A set made by a deterministic recipe (a GI-sim reference set) may pass the recipe as its identity instead: its
+pixels can differ in the last bit between CPUs (numpy's SIMD maths), while its features agree to float precision.
+The GI-sim reference sets' features ship with promptopt (`scorers.shipped`) under the same names.
 Features are returned as float32 whether they come from the cache or not, so results do not depend on it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,21 +22,16 @@ import numpy as np
 from PIL import Image
 
 from scorers.atomic_file import write_atomic
+from scorers.image_identity import images_hash
 from scorers.images import load_images
+from scorers.shipped import shipped_features
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
 
 
-def files_hash(paths: Sequence[Path]) -> str:
-    """A hash of the files' bytes in order (each file's digest, so file boundaries count)."""
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
-    return digest.hexdigest()[:24]
-
-
-def cache_file(paths: Sequence[Path], backbone: str, cache_dir: Path) -> Path:
-    return cache_dir / "features" / f"{backbone}-files-{files_hash(paths)}.npy"
+def cache_name(backbone: str, identity: str) -> str:
+    """The file name of the features of the image set `identity` under `backbone`."""
+    return f"{backbone}-{identity}.npy"
 
 
 def image_features(
@@ -41,23 +40,25 @@ def image_features(
     *,
     backbone: str,
     cache_dir: Path | None,
+    identity: str | None = None,
     chunk: int = 32,
     on_chunk: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """(len(paths), d) float32 features of the images, row i for paths[i].
 
-    `on_chunk(k)` is called after each chunk of k images is done (for a progress bar); a cache hit calls it
-    once with len(paths).
+    `identity` names the set (default: `images_hash(paths)`). `on_chunk(k)` is called after each chunk of k images
+    is done (for a progress bar); a cache hit calls it once with len(paths).
     """
     if not paths:
         raise ValueError("no image paths given: pass at least one image file")
-    target = cache_file(paths, backbone, cache_dir) if cache_dir is not None else None
-    if target is not None and target.is_file():
-        cached = np.load(target)
-        if cached.shape[0] == len(paths):
-            if on_chunk is not None:
-                on_chunk(len(paths))
-            return cached
+    name = cache_name(backbone, identity or images_hash(paths))
+    for stored in (shipped_features(name), cache_dir / "features" / name if cache_dir is not None else None):
+        if stored is not None and stored.is_file():
+            cached = np.load(stored)
+            if cached.shape[0] == len(paths):
+                if on_chunk is not None:
+                    on_chunk(len(paths))
+                return cached.astype(np.float32, copy=False)
     parts = []
     for start in range(0, len(paths), chunk):
         batch = paths[start : start + chunk]
@@ -65,8 +66,8 @@ def image_features(
         if on_chunk is not None:
             on_chunk(len(batch))
     feats = np.concatenate(parts)
-    if target is not None:
-        save_array(target, feats)
+    if cache_dir is not None:
+        save_array(cache_dir / "features" / name, feats)
     return feats
 
 

@@ -6,53 +6,38 @@ by its bias. FID and KID on whole exported sets come from `set_realism`.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from scorers.features_cache import save_array
-from scorers.images import image_files, load_images
+from scorers.features_cache import image_features
+from scorers.images import image_files
 from scorers.realism_metrics import frechet_distance_features, kid
-from scorers.shipped import shipped_features
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
 
 
-def folder_hash(files: Sequence[Path], root: Path) -> str:
-    """A content hash of an image set: relative paths and bytes."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:20]
-
-
 def reference_features(
-    folder: Path, features: FeatureFn, *, backbone: str, cache_dir: Path | None, chunk: int = 64
+    folder: Path,
+    features: FeatureFn,
+    *,
+    backbone: str,
+    cache_dir: Path | None,
+    identity: str | None = None,
+    chunk: int = 64,
 ) -> np.ndarray:
-    """Features of every image under `folder`, cached on disk by content hash of the set and backbone (or shipped
-    with promptopt for the GI-sim reference sets: `scorers.shipped`)."""
+    """Float64 features of every image under `folder`, from the one feature cache (`scorers.features_cache`:
+    keyed by the set's pixels, or by `identity` for a set made by a recipe; shipped for the GI-sim reference
+    sets). Inception's features are float32 values, so nothing is lost in the cache."""
     files = image_files(folder)
     if len(files) < 2:
         raise FileNotFoundError(
             f"reference folder {folder} holds {len(files)} images; realism needs at least 2 (more is better)"
         )
-    name = f"{backbone}-{folder_hash(files, folder)}.npy"
-    shipped = shipped_features(name)
-    if shipped is not None:  # stored as float32: Inception's float64 features are float32 values, exactly
-        return np.load(shipped).astype(np.float64)
-    cache_file = None
-    if cache_dir is not None:
-        cache_file = cache_dir / "features" / name
-        if cache_file.is_file():
-            return np.load(cache_file)
-    feats = np.concatenate([features(load_images(files[i : i + chunk])) for i in range(0, len(files), chunk)])
-    if cache_file is not None:
-        save_array(cache_file, feats)
-    return feats
+    feats = image_features(files, features, backbone=backbone, cache_dir=cache_dir, identity=identity, chunk=chunk)
+    return feats.astype(np.float64)
 
 
 def set_realism(real: np.ndarray, fake: np.ndarray, *, seed: int = 0) -> dict[str, float]:

@@ -1,9 +1,9 @@
 """The offline scorers shipped for the GI-sim world (`scorers/gi-sim/`, see its README.md): a classifier and
 an aligner fitted on GI-sim with `promptopt fit`, and Inception features of the GI-sim reference sets.
 
-The feature files are named exactly as the on-disk feature caches name them (backbone + content hash of the
-image set), so they are used only when a machine builds byte-identical reference images; otherwise the
-features are computed and cached as usual.
+The feature files are named exactly as the on-disk feature caches name them (`scorers.features_cache.cache_name`:
+backbone + the set's identity, here the GI-sim recipe that made it), so every machine that builds a GI-sim
+reference set finds its features here, however its PNG encoder or its CPU's maths wrote the pixels.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def shipped_model(kind: str) -> Path:
 
 
 def shipped_features(cache_name: str) -> Path | None:
-    """The shipped copy of the feature cache file `cache_name` (e.g. `inception-<hash>.npy`), if any."""
+    """The shipped copy of the feature cache file `cache_name` (e.g. `inception-...-gi-sim-polyp-200x64-<key>.npy`),
+    if any."""
     path = SHIPPED_DIR / "features" / cache_name
     return path if path.is_file() else None

@@ -12,18 +12,23 @@ from typing import Any
 from promptopt.config import CATEGORIES, StudyConfig, load_study
 from promptopt.errors import InputError
 
-REPO_STUDIES = Path(__file__).resolve().parents[2] / "studies"
+
+def bundled_studies() -> Path:
+    """The folder of the study configs installed with promptopt (the repository's studies/)."""
+    import promptopt.studies
+
+    return Path(promptopt.studies.__file__).resolve().parent
 
 
 def find_study(category: str | None, study: Path | None) -> Path:
-    """--study if given, else studies/<category>.toml in the working folder, else the repository's."""
+    """--study if given, else studies/<category>.toml in the working folder, else the bundled one."""
     if study is not None:
         return study
     if category is None:
         raise InputError("name a category with --category (polyp, landmark, instrument) or a TOML with --study")
     if category not in CATEGORIES:
         raise InputError(f"unknown category {category!r}: choose one of {', '.join(CATEGORIES)}")
-    for folder in (Path("studies"), REPO_STUDIES):
+    for folder in (Path("studies"), bundled_studies()):
         if (folder / f"{category}.toml").is_file():
             return folder / f"{category}.toml"
     raise InputError(f"no study config for {category!r}: expected studies/{category}.toml; pass one with --study")

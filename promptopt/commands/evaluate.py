@@ -18,10 +18,11 @@ memorisation; a folder named tstr is written ./tstr."""
 GI_SIM_HELD_OUT = (500, 64)  # images, size: the default reference, disjoint from training's GI-sim seed 0
 
 
-def _gi_sim_defaults(reference: str, classifier: Path | None) -> tuple[Path, Path | None]:
-    """`--reference gi-sim`: the held-out GI-sim folder (made once, cached) and the shipped classifier."""
+def _gi_sim_defaults(reference: str, classifier: Path | None) -> tuple[Path, str | None, Path | None]:
+    """`--reference gi-sim`: the held-out GI-sim folder (made once, cached), its identity (the folder's name: the
+    recipe that made it) and the shipped classifier."""
     if reference != "gi-sim":
-        return Path(reference), classifier
+        return Path(reference), None, classifier
     from promptopt.paths import cache_dir
     from promptopt.sim.reference import gi_sim_reference
     from scorers.shipped import shipped_model
@@ -30,7 +31,8 @@ def _gi_sim_defaults(reference: str, classifier: Path | None) -> tuple[Path, Pat
 
     n, size = GI_SIM_HELD_OUT
     try:
-        return gi_sim_reference(None, n, size, cache_dir()), classifier or shipped_model("classifier")
+        folder = gi_sim_reference(None, n, size, cache_dir())
+        return folder, folder.name, classifier or shipped_model("classifier")
     except FileNotFoundError as err:
         raise InputError(str(err)) from None
 
@@ -72,9 +74,9 @@ def evaluate(
     from promptopt.evaluate import METRICS, EvaluateConfig, resolve_device
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else METRICS
-    folder, classifier = _gi_sim_defaults(reference, classifier)
+    folder, identity, classifier = _gi_sim_defaults(reference, classifier)
     cfg = EvaluateConfig(
-        generated=generated, reference=folder, metrics=names, backbone=backbone, clip=clip,
+        generated=generated, reference=folder, reference_identity=identity, metrics=names, backbone=backbone, clip=clip,
         classifier=classifier, is_network=is_network, seed=seed, device=resolve_device(device),
     )  # fmt: skip
     result = _run(cfg, quiet=as_json)

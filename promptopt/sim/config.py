@@ -7,7 +7,10 @@ are marked "guess".
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+
+GI_SIM_VERSION = "v1"  # bump when the same (seed, index, size, config) paints other pixels
 
 Weighted = tuple[tuple[object, float], ...]
 
@@ -78,3 +81,9 @@ class SimConfig:
     # "containing a green/black box artefact" 679 of 2000; the box is the colonoscope position guide,
     # so it is given to colonoscopies only: 679 / 1497.
     p_box_colonoscopy: float = 679 / 1497
+
+
+def sim_key(cfg: SimConfig, *recipe: object) -> str:
+    """12 hex digits naming what a GI-sim cache was made from: simulator version, config and the rest of the
+    recipe (seed, category, ...). Caches are keyed by it, so a changed simulator never reuses stale images."""
+    return hashlib.sha256(repr((GI_SIM_VERSION, cfg, *recipe)).encode()).hexdigest()[:12]

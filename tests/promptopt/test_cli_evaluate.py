@@ -169,6 +169,18 @@ def test_second_evaluation_reads_the_reference_from_the_cache(sets, dinov2, tmp_
     assert len(cached) == 1 and cached[0].name.startswith(first["backbone"])
 
 
+def test_default_gi_sim_reference_uses_the_shipped_features_on_a_fresh_machine(tmp_path, monkeypatch):
+    """An empty cache: the 500 held-out GI-sim images are made, their features come from the package."""
+    from promptopt.sim.reference import gi_sim_reference
+
+    monkeypatch.setenv("PROMPTOPT_CACHE", str(tmp_path / "cache"))
+    generated = gi_sim_reference("polyp", 50, 64, tmp_path / "elsewhere")  # a 50-image GI-sim set
+    report = _evaluate(str(generated), "--metrics", "fid,kid")
+    assert report["reference_cached"] is True and report["n_reference"] == 500
+    assert _rows(report)["fid"]["n_generated"] == 50
+    assert not (tmp_path / "cache" / "features").exists()  # nothing was computed, so nothing was cached
+
+
 def test_metrics_that_cannot_be_computed_say_why(sets, dinov2):
     generated, reference, _, _ = sets
     (generated / "metadata.jsonl").unlink()

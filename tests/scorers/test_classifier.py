@@ -3,6 +3,7 @@ check on a small GI-sim set with real InceptionV3 features (cached on disk for t
 
 import numpy as np
 import pytest
+from PIL import Image
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
 from scorers.classifier import (
@@ -192,7 +193,8 @@ def test_probe_config_validation():
 
 
 def test_features_are_cached_by_content_and_backbone(tmp_path, make_images):
-    """A second pass reads the cache; a copied set (other names) hits it; a changed image or backbone misses it."""
+    """A second pass reads the cache; a re-encoded copy (other names, other PNG bytes) hits it; a changed image or
+    backbone misses it."""
     from scorers.features_cache import image_features
 
     calls = []
@@ -209,7 +211,9 @@ def test_features_are_cached_by_content_and_backbone(tmp_path, make_images):
     assert calls == [2, 2, 1] and first.dtype == np.float32 and first.shape == (5, 3)
     copies = [tmp_path / f"b{i}.png" for i in range(5)]
     for src, dst in zip(paths, copies):
-        dst.write_bytes(src.read_bytes())
+        with Image.open(src) as im:
+            im.save(dst, compress_level=9, optimize=True)
+        assert dst.read_bytes() != src.read_bytes()
     np.testing.assert_array_equal(
         image_features(copies, mean_colour, backbone="rgb", cache_dir=tmp_path / "cache"), first
     )

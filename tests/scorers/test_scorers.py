@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from scorers.intent import IntentScorer, cosine_to, load_minilm
-from scorers.realism import RealismScorer, folder_hash, reference_features, set_realism
+from scorers.image_identity import images_hash
+from scorers.realism import RealismScorer, reference_features, set_realism
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +40,9 @@ def test_reference_features_are_cached_by_content(tmp_path, make_images):
     first = reference_features(folder, features, backbone="mean-rgb", cache_dir=cache)
     second = reference_features(folder, features, backbone="mean-rgb", cache_dir=cache)
     assert calls == [4] and (first == second).all()
-    key = folder_hash(sorted(folder.glob("*.png")), folder)
+    key = images_hash(sorted(folder.glob("*.png")))
     make_images(9, 1)[0].save(folder / "0.png")
-    assert folder_hash(sorted(folder.glob("*.png")), folder) != key
+    assert images_hash(sorted(folder.glob("*.png"))) != key
     reference_features(folder, features, backbone="mean-rgb", cache_dir=cache)
     assert calls == [4, 4]
 

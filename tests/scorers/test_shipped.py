@@ -1,11 +1,15 @@
-"""The scorers shipped for the GI-sim world load, and the shipped features are those of their reference sets."""
+"""The scorers shipped for the GI-sim world load, and the shipped features are those of their reference sets,
+found by the sets' recipe on any machine: however the PNGs were encoded."""
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from promptopt.sim.reference import gi_sim_reference
+from scorers.features_cache import cache_name
+from scorers.image_identity import images_hash
 from scorers.images import image_files, load_images
-from scorers.realism import folder_hash, reference_features
+from scorers.realism import reference_features
 from scorers.shipped import shipped_features, shipped_model
 
 REFERENCE_SETS = [("polyp", 200), ("landmark", 200), ("instrument", 200), (None, 500)]
@@ -21,16 +25,39 @@ def test_shipped_classifier_and_aligner_load_on_inception_features(inception):
     assert load_aligner(shipped_model("aligner")).backbone == inception.name
 
 
+def _no_features(images):
+    raise AssertionError("an image was featurised although the shipped features fit")
+
+
 @pytest.mark.parametrize(("category", "n"), REFERENCE_SETS)
 def test_shipped_features_are_the_reference_sets_features(category, n, inception, tmp_path):
     folder = gi_sim_reference(category, n, 64, tmp_path)
     files = image_files(folder)
-    shipped = shipped_features(f"{inception.name}-{folder_hash(files, folder)}.npy")
-    assert shipped is not None, "the GI-sim reference images changed: rebuild with bench/gi_sim_tiny_card.py --part features"
+    shipped = shipped_features(cache_name(inception.name, folder.name))
+    assert shipped is not None, "the GI-sim recipe changed: rebuild with bench/gi_sim_tiny_card.py --part features"
     stored = np.load(shipped)
     assert stored.shape == (n, 2048) and stored.dtype == np.float32
     fresh = inception(load_images(files[:3]))
     assert np.abs(stored[:3] - fresh).max() < 1e-3
-    calls = []
-    used = reference_features(folder, lambda ims: calls.append(ims), backbone=inception.name, cache_dir=tmp_path)
-    assert not calls and used.dtype == np.float64 and np.array_equal(used, stored)  # no image is featurised when the shipped file fits
+    used = reference_features(
+        folder, _no_features, backbone=inception.name, cache_dir=tmp_path, identity=folder.name
+    )
+    assert used.dtype == np.float64 and np.array_equal(used, stored)
+
+
+@pytest.mark.parametrize("level", [1, 9])
+def test_re_encoded_reference_keeps_its_identity_and_the_shipped_features(level, inception, tmp_path):
+    folder = gi_sim_reference("polyp", 200, 64, tmp_path / "cache")
+    files = image_files(folder)
+    before = [f.read_bytes() for f in files[:20]]
+    pixels = images_hash(files)
+    for path in files:
+        with Image.open(path) as im:
+            im.load()
+            im.save(path, compress_level=level)
+    assert [f.read_bytes() for f in files[:20]] != before  # other bytes ...
+    assert images_hash(files) == pixels  # ... the same images
+    used = reference_features(
+        folder, _no_features, backbone=inception.name, cache_dir=tmp_path, identity=folder.name
+    )
+    assert used.shape == (200, 2048)

@@ -1,0 +1,55 @@
+"""What gets installed: every package folder is listed in pyproject.toml, and the wheel carries the study configs
+and the shipped weights and features, so `promptopt search -c polyp` runs from an installed wheel."""
+
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ("pyproject.toml", "README.md", "promptopt", "generators", "scorers", "studies")
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+
+
+def test_every_package_folder_is_installed():
+    setup = _pyproject()
+    where = {name: ROOT / setup.get("package-dir", {}).get(name, name.replace(".", "/")) for name in setup["packages"]}
+    assert all((folder / "__init__.py").is_file() for folder in where.values()), where
+    folders = {p.parent for top in ("promptopt", "generators", "scorers", "studies") for p in (ROOT / top).rglob("__init__.py")}
+    assert folders == set(where.values())
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> zipfile.ZipFile:
+    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("wheel")
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / name, src / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), str(src)],
+        check=True,
+        capture_output=True,
+    )
+    (path,) = out.glob("*.whl")
+    return zipfile.ZipFile(path)
+
+
+def test_wheel_carries_the_studies_and_the_shipped_assets(wheel):
+    names = set(wheel.namelist())
+    studies = {Path(n).name for n in names if n.startswith("promptopt/studies/")}
+    assert {"__init__.py", "polyp.toml", "landmark.toml", "instrument.toml"} <= studies
+    assert {p.name for p in (ROOT / "studies").glob("*.toml")} <= studies
+    shipped = [f"scorers/gi-sim/features/{p.name}" for p in (ROOT / "scorers/gi-sim/features").glob("*.npy")]
+    assert len(shipped) == 4 and set(shipped) <= names
+    assert {"scorers/gi-sim/classifier.safetensors", "generators/gi-sim-tiny/unet/diffusion_pytorch_model.safetensors",
+            "promptopt/data/medvqa-gi-2024-prompts.csv"} <= names
+    assert not any(n.startswith(("studies/", "tests/", "bench/")) for n in names)
