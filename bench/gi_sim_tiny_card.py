@@ -35,7 +35,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from generators.base import GeneratorConfig  # noqa: E402
-from promptopt.render import DEFAULT_GUIDANCE, DEFAULT_STEPS  # noqa: E402
+from promptopt.prompt_files import DEFAULT_GUIDANCE, DEFAULT_STEPS  # noqa: E402
 
 RESPONSE_PAIRS = {  # classifier attribute: (positive prompt, negative prompt), both challenge wordings
     "polyp": ("Generate an image containing a polyp.", "Generate an image with no polyps."),

@@ -31,14 +31,8 @@ from PIL import Image  # noqa: E402
 from generators.base import GeneratorConfig  # noqa: E402
 from promptopt.commands.common import quiet_libraries  # noqa: E402
 from promptopt.commands.render import load_render_generator  # noqa: E402
-from promptopt.render import (  # noqa: E402
-    PromptSpec,
-    RenderJob,
-    image_name,
-    image_seed,
-    render_folder,
-    resolve_prompts,
-)
+from promptopt.prompt_files import PromptSpec, resolve_prompts  # noqa: E402
+from promptopt.render import RenderJob, image_name, image_seed, render_folder  # noqa: E402
 
 GUIDANCE = 7.5
 

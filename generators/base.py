@@ -138,3 +138,8 @@ class Generator(Protocol):
         guidance_scale: float,
         steps: int,
     ) -> list[Image.Image]: ...
+
+
+def stable_identity(identity: dict[str, Any]) -> dict[str, Any]:
+    """The generator identity minus where it ran: a model, its adapters and scheduler, not the device."""
+    return {k: v for k, v in identity.items() if k not in ("device", "dtype")}

@@ -14,7 +14,7 @@ from PIL import Image
 from generators.base import GeneratorConfig, GeneratorInputError
 from generators.loading import (
     ModelNotFoundError,
-    _pipeline_folder,
+    pipeline_folder,
     load_pipeline,
     model_identity,
     resolve_device,
@@ -23,7 +23,7 @@ from generators.loading import (
 from generators.lora_adapters import load_loras
 from generators.schedulers import apply_scheduler
 
-__all__ = ["DiffusersGenerator", "ModelNotFoundError", "_pipeline_folder", "load_generator", "resolve_device"]
+__all__ = ["DiffusersGenerator", "ModelNotFoundError", "load_generator", "pipeline_folder", "resolve_device"]
 
 
 class DiffusersGenerator:

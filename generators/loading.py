@@ -109,7 +109,7 @@ def model_identity(source: ModelSource) -> str:
     return digest.hexdigest()[:16]
 
 
-def _pipeline_folder(model: str, cache_dir: Path) -> Path:
+def pipeline_folder(model: str, cache_dir: Path) -> Path:
     """The local folder that holds `model`, or a clear error saying how to get it."""
     if model == TINY_NAME:
         return tiny_pipeline_dir(cache_dir)
@@ -170,7 +170,7 @@ def resolve_model(cfg: GeneratorConfig, cache_dir: Path) -> ModelSource:
                 f"single_file_config is set but model {cfg.model} is not a single .safetensors/.ckpt file: "
                 "remove --model-config or point --model at the checkpoint file"
             )
-        return ModelSource(_pipeline_folder(cfg.model, cache_dir))
+        return ModelSource(pipeline_folder(cfg.model, cache_dir))
     if local.suffix not in SINGLE_FILE_SUFFIXES:
         raise ModelNotFoundError(
             f"model file {local} is not a .safetensors or .ckpt checkpoint: give a checkpoint file or a pipeline folder"

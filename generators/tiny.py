@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from generators.bundled_text import MAX_TOKENS
-from scorers.atomic_file import staging_dir
+from scorers.atomic import staging_dir
 from scorers.bundled import minilm_dir
 
 TINY_NAME = "tiny-random"

@@ -8,15 +8,13 @@ log so far. `state.json` lists the files; a folder missing any of them is incomp
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scorers.atomic_file import staging_dir
+from scorers.atomic import staged_dir
 
 CHECKPOINTS = "checkpoints"
 STATE = "state.json"
@@ -51,9 +49,7 @@ def save_checkpoint(
     from safetensors.torch import save_file
 
     target = checkpoint_dir(out, step)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_dir(target.parent, f".{target.name}.staging-")
-    try:
+    with staged_dir(target) as staging:
         save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, str(staging / WEIGHTS))
         files = [WEIGHTS]
         for name, obj in objects.items():
@@ -61,13 +57,6 @@ def save_checkpoint(
             files.append(f"{name}.pt")
         state = {"step": step, "files": files, "log": log}
         (staging / STATE).write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
-        if target.exists():
-            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
-            os.replace(target, old / target.name)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     if total_limit:
         for _, folder in list_checkpoints(out)[:-total_limit]:
             shutil.rmtree(folder, ignore_errors=True)

@@ -7,8 +7,6 @@ n images. Each category's folder is written beside its place and renamed into it
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -16,7 +14,7 @@ from pathlib import Path
 from generators.train_config import DreamBoothConfig
 from generators.train_data import TrainExample
 from generators.train_models import Models, render
-from scorers.atomic_file import staging_dir
+from scorers.atomic import staged_dir
 
 CLASS_IMAGES = "class_images"
 
@@ -68,13 +66,6 @@ def _render_class_images(
         models.pipeline(), [cfg.class_for(category)] * n, list(range(n)), guidance_scale=cfg.class_guidance_scale,
         steps=cfg.class_inference_steps, resolution=resolution, autocast=autocast,
     )  # fmt: skip
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_dir(folder.parent, f".{category}.staging-")
-    try:
+    with staged_dir(folder) as staging:
         for seed, image in enumerate(images):
             image.save(staging / f"{seed:05d}.png")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

@@ -18,12 +18,11 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scorers.atomic_file import write_atomic
+from scorers.atomic import staging_dir, write_bytes
 
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
 LOG = "training_log.csv"
@@ -31,7 +30,7 @@ PLOT = "training_plot.png"
 BASE_COLUMNS = ("step", "loss", "lr")
 
 
-def _move_into(staging: Path, out: Path, last: str) -> None:
+def move_into(staging: Path, out: Path, last: str) -> None:
     """Move every entry of `staging` into `out`, replacing what is there; `last` (the index file) goes last."""
     for entry in sorted(staging.iterdir(), key=lambda p: p.name == last):
         target = out / entry.name
@@ -50,7 +49,7 @@ def save_lora(out: Path, unet: Any, text_encoder: Any | None) -> Path:
     def layers(module: Any) -> dict[str, Any] | None:
         return None if module is None else convert_state_dict_to_diffusers(get_peft_model_state_dict(module))
 
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=".lora-staging-"))
+    staging = staging_dir(out, ".lora-staging-")
     try:
         StableDiffusionPipeline.save_lora_weights(
             staging,
@@ -58,7 +57,7 @@ def save_lora(out: Path, unet: Any, text_encoder: Any | None) -> Path:
             text_encoder_lora_layers=layers(text_encoder),
             **_collate_lora_metadata({"unet": unet, "text_encoder": text_encoder}),
         )
-        _move_into(staging, out, LORA_WEIGHTS)
+        move_into(staging, out, LORA_WEIGHTS)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out / LORA_WEIGHTS
@@ -73,7 +72,7 @@ def _to_half(folder: Path) -> None:
         save_file(tensors, path, metadata={"format": "pt"})
 
 
-def _drop_source_paths(folder: Path) -> None:
+def drop_source_paths(folder: Path) -> None:
     """Remove `_name_or_path` (where a component was loaded from: a local path of this machine) from every
     config.json of the folder, so a saved model names no path of the machine that trained it."""
     for path in folder.rglob("config.json"):
@@ -87,7 +86,7 @@ def save_pipeline(out: Path, pipe: Any, *, bundled_text_encoder: bool = False, p
     `bundled_text_encoder`: leave out text_encoder/ and tokenizer/ and write the MiniLM marker instead."""
     from generators.bundled_text import write_marker
 
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=".pipeline-staging-"))
+    staging = staging_dir(out, ".pipeline-staging-")
     try:
         pipe.save_pretrained(staging, safe_serialization=True)
         if bundled_text_encoder:
@@ -96,8 +95,8 @@ def save_pipeline(out: Path, pipe: Any, *, bundled_text_encoder: bool = False, p
             write_marker(staging)
         if precision == "fp16":
             _to_half(staging)
-        _drop_source_paths(staging)
-        _move_into(staging, out, "model_index.json")
+        drop_source_paths(staging)
+        move_into(staging, out, "model_index.json")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
@@ -111,7 +110,7 @@ def write_log(out: Path, rows: Sequence[dict[str, float]]) -> Path:
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (int(v) if k == "step" else f"{v:.6g}") for k, v in row.items()})
-    write_atomic(out / LOG, buffer.getvalue().encode("utf-8"))
+    write_bytes(out / LOG, buffer.getvalue().encode("utf-8"))
     return out / LOG
 
 
@@ -143,7 +142,7 @@ def write_plot(out: Path, rows: Sequence[dict[str, float]]) -> Path:
         axes[1].legend()
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
-    write_atomic(out / PLOT, buffer.getvalue())
+    write_bytes(out / PLOT, buffer.getvalue())
     return out / PLOT
 
 
@@ -158,5 +157,5 @@ def save_grid(images: Sequence[Any], rows: int, path: Path) -> Path:
         grid.paste(image, ((i % cols) * width, (i // cols) * height))
     buffer = io.BytesIO()
     grid.save(buffer, format="PNG")
-    write_atomic(path, buffer.getvalue())
+    write_bytes(path, buffer.getvalue())
     return path

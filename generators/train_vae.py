@@ -91,19 +91,19 @@ def save_vae(out: Path, vae: Any, data: CaptionDataset, device: Any, autocast: A
     """Set `scaling_factor` (given, or 1 / std of the latents of up to 64 training images) and save the
     AutoencoderKL into `out` (config.json written last), loadable with `AutoencoderKL.from_pretrained(out)`."""
     import shutil
-    import tempfile
 
-    from generators.train_outputs import _drop_source_paths, _move_into
+    from generators.train_outputs import drop_source_paths, move_into
+    from scorers.atomic import staging_dir
 
     if not scaling_factor:
         vae.register_to_config(scaling_factor=1.0)
         scaling_factor = Latents(vae, data, device, autocast=autocast).estimate_scaling_factor(SCALING_IMAGES)
     vae.register_to_config(scaling_factor=scaling_factor)
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=".vae-staging-"))
+    staging = staging_dir(out, ".vae-staging-")
     try:
         vae.save_pretrained(staging, safe_serialization=True)
-        _drop_source_paths(staging)
-        _move_into(staging, out, "config.json")
+        drop_source_paths(staging)
+        move_into(staging, out, "config.json")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out

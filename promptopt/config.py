@@ -16,8 +16,8 @@ from typing import Any
 
 from generators.base import GeneratorConfig
 from promptopt.errors import InputError
+from promptopt.grammar import CATEGORY_NAMES
 
-CATEGORIES = ("polyp", "landmark", "instrument")
 DIRECTIONS = ("maximize", "minimize")
 # generator keys that change speed or memory use, not what is drawn: a study may resume with other values
 GENERATOR_RUNTIME_KEYS = ("device", "dtype", "batch_size", "attention_slicing", "vae_tiling", "compile")
@@ -39,8 +39,8 @@ class StudySection:
     images_per_trial: int = 4
 
     def __post_init__(self) -> None:
-        if self.category not in CATEGORIES:
-            raise ValueError(f"unknown category {self.category!r}: choose one of {', '.join(CATEGORIES)}")
+        if self.category not in CATEGORY_NAMES:
+            raise ValueError(f"unknown category {self.category!r}: choose one of {', '.join(CATEGORY_NAMES)}")
         if self.n_trials < 1:
             raise ValueError(f"n_trials must be at least 1, got {self.n_trials}")
         if self.images_per_trial < 2:
@@ -274,7 +274,7 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise InputError(f"{where} must be a table, got {type(value).__name__}")
-        return _build(hint, value, where)
+        return build_dataclass(hint, value, where)
     if origin is tuple:
         if not isinstance(value, list):
             raise InputError(f"{where} must be a list, got {type(value).__name__}")
@@ -290,7 +290,7 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
     return value
 
 
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+def build_dataclass(cls: type, data: dict[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls) if f.init and f.name != "source"}
     unknown = sorted(set(data) - fields)
@@ -314,7 +314,7 @@ def from_dict(data: dict[str, Any], source: str = "") -> StudyConfig:
     body = dict(data)
     if "objectives" in body and not isinstance(body["objectives"], list):
         raise InputError("objectives must be an array of tables: write [[objectives]]")
-    return dataclasses.replace(_build(StudyConfig, body, ""), source=source)
+    return dataclasses.replace(build_dataclass(StudyConfig, body, ""), source=source)
 
 
 def load_study(path: Path) -> StudyConfig:

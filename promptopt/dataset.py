@@ -304,7 +304,7 @@ def summarise(dataset: Dataset) -> Summary:
         for key in grammar.KEYS
         if key in per_key
     }
-    counts = {category: per_category[category] for category in grammar.CATEGORIES}
+    counts = {category: per_category[category] for category in sorted(grammar.CATEGORY_NAMES)}
     warnings = tuple(
         f"category {category!r} has {n} image{'' if n == 1 else 's'}; scoring needs at least {MIN_IMAGES_PER_CATEGORY}"
         for category, n in counts.items()

@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from generators.base import Generator
-from promptopt import atomic
 from promptopt.config import StudyConfig, to_dict
 from promptopt.errors import InputError
 from promptopt.factory import RealismAssets
-from promptopt.finalists import Validated, validate_finalists, validation_seeds
-from promptopt.paths import RunPaths
+from promptopt.finalists import Validated, validate_finalists
+from promptopt.paths import DATASET_DIR, PROMPTS_CSV, PROMPTS_JSON, SUMMARY_FILE, RunPaths
 from promptopt.provenance import environment
 from promptopt.ranking import rank_trials
+from promptopt.seeds import export_seeds, validation_seeds
+from scorers import atomic
 from scorers.base import Scorer
 
-EXPORT_SEED_OFFSET = 500_000
 FID_RELIABLE_N = 2048
 
 
@@ -39,12 +39,6 @@ class ExportResult:
     rows: list[dict[str, Any]]
     n_images: int
     dataset_realism: dict[str, Any] | None
-
-
-def export_seeds(cfg: StudyConfig) -> tuple[int, ...]:
-    """Fresh seeds for the dataset, disjoint from the evaluation seeds of the search."""
-    base = cfg.study.eval_seeds[0] + EXPORT_SEED_OFFSET
-    return tuple(range(base, base + cfg.export.images_per_prompt))
 
 
 def finalist_trials(cfg: StudyConfig, study: Any) -> list[Any]:
@@ -88,11 +82,11 @@ def prompt_rows(
 
 
 def _write_prompts(folder: Path, rows: list[dict[str, Any]]) -> None:
-    with (folder / "opg_prompts.csv").open("w", newline="", encoding="utf-8") as fh:
+    with (folder / PROMPTS_CSV).open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    (folder / "opg_prompts.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    (folder / PROMPTS_JSON).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
 
 
 def _write_dataset(
@@ -102,11 +96,11 @@ def _write_dataset(
     generator: Generator,
     progress: Callable[[int], None] | None,
 ) -> list[Any]:
-    images_dir = folder / "dataset" / "images"
+    images_dir = folder / DATASET_DIR / "images"
     images_dir.mkdir(parents=True)
     seeds = export_seeds(cfg)
     all_images = []
-    with (folder / "dataset" / "metadata.jsonl").open("w", encoding="utf-8") as meta:
+    with (folder / DATASET_DIR / "metadata.jsonl").open("w", encoding="utf-8") as meta:
         for row in rows:
             images = generator.render(
                 [row["prompt"]] * len(seeds),
@@ -117,7 +111,7 @@ def _write_dataset(
             )
             for seed, image in zip(seeds, images):
                 name = f"images/{cfg.study.category}_r{row['rank']:02d}_s{seed}.png"
-                image.save(folder / "dataset" / name)
+                image.save(folder / DATASET_DIR / name)
                 record = {
                     "file_name": name,
                     "prompt": row["prompt"],
@@ -153,7 +147,7 @@ def export_study(
     is called after each prompt's k validation or dataset images."""
     from optuna.trial import TrialState
 
-    from promptopt.evaluate import memorisation_summary, prdc_summary
+    from scorers.set_metrics import memorisation_summary, prdc_summary
     from scorers.realism import set_realism
 
     finalists = finalist_trials(cfg, study)
@@ -195,5 +189,5 @@ def export_study(
             "config": to_dict(cfg),
             "environment": environment(),
         }
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     return ExportResult(paths.export, rows, n_images, dataset_realism)

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from generators.base import GeneratorConfig
-from promptopt.categories import CATEGORIES
 from promptopt.config import GI_SIM_REFERENCE, StudyConfig
 from promptopt.errors import InputError
+from promptopt.grammar.opg_categories import CATEGORIES
 from promptopt.mutator import PromptMutator
 from promptopt.paths import cache_dir
 

@@ -17,14 +17,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from promptopt import atomic
 from promptopt.config import StudyConfig
 from promptopt.mutator import Candidate
+from promptopt.paths import TRIAL_IMAGES, TRIAL_SCORES
 from promptopt.ranking import pareto_levels
 from promptopt.search import render_candidate, score_images
+from promptopt.seeds import validation_seeds
+from scorers import atomic
 from scorers.base import Scorer
-
-VALIDATION_SEED_OFFSET = 1_000_000_000  # export seeds start 500,000 after the evaluation seeds, hold-out 2e9
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,6 @@ class Validated:
     candidate: Candidate
     scores: dict[str, float]
     values: tuple[float, ...]
-
-
-def validation_seeds(cfg: StudyConfig) -> tuple[int, ...]:
-    base = cfg.study.eval_seeds[0] + VALIDATION_SEED_OFFSET
-    return tuple(range(base, base + cfg.export.validation_images))
 
 
 def validate_finalists(
@@ -77,7 +72,7 @@ def rank_validated(validated: Sequence[Validated], directions: Sequence[str]) ->
 
 
 def _stored(target: Path, candidate: Candidate, seeds: Sequence[int], identity: Any) -> dict[str, float] | None:
-    path = target / "scores.json"
+    path = target / TRIAL_SCORES
     if not path.is_file():
         return None
     record = json.loads(path.read_text())
@@ -95,11 +90,11 @@ def _render_and_score(
     images = render_candidate(generator, candidate, seeds)
     scores = score_images(scorers, images, candidate.prompt)
     with atomic.staged_dir(target) as staging:
-        (staging / "images").mkdir()
+        (staging / TRIAL_IMAGES).mkdir()
         for i, image in enumerate(images):
-            image.save(staging / "images" / f"{i:02d}.png")
+            image.save(staging / TRIAL_IMAGES / f"{i:02d}.png")
         record = {
             "candidate": asdict(candidate), "seeds": list(seeds), "scores": scores, "generator": generator.identity
         }  # fmt: skip
-        (staging / "scores.json").write_text(json.dumps(record, indent=2) + "\n")
+        (staging / TRIAL_SCORES).write_text(json.dumps(record, indent=2) + "\n")
     return scores

@@ -1,6 +1,6 @@
-"""Fitting the offline scorers on a dataset: its items, their image features (cached on disk by what the images
-are, their decoded pixels, and the backbone, with a progress bar), attribute targets and prompt pairs; a seeded held-out split by image; the
-attribute classifier and the aligner fitted on the training part and measured on the held-out part.
+"""Fitting the offline scorers on a dataset: its items, their image features (cached on disk by the images' decoded
+pixels and the backbone), attribute targets and prompt pairs; a seeded held-out split by image; the attribute
+classifier and the aligner fitted on the training part and measured on the held-out part.
 
 `--data gi-sim` means a GI-sim dataset (a simulator, not medical data) generated once into the cache dir.
 """
@@ -16,13 +16,13 @@ import numpy as np
 from promptopt.dataset import Dataset, Item, load_dataset
 from promptopt.errors import InputError
 from promptopt.labels import ATTRIBUTES, targets
+from promptopt.progress import Progress
+from promptopt.sim.writer import GI_SIM, GI_SIM_SEED, gi_sim_dataset
 
 if TYPE_CHECKING:
     from scorers.aligner import Aligner, AlignerConfig
     from scorers.classifier import Classifier, ProbeConfig
 
-GI_SIM = "gi-sim"
-GI_SIM_SEED = 0  # the seed `promptopt data sim` defaults to
 
 
 @dataclass(frozen=True)
@@ -38,18 +38,6 @@ class FeatureSet:
     def targets(self) -> tuple[np.ndarray, np.ndarray]:
         """(y, known) over `labels.ATTRIBUTES`."""
         return targets(item.labels for item in self.items)
-
-
-def gi_sim_dataset(n: int, size: int, seed: int, cache: Path) -> Path:
-    """A GI-sim dataset of `n` images at `size`×`size` (challenge layout), written once under `cache`."""
-    from promptopt.sim.config import SimConfig, sim_key
-    from promptopt.sim.writer import check_args, write_dataset
-
-    check_args(n, size, seed, "jpg")
-    target = cache / "gi-sim" / f"gi-sim-{n}x{size}-seed{seed}-{sim_key(SimConfig())}"
-    if not (target / "prompt-gt.csv").is_file():
-        write_dataset(target, n, size, seed, overwrite=True)
-    return target
 
 
 def resolve_data(data: str, *, gi_sim_images: int, size: int) -> Path:
@@ -96,40 +84,26 @@ def require_trainable(dataset: Dataset, what: str = "dataset") -> None:
         )
 
 
-def dataset_features(dataset: Dataset, backbone: Any, *, quiet: bool = False) -> FeatureSet:
-    """The dataset's image features, computed once per (decoded pixels, backbone) and then read from the cache."""
+def dataset_features(dataset: Dataset, backbone: Any, *, progress: Progress | None = None) -> FeatureSet:
+    """The dataset's image features, computed once per (decoded pixels, backbone) and then read from the cache;
+    `progress` hears of each chunk under the task `features (<backbone>)`."""
     from promptopt.paths import cache_dir
     from scorers.features_cache import image_features
     from scorers.image_identity import images_hash
 
     paths = [item.image for item in dataset.items]
     identity = images_hash(paths)
-    with _progress(quiet) as progress:
-        task = progress.add_task(f"features ({backbone.name})", total=len(paths))
-        feats = image_features(
-            paths,
-            backbone,
-            backbone=backbone.name,
-            cache_dir=cache_dir(),
-            identity=identity,
-            on_chunk=lambda k: progress.advance(task, k),
-        )
-    return FeatureSet(str(dataset.root), dataset.items, feats, backbone.name, identity)
+    task, done = f"features ({backbone.name})", [0]
 
+    def on_chunk(k: int) -> None:
+        done[0] += k
+        if progress is not None:
+            progress(task, done[0], len(paths))
 
-def _progress(quiet: bool) -> Any:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=quiet,
-        transient=True,
+    feats = image_features(
+        paths, backbone, backbone=backbone.name, cache_dir=cache_dir(), identity=identity, on_chunk=on_chunk
     )
+    return FeatureSet(str(dataset.root), dataset.items, feats, backbone.name, identity)
 
 
 def split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

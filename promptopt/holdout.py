@@ -12,21 +12,19 @@ difference is more than noise.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from promptopt.config import StudyConfig
 from promptopt.mutator import Candidate
+from promptopt.paths import HOLDOUT_FILE
 from promptopt.search import render_candidate
+from promptopt.seeds import holdout_seeds
+from scorers import atomic
+from scorers.base import Scorer
 from scorers.classifier import THRESHOLD
-
-HOLDOUT_SEED_OFFSET = 2_000_000_000  # export seeds start 500,000 after the evaluation seeds, validation 1e9
-
-
-def holdout_seeds(cfg: StudyConfig) -> tuple[int, ...]:
-    base = cfg.study.eval_seeds[0] + HOLDOUT_SEED_OFFSET
-    return tuple(range(base, base + cfg.export.holdout_images))
-
 
 def mcnemar_exact(only_first: int, only_second: int) -> float:
     """Two-sided exact McNemar p-value from the discordant pair counts (1.0 when there are none)."""
@@ -53,3 +51,18 @@ def holdout_check(
         "best_only": only_best, "seed_prompt_only": only_plain, "mcnemar_p": mcnemar_exact(only_best, only_plain)
     }  # fmt: skip
     return out
+
+
+def export_holdout(
+    cfg: StudyConfig, folder: Path, rows: Sequence[dict[str, Any]], generator: Any, scorers: Sequence[Scorer]
+) -> dict[str, Any] | None:
+    """`holdout_check` of an export's first prompt (its `rows`) against the plain seed prompt, written to
+    `folder`/holdout.json; None without a classifier scorer, hold-out images or prompts."""
+    classifier = next((s for s in scorers if s.name == "classifier"), None)
+    if classifier is None or not cfg.export.holdout_images or not rows:
+        return None
+    from promptopt.factory import build_mutator
+
+    result = holdout_check(cfg, Candidate.from_mapping(rows[0]), build_mutator(cfg).baseline(), generator, classifier)
+    atomic.write_json(folder / HOLDOUT_FILE, result)
+    return result

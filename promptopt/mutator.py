@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptopt import grammar
-from promptopt.categories import Category
 from promptopt.config import MutatorConfig
 from promptopt.errors import InputError
+from promptopt.grammar.opg_categories import Category
 
 KEEP = "keep"
 DESCRIPTOR_CHOICES = ("", *grammar.SEARCH_DESCRIPTORS)

@@ -15,6 +15,17 @@ def cache_dir() -> Path:
     return Path(base) / "promptopt"
 
 
+# Names inside a run folder: each trials/<n>/ and validation/<n>/ holds its images and scores; export/ holds
+# the prompt lists, the dataset, the summary and the hold-out check.
+TRIAL_IMAGES = "images"
+TRIAL_SCORES = "scores.json"
+PROMPTS_CSV = "opg_prompts.csv"
+PROMPTS_JSON = "opg_prompts.json"
+DATASET_DIR = "dataset"
+SUMMARY_FILE = "summary.json"
+HOLDOUT_FILE = "holdout.json"
+
+
 @dataclass(frozen=True)
 class RunPaths:
     """runs/<study>/: study.db, config.toml, environment.json, trials/<n>/, validation/<n>/, export/."""

@@ -9,16 +9,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from generators.base import Generator
-from promptopt import atomic
+from generators.base import Generator, stable_identity
 from promptopt.config import StudyConfig, to_dict
 from promptopt.errors import InputError
 from promptopt.interrupt import StopFlag
 from promptopt.mutator import Candidate, PromptMutator
-from promptopt.paths import RunPaths
+from promptopt.paths import TRIAL_IMAGES, TRIAL_SCORES, RunPaths
 from promptopt.provenance import environment
-from promptopt.render import changed_paths, differences, stable_identity
-from promptopt.tomlio import dumps
+from promptopt.tomlio import changed_paths, differences, dumps
+from scorers import atomic
 from scorers.base import Scorer
 
 IDENTITY_ATTR = "search_identity"
@@ -136,9 +135,9 @@ def write_run_files(cfg: StudyConfig, paths: RunPaths) -> None:
 
 def _write_trial(paths: RunPaths, record: TrialRecord, images: Sequence[Any], seeds: Sequence[int], meta: dict[str, Any]) -> None:
     with atomic.staged_dir(paths.trial(record.number)) as folder:
-        (folder / "images").mkdir()
+        (folder / TRIAL_IMAGES).mkdir()
         for i, image in enumerate(images):
-            image.save(folder / "images" / f"{i:02d}.png")
+            image.save(folder / TRIAL_IMAGES / f"{i:02d}.png")
         payload = {
             "trial": record.number,
             "candidate": asdict(record.candidate),
@@ -148,7 +147,7 @@ def _write_trial(paths: RunPaths, record: TrialRecord, images: Sequence[Any], se
             "duplicate_of": record.duplicate_of,
             **meta,
         }
-        (folder / "scores.json").write_text(json.dumps(payload, indent=2) + "\n")
+        (folder / TRIAL_SCORES).write_text(json.dumps(payload, indent=2) + "\n")
 
 
 def _previous_results(study: Any) -> dict[tuple[str, str, float, int], tuple[int, dict[str, float]]]:
@@ -250,7 +249,7 @@ def _evaluate(
     duplicate_of = None
     if candidate.key() in seen:
         duplicate_of, scores = seen[candidate.key()]
-        folder = paths.trial(duplicate_of) / "images"
+        folder = paths.trial(duplicate_of) / TRIAL_IMAGES
         images = [Image.open(folder / f"{i:02d}.png").convert("RGB") for i in range(len(seeds))]
     else:
         t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Write a resolved config back as TOML (tomllib only reads).
+"""Config I/O: write a resolved config back as TOML (tomllib only reads), and tell where two configs differ.
 
 Top-level tables become `[section]`, top-level lists of tables `[[section]]`, deeper tables inline tables;
 `tomllib.loads(dumps(d)) == d` for the shapes configs use.
@@ -7,6 +7,7 @@ Top-level tables become `[section]`, top-level lists of tables `[[section]]`, de
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -41,3 +42,17 @@ def dumps(data: dict[str, Any]) -> str:
         for header, table in tables:
             lines += ["", header, *(f"{_key(k)} = {_value(v)}" for k, v in table.items())]
     return "\n".join(lines).strip() + "\n"
+
+
+def changed_paths(old: Any, new: Any, where: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """(dotted key, old value, new value) for every leaf where two nested dicts differ, in key order."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            yield from changed_paths(old.get(key), new.get(key), f"{where}.{key}" if where else key)
+    elif old != new:
+        yield where, old, new
+
+
+def differences(old: Any, new: Any, where: str) -> Iterator[str]:
+    for path, a, b in changed_paths(old, new, where):
+        yield f"{path}: {json.dumps(a)} there, {json.dumps(b)} now"

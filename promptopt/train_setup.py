@@ -14,14 +14,12 @@ from typing import Any
 
 from generators.train_config import TrainConfig
 from generators.train_data import TrainExample
-from promptopt.categories import CATEGORIES
-from promptopt.config import _build, to_dict
+from promptopt.config import build_dataclass, to_dict
 from promptopt.errors import InputError
+from promptopt.grammar import CATEGORY_NAMES
+from promptopt.sim.writer import GI_SIM, GI_SIM_SEED, MAX_SIZE, MIN_SIZE, gi_sim_dataset
 
-GI_SIM = "gi-sim"
-GI_SIM_SEED = 0
 CONFIG_FILE = "train_config.toml"
-CATEGORY_ORDER = tuple(CATEGORIES)  # polyp, landmark, instrument
 
 
 @dataclass(frozen=True)
@@ -32,15 +30,15 @@ class DataSection:
 
     path: str = ""
     gi_sim_images: int = 200
-    categories: tuple[str, ...] = CATEGORY_ORDER
+    categories: tuple[str, ...] = CATEGORY_NAMES
 
     def __post_init__(self) -> None:
         if self.gi_sim_images < 1:
             raise ValueError(f"data.gi_sim_images must be at least 1, got {self.gi_sim_images}")
-        unknown = sorted(set(self.categories) - set(CATEGORY_ORDER))
+        unknown = sorted(set(self.categories) - set(CATEGORY_NAMES))
         if unknown or not self.categories:
             raise ValueError(
-                f"data.categories must name some of {', '.join(CATEGORY_ORDER)}, got {list(self.categories)}"
+                f"data.categories must name some of {', '.join(CATEGORY_NAMES)}, got {list(self.categories)}"
             )
 
 
@@ -104,7 +102,7 @@ def build_run_config(config: Path | None, init: Path | None, flags: dict[str, An
     if isinstance(path, str) and path and path != GI_SIM:  # recorded absolute: relative to the TOML, or to here
         relative_to = Path.cwd() if flags.get("data.path") is not None or config is None else config.resolve().parent
         section["path"] = str((relative_to / Path(path).expanduser()).resolve())
-    return RunConfig(_build(TrainConfig, data, ""), _build(DataSection, section, "data"))
+    return RunConfig(build_dataclass(TrainConfig, data, ""), build_dataclass(DataSection, section, "data"))
 
 
 def resolve_data(section: DataSection, resolution: int) -> Path:
@@ -113,17 +111,14 @@ def resolve_data(section: DataSection, resolution: int) -> Path:
         raise InputError("no training data: pass --data DIR (a dataset folder, CSV or metadata.jsonl) or --data gi-sim")
     if section.path != GI_SIM:
         return Path(section.path).expanduser()
-    if not 32 <= resolution <= 1024:
+    if not MIN_SIZE <= resolution <= MAX_SIZE:
         raise InputError(
-            f"GI-sim images are 32 to 1024 pixels wide: choose a --resolution in that range, not {resolution}"
+            f"GI-sim images are {MIN_SIZE} to {MAX_SIZE} pixels wide: choose a --resolution in that range, "
+            f"not {resolution}"
         )
     from promptopt.paths import cache_dir
-    from promptopt.sim.writer import write_dataset
 
-    folder = cache_dir() / "train-data" / f"gi-sim-{section.gi_sim_images}x{resolution}-seed{GI_SIM_SEED}"
-    if not (folder / "prompt-gt.csv").is_file():
-        write_dataset(folder, section.gi_sim_images, resolution, GI_SIM_SEED, image_format="png", overwrite=True)
-    return folder
+    return gi_sim_dataset(section.gi_sim_images, resolution, GI_SIM_SEED, cache_dir(), image_format="png")
 
 
 def training_examples(folder: Path, section: DataSection, *, dreambooth: bool) -> tuple[list[TrainExample], int]:

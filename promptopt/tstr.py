@@ -21,6 +21,7 @@ import numpy as np
 from promptopt.errors import InputError
 from promptopt.fitdata import FeatureSet, dataset_features, load_items, require_trainable, split
 from promptopt.labels import ATTRIBUTES
+from promptopt.progress import Progress
 
 if TYPE_CHECKING:
     from scorers.classifier import Classifier, ProbeConfig
@@ -35,7 +36,7 @@ def tstr(
     *,
     holdout: float = 0.2,
     config: ProbeConfig | None = None,
-    quiet: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """TSTR and TRTR metrics per attribute (recall, precision, F1 at 0.5; AUROC) and their macro averages.
 
@@ -49,7 +50,7 @@ def tstr(
     for what, dataset in datasets.items():
         require_trainable(dataset, f"{what} set")
     train, test = split(len(datasets["real"].items), holdout, config.seed)
-    syn, real_fs = (dataset_features(d, backbone, quiet=quiet) for d in datasets.values())
+    syn, real_fs = (dataset_features(d, backbone, progress=progress) for d in datasets.values())
     y_real, known_real = real_fs.targets()
     on_synthetic = _fit(syn, np.arange(len(syn.items)), config, "synthetic")
     on_real = _fit(real_fs, train, config, "real (training part)")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from scorers.atomic_file import write_atomic
+from scorers.atomic import write_bytes
 from scorers.image_identity import images_hash
 from scorers.images import load_images
 from scorers.shipped import shipped_features
@@ -75,4 +75,4 @@ def save_array(target: Path, array: np.ndarray) -> None:
     """`np.save` to `target`, atomically."""
     buffer = io.BytesIO()
     np.save(buffer, array)
-    write_atomic(target, buffer.getvalue())
+    write_bytes(target, buffer.getvalue())

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from scorers.atomic_file import write_atomic
+from scorers.atomic import write_bytes
 
 WEIGHTS_SUFFIX = ".safetensors"
 STD_FLOOR = 1e-6  # some Inception pool features are near-constant on a small set
@@ -94,8 +94,8 @@ def save_model(path: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> Non
     from safetensors.torch import save
 
     weights, sidecar = model_paths(path)
-    write_atomic(weights, save({k: v.contiguous() for k, v in tensors.items()}))
-    write_atomic(sidecar, (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode())
+    write_bytes(weights, save({k: v.contiguous() for k, v in tensors.items()}))
+    write_bytes(sidecar, (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode())
 
 
 def load_model(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:

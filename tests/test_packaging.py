@@ -22,7 +22,8 @@ def test_every_package_folder_is_installed():
     setup = _pyproject()
     where = {name: ROOT / setup.get("package-dir", {}).get(name, name.replace(".", "/")) for name in setup["packages"]}
     assert all((folder / "__init__.py").is_file() for folder in where.values()), where
-    folders = {p.parent for top in ("promptopt", "generators", "scorers", "studies") for p in (ROOT / top).rglob("__init__.py")}
+    tops = ("promptopt", "generators", "scorers", "studies")
+    folders = {p.parent for top in tops for p in (ROOT / top).rglob("__init__.py")}
     assert folders == set(where.values())
 
 
@@ -34,11 +35,8 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
             shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(ROOT / name, src / name)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), str(src)],
-        check=True,
-        capture_output=True,
-    )
+    build = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out)]
+    subprocess.run([*build, str(src)], check=True, capture_output=True)
     (path,) = out.glob("*.whl")
     return zipfile.ZipFile(path)
 

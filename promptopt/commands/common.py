@@ -1,16 +1,20 @@
-"""Pieces the `search` and `export` commands share: finding the study config, checking the output folder,
-quietening library progress bars, printing."""
+"""Pieces the commands share: finding the study config, checking the output folder, quietening library progress
+bars, progress bars for a workflow's `promptopt.progress.Progress` calls, printing."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from promptopt.config import CATEGORIES, StudyConfig, load_study
+from promptopt.config import StudyConfig, load_study
 from promptopt.errors import InputError
+from promptopt.grammar import CATEGORY_NAMES
+from promptopt.progress import Progress
 
 
 def bundled_studies() -> Path:
@@ -26,8 +30,8 @@ def find_study(category: str | None, study: Path | None) -> Path:
         return study
     if category is None:
         raise InputError("name a category with --category (polyp, landmark, instrument) or a TOML with --study")
-    if category not in CATEGORIES:
-        raise InputError(f"unknown category {category!r}: choose one of {', '.join(CATEGORIES)}")
+    if category not in CATEGORY_NAMES:
+        raise InputError(f"unknown category {category!r}: choose one of {', '.join(CATEGORY_NAMES)}")
     for folder in (Path("studies"), bundled_studies()):
         if (folder / f"{category}.toml").is_file():
             return folder / f"{category}.toml"
@@ -66,3 +70,30 @@ def quiet_libraries() -> None:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def task_progress(*, quiet: bool, suffix: str = "", transient: bool = False) -> Iterator[Progress]:
+    """A `Progress` callback that draws one rich bar per task on stderr (none when `quiet`)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bars
+
+    bars = Bars(
+        TextColumn(f"[bold]{{task.description}}{suffix}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+        transient=transient,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(task: str, done: int, total: int) -> None:
+        if task not in tasks:
+            tasks[task] = bars.add_task(task, total=total)
+        bars.update(tasks[task], completed=done)
+
+    with bars:
+        yield update

@@ -87,29 +87,13 @@ def evaluate(
 
 
 def _run(cfg: Any, *, quiet: bool) -> Any:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from promptopt.commands.common import task_progress
     from promptopt.evaluate import evaluate as run_evaluation
 
     if cfg.backbone.startswith("dinov2:"):
         _quiet_transformers()
-    with Progress(
-        TextColumn("[bold]{task.description} features"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=quiet,
-    ) as progress:
-        tasks: dict[str, Any] = {}
-
-        def on_progress(task: str, done: int, total: int) -> None:
-            if task not in tasks:
-                tasks[task] = progress.add_task(task, total=total)
-            progress.update(tasks[task], completed=done)
-
-        return run_evaluation(cfg, progress=on_progress)
+    with task_progress(quiet=quiet, suffix=" features") as progress:
+        return run_evaluation(cfg, progress=progress)
 
 
 def _quiet_transformers() -> None:

@@ -38,7 +38,7 @@ def export(
         load_study(paths.config), "export", top_k=top_k, images_per_prompt=images_per_prompt,
         validation_images=validation_images, holdout_images=holdout_images,
     )  # fmt: skip
-    from promptopt.runner import export_only
+    from promptopt.commands.study_run import export_only
 
     rows = export_only(cfg, paths, quiet=as_json)
     if as_json:

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from promptopt.commands.common import check_writable, print_json
+from promptopt.commands.common import check_writable, print_json, task_progress
 from promptopt.errors import InputError
 
 DATA_HELP = "Dataset folder (challenge layout, caption CSV or imagefolder with metadata.jsonl), or gi-sim."
@@ -39,7 +39,9 @@ def _features(
     split(len(dataset.items), holdout, 0)
     if labelled:
         require_trainable(dataset)
-    return dataset_features(dataset, load_backbone(backbone, resolve_device(device, "auto")[0]), quiet=quiet)
+    features = load_backbone(backbone, resolve_device(device, "auto")[0])
+    with task_progress(quiet=quiet, transient=True) as progress:
+        return dataset_features(dataset, features, progress=progress)
 
 
 def classifier(

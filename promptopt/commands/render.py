@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 
 from promptopt.errors import InputError
-from promptopt.render import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from promptopt.prompt_files import DEFAULT_GUIDANCE, DEFAULT_STEPS
 
 
 def parse_lora(value: str) -> dict[str, Any]:
@@ -86,7 +86,8 @@ def render(
 ) -> None:
     """Render K images per prompt into an imagefolder dataset; run again to resume or to add images."""
     from promptopt.commands.common import check_writable
-    from promptopt.render import RenderJob, check_settings, read_prompts, resolve_prompts
+    from promptopt.prompt_files import read_prompts, resolve_prompts
+    from promptopt.render import RenderJob, check_settings
 
     cfg = generator_config(
         study, lora, model=model, single_file_config=model_config, fuse_lora=fuse_lora, scheduler=scheduler,

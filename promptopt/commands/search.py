@@ -56,7 +56,7 @@ def search(
     paths = RunPaths(out / cfg.study.name)
     check_writable(paths.root)
 
-    from promptopt.runner import run_and_export
+    from promptopt.commands.study_run import run_and_export
 
     summary = run_and_export(cfg, paths, export=not no_export, quiet=as_json)
     if as_json:

@@ -102,7 +102,7 @@ def train(
     flags = {
         key: (given[name] or None) if isinstance(given[name], list) else given[name] for name, key in FLAG_KEYS.items()
     }
-    from promptopt.atomic import write_text
+    from scorers.atomic import write_text
     from promptopt.train_setup import (
         CONFIG_FILE,
         build_run_config,
@@ -111,7 +111,8 @@ def train(
         resolve_data,
         training_examples,
     )
-    from promptopt.train_run import KidValidator, merged, run_training
+    from promptopt.commands.train_progress import run_training
+    from promptopt.train_validation import KidValidator, merged
 
     run = build_run_config(config, init, flags)
     cfg = run.train
@@ -169,11 +170,11 @@ def _check_early(cfg: TrainConfig, out: Path, resume: Optional[str]) -> None:
 
 
 def _base_folder(model: str) -> Path:
-    from generators.diffusers_generator import ModelNotFoundError, _pipeline_folder
+    from generators.diffusers_generator import ModelNotFoundError, pipeline_folder
     from promptopt.paths import cache_dir
 
     try:
-        return _pipeline_folder(model, cache_dir())
+        return pipeline_folder(model, cache_dir())
     except ModelNotFoundError as err:
         raise InputError(str(err).replace("--model", "--base")) from None
 
@@ -197,7 +198,7 @@ def _summary(result: TrainResult, method: str, n_images: int, left_out: int) -> 
 
 
 def _print_summary(summary: dict[str, object]) -> None:
-    from promptopt.train_run import console
+    from promptopt.commands.train_progress import console
 
     state = "stopped early (a checkpoint holds the state: rerun with --resume latest)" if summary["stopped"] else "done"
     loss = summary["final_loss"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from promptopt.commands.common import print_json
+from promptopt.commands.common import print_json, task_progress
 from promptopt.errors import InputError
 
 
@@ -38,7 +38,8 @@ def tstr(
     except ValueError as err:
         raise InputError(str(err)) from None
     features = load_backbone(backbone, resolve_device(device, "auto")[0])
-    result = run_tstr(synthetic, real, features, holdout=holdout, config=config, quiet=as_json)
+    with task_progress(quiet=as_json, transient=True) as progress:
+        result = run_tstr(synthetic, real, features, holdout=holdout, config=config, progress=progress)
     if as_json:
         print_json(result)
     else:

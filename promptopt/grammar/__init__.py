@@ -39,7 +39,8 @@ import csv
 import io
 from importlib import resources
 
-from promptopt.grammar.attributes import CATEGORIES, aggregate, categories, holds, validate
+from promptopt.grammar.attributes import aggregate, categories, holds, validate
+from promptopt.grammar.opg_categories import CATEGORY_NAMES
 from promptopt.grammar.parser import PromptParseError, parse
 from promptopt.grammar.render import render
 from promptopt.grammar.vocabulary import (
@@ -54,7 +55,7 @@ from promptopt.grammar.vocabulary import (
 )
 
 __all__ = [
-    "CATEGORIES",
+    "CATEGORY_NAMES",
     "CHALLENGE_OPENER",
     "DESCRIPTORS",
     "KEYS",

@@ -9,8 +9,6 @@ from typing import Any
 from promptopt.errors import InputError
 from promptopt.grammar.vocabulary import COUNT_KEYS, FLAG_KEYS, KEYS, LIST_VALUES, PROCEDURES
 
-CATEGORIES = ("instrument", "landmark", "polyp")
-
 
 def validate(attrs: Mapping[str, Any]) -> None:
     """Raise InputError unless `attrs` is in the form `parse` returns (known keys and values,

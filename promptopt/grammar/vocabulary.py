@@ -19,10 +19,11 @@ COLORS = (
     "black", "blue", "brown", "burgundy", "green", "grey",
     "orange", "pink", "purple", "red", "white", "yellow",
 )  # fmt: skip
+# the 3x3 cells in reading order (the search's pools); attribute lists hold them sorted
 GRID = (
-    "center", "center-left", "center-right",
-    "lower-center", "lower-left", "lower-right",
-    "upper-center", "upper-left", "upper-right",
+    "upper-left", "upper-center", "upper-right",
+    "center-left", "center", "center-right",
+    "lower-left", "lower-center", "lower-right",
 )  # fmt: skip
 
 LIST_VALUES: dict[str, tuple[str, ...]] = {
@@ -32,9 +33,9 @@ LIST_VALUES: dict[str, tuple[str, ...]] = {
     "polyp_types": PARIS_TYPES,
     "polyp_sizes": POLYP_SIZES,
     "colors": COLORS,
-    "abnormality_locations": GRID,
-    "instrument_locations": GRID,
-    "landmark_locations": GRID,
+    "abnormality_locations": tuple(sorted(GRID)),
+    "instrument_locations": tuple(sorted(GRID)),
+    "landmark_locations": tuple(sorted(GRID)),
 }
 COUNT_KEYS = ("finding_count", "polyp_count", "instrument_count")
 FLAG_KEYS = ("text", "box_artefact")

@@ -20,15 +20,17 @@ from pathlib import Path
 from PIL import Image
 
 from promptopt import __version__
-from promptopt.atomic import staged_dir
 from promptopt.errors import InputError
-from promptopt.sim.config import SimConfig
+from promptopt.sim.config import SimConfig, sim_key
 from promptopt.sim.prompts import choose_prompts, prompt_table
 from promptopt.sim.sampling import sample_scene
 from promptopt.sim.scene import image_rngs, render_scene
+from scorers.atomic import staged_dir
 
 FORMATS = ("jpg", "png")
 MIN_SIZE, MAX_SIZE = 32, 1024
+GI_SIM = "gi-sim"  # what --data (and [data] path) call a simulated dataset
+GI_SIM_SEED = 0  # the seed `promptopt data sim` defaults to, and the one --data gi-sim uses
 
 
 @dataclass(frozen=True)
@@ -130,3 +132,13 @@ def write_dataset(
         (staging / "labels.jsonl").write_text("\n".join(labels_lines) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(_readme(n, size, seed, image_format, cfg), encoding="utf-8")
     return Written(out, n, n_prompts)
+
+
+def gi_sim_dataset(n: int, size: int, seed: int, cache: Path, *, image_format: str = "jpg") -> Path:
+    """A GI-sim dataset of `n` images at `size`×`size` (challenge layout), written once under `cache`/gi-sim and
+    keyed by the simulator version and config (`sim_key`), so a changed simulator never reuses stale images."""
+    check_args(n, size, seed, image_format)
+    target = cache / "gi-sim" / f"gi-sim-{n}x{size}-seed{seed}-{image_format}-{sim_key(SimConfig())}"
+    if not (target / "prompt-gt.csv").is_file():
+        write_dataset(target, n, size, seed, image_format=image_format, overwrite=True)
+    return target

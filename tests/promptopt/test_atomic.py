@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from promptopt.atomic import staged_dir, write_text
-from scorers.atomic_file import write_atomic
+from scorers.atomic import staged_dir, write_text
+from scorers.atomic import write_bytes
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def _mode(path):
 
 def test_written_files_and_staged_folders_get_the_umask_mode(umask_027, tmp_path):
     write_text(tmp_path / "a.json", "{}\n")
-    write_atomic(tmp_path / "b.csv", b"x\n")
+    write_bytes(tmp_path / "b.csv", b"x\n")
     with staged_dir(tmp_path / "export") as staging:
         (staging / "c.txt").write_text("c")
     assert _mode(tmp_path / "a.json") == _mode(tmp_path / "b.csv") == 0o640

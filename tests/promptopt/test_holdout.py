@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from promptopt.cli import app
 from promptopt.config import from_dict
-from promptopt.export import export_seeds
 from promptopt.factory import build_mutator
-from promptopt.holdout import holdout_seeds, mcnemar_exact
+from promptopt.holdout import mcnemar_exact
+from promptopt.seeds import export_seeds, holdout_seeds
 
 runner = CliRunner()
 

@@ -23,7 +23,7 @@ def test_attribute_list_is_fixed_and_covers_the_grammar():
         "instrument": ("instrument",),
         "landmark": ("z-line", "pylorus", "cecum", "ileum"),
     }
-    assert set(CATEGORY_ATTRIBUTES) == set(grammar.CATEGORIES)
+    assert set(CATEGORY_ATTRIBUTES) == set(grammar.CATEGORY_NAMES)
     with pytest.raises(InputError, match="unknown category 'tumour'"):
         category_attributes("tumour")
 

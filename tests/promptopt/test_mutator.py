@@ -3,8 +3,8 @@ import pytest
 from optuna.trial import FixedTrial
 
 from promptopt import grammar
-from promptopt.categories import CATEGORIES
 from promptopt.config import MutatorConfig
+from promptopt.grammar.opg_categories import CATEGORIES
 from promptopt.mutator import KEEP, PromptMutator, seed_prompts
 
 

@@ -9,17 +9,15 @@ from PIL import Image
 
 from generators.base import GeneratorConfig
 from promptopt.errors import InputError
+from promptopt.prompt_files import PromptSpec, read_prompts, resolve_prompts
 from promptopt.render import (
     CONFIG_FILE,
     METADATA_FILE,
-    PromptSpec,
     RenderJob,
     check_settings,
     image_name,
     image_seed,
-    read_prompts,
     render_folder,
-    resolve_prompts,
 )
 
 CFG = GeneratorConfig(height=32, width=32, device="cpu", batch_size=3)

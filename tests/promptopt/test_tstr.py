@@ -42,7 +42,7 @@ def inception():
 
 @pytest.fixture(scope="module")
 def real():
-    from promptopt.fitdata import gi_sim_dataset
+    from promptopt.sim.writer import gi_sim_dataset
     from promptopt.paths import cache_dir
 
     return gi_sim_dataset(GI_SIM_IMAGES, 64, 0, cache_dir())
@@ -50,7 +50,7 @@ def real():
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    from promptopt.fitdata import gi_sim_dataset
+    from promptopt.sim.writer import gi_sim_dataset
 
     source = gi_sim_dataset(SYNTHETIC_IMAGES, 64, 1, tmp_path_factory.mktemp("cache"))
     return write_export_like(source, tmp_path_factory.mktemp("synthetic") / "export")
@@ -61,7 +61,7 @@ def result(synthetic, real, inception):
     from promptopt.tstr import tstr
     from scorers.classifier import ProbeConfig
 
-    return tstr(synthetic, real, inception, holdout=0.25, config=ProbeConfig(epochs=60), quiet=True)
+    return tstr(synthetic, real, inception, holdout=0.25, config=ProbeConfig(epochs=60))
 
 
 def test_tstr_matches_trtr_when_synthetic_is_drawn_like_real(result):
@@ -88,13 +88,13 @@ def test_only_attributes_both_sides_learnt_are_compared(result):
 def test_single_category_synthetic_set_cannot_be_used(real, tmp_path):
     """All images prompted 'containing a polyp': no attribute has a known negative, so nothing can be fitted;
     this is found from the prompts, before any image feature is computed."""
-    from promptopt.fitdata import gi_sim_dataset
+    from promptopt.sim.writer import gi_sim_dataset
     from promptopt.tstr import tstr
 
     source = gi_sim_dataset(8, 32, 2, tmp_path / "cache")
     one_class = write_export_like(source, tmp_path / "polyps", prompt="Generate an image containing a polyp.")
     with pytest.raises(InputError, match="synthetic set .*no labelled attribute has both classes"):
-        tstr(one_class, real, None, quiet=True)
+        tstr(one_class, real, None)
 
 
 def test_command_prints_the_comparison_and_json(synthetic, real, result):

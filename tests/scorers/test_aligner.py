@@ -30,10 +30,11 @@ def minilm():
 
 @pytest.fixture(scope="module")
 def gi_sim(inception):
-    from promptopt.fitdata import dataset_features, gi_sim_dataset, load_items
+    from promptopt.fitdata import dataset_features, load_items
+    from promptopt.sim.writer import gi_sim_dataset
     from promptopt.paths import cache_dir
 
-    return dataset_features(load_items(gi_sim_dataset(GI_SIM_IMAGES, 64, 0, cache_dir())), inception, quiet=True)
+    return dataset_features(load_items(gi_sim_dataset(GI_SIM_IMAGES, 64, 0, cache_dir())), inception)
 
 
 @pytest.fixture(scope="module")

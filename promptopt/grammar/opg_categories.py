@@ -1,4 +1,5 @@
-"""The three OPG categories and their search vocabulary: intent text, detail attributes, synonyms, negatives.
+"""The three OPG categories, the one list of them, and their search vocabulary: intent text, detail attributes,
+synonyms, negatives.
 
 Detail attributes are keys of the challenge grammar (see promptopt.grammar); their pools are the values the
 development prompts use. The wording pools (openers, head-noun synonyms, descriptors) belong to the grammar,
@@ -9,13 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptopt.grammar import SYNONYMS
-
-GRID = (
-    "upper-left", "upper-center", "upper-right",
-    "center-left", "center", "center-right",
-    "lower-left", "lower-center", "lower-right",
-)  # fmt: skip
+from promptopt.grammar.vocabulary import GRID, SYNONYMS
 
 
 @dataclass(frozen=True)
@@ -69,3 +64,4 @@ CATEGORIES: dict[str, Category] = {
         negatives=(*_COMMON_NEGATIVES, "polyps, lesions, empty lumen", "Generate an image with no instruments."),
     ),
 }
+CATEGORY_NAMES = tuple(CATEGORIES)  # polyp, landmark, instrument: the order studies, training and help texts use

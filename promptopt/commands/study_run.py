@@ -1,8 +1,8 @@
-"""Wire a study together for the CLI: build the parts, run the search with a progress bar, export."""
+"""Wire a study together for `search` and `export`: build the parts, run the search with a progress bar, export,
+print the summary."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any
@@ -15,7 +15,7 @@ from promptopt.config import StudyConfig
 from promptopt.export import ExportResult, export_study
 from promptopt.factory import RealismAssets, build_generator, build_mutator, build_realism, build_scorers
 from promptopt.interrupt import StopFlag
-from promptopt.paths import RunPaths
+from promptopt.paths import DATASET_DIR, PROMPTS_CSV, RunPaths
 from promptopt.search import SearchResult, TrialRecord, check_generator, open_study, run_search
 from scorers.base import Scorer
 
@@ -67,7 +67,7 @@ def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bo
     if export and not result.stopped_early:
         exported = _export(cfg, paths, study, generator, realism, scorers)
     summary = _summary(cfg, paths, study, result, exported)
-    holdout = _holdout(cfg, exported, generator, scorers, quiet=quiet) if exported is not None else None
+    holdout = _holdout(cfg, exported, generator, scorers, quiet=quiet)
     if holdout is not None:
         summary["holdout"] = holdout
     if not quiet:
@@ -76,22 +76,15 @@ def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bo
 
 
 def _holdout(
-    cfg: StudyConfig, exported: ExportResult, generator: Any, scorers: Sequence[Scorer], *, quiet: bool
+    cfg: StudyConfig, exported: ExportResult | None, generator: Any, scorers: Sequence[Scorer], *, quiet: bool
 ) -> dict[str, Any] | None:
-    """The export's first prompt against the plain seed prompt on `export.holdout_images` fresh seeds
-    (`promptopt.holdout`), written to export/holdout.json; None without a classifier scorer or images."""
-    classifier = next((s for s in scorers if s.name == "classifier"), None)
-    if classifier is None or not cfg.export.holdout_images or not exported.rows:
+    """The export's hold-out check (`promptopt.holdout.export_holdout`) under a spinner."""
+    if exported is None:
         return None
-    from promptopt.atomic import write_text
-    from promptopt.holdout import holdout_check
-    from promptopt.mutator import Candidate
+    from promptopt.holdout import export_holdout
 
-    best = Candidate.from_mapping(exported.rows[0])
     with console.status("hold-out check: best vs seed prompt", spinner="dots") if not quiet else nullcontext():
-        result = holdout_check(cfg, best, build_mutator(cfg).baseline(), generator, classifier)
-    write_text(exported.folder / "holdout.json", json.dumps(result, indent=2) + "\n")
-    return result
+        return export_holdout(cfg, exported.folder, exported.rows, generator, scorers)
 
 
 def _holdout_text(h: dict[str, Any]) -> str:
@@ -119,8 +112,8 @@ def _summary(cfg: StudyConfig, paths: RunPaths, study: Any, result: SearchResult
         if exported is None
         else {
             "folder": str(exported.folder),
-            "prompts_csv": str(exported.folder / "opg_prompts.csv"),
-            "dataset": str(exported.folder / "dataset"),
+            "prompts_csv": str(exported.folder / PROMPTS_CSV),
+            "dataset": str(exported.folder / DATASET_DIR),
             "images": exported.n_images,
             "top_prompts": [row["prompt"] for row in exported.rows],
             "validation": _validation_text(cfg, exported.rows[0]),
@@ -171,8 +164,8 @@ def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[
     scorers = build_scorers(cfg, realism, device=generator.device) if generator is not None else []
     exported = _export(cfg, paths, study, generator, realism, scorers)
     if not quiet:
-        console.print(f"optimal prompts: {exported.folder / 'opg_prompts.csv'}")
-        console.print(f"synthetic dataset: {exported.folder / 'dataset'} ({exported.n_images} images)")
+        console.print(f"optimal prompts: {exported.folder / PROMPTS_CSV}")
+        console.print(f"synthetic dataset: {exported.folder / DATASET_DIR} ({exported.n_images} images)")
     holdout = _holdout(cfg, exported, generator, scorers, quiet=quiet)
     if holdout is not None and not quiet:
         console.print(_holdout_text(holdout), soft_wrap=True, highlight=False)

@@ -1,0 +1,91 @@
+"""Atomic file and folder writes, the one module every layer uses: a temporary file or folder in the same folder,
+renamed over the target, so a reader (or a crash) sees the old content or the new, never half of it.
+
+`tempfile` creates them private (0600 files, 0700 folders); what is renamed into place gets the mode a plain
+`open` or `mkdir` would give under the process's umask, so results stay readable to a group on a shared cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set back at once)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def staging_file(parent: Path, prefix: str, suffix: str = ".tmp") -> tuple[int, str]:
+    """`tempfile.mkstemp` in `parent` with a plain file's mode: (open descriptor, path)."""
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=prefix, suffix=suffix)
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
+
+def staging_dir(parent: Path, prefix: str) -> Path:
+    """`tempfile.mkdtemp` in `parent` with a plain folder's mode, for a folder that is renamed into place."""
+    path = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    path.chmod(0o777 & ~_umask())
+    return path
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, flush it to disk, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = staging_file(path.parent, f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def staged_dir(target: Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside `target`; on success it replaces `target` as a whole.
+
+    On any error (or interruption) the staging folder is removed and `target` is left as it was.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = staging_dir(target.parent, f".{target.name}.staging-")
+    try:
+        yield staging
+        if target.exists():
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+            os.replace(target, old / target.name)
+            os.replace(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_stale_staging(folder: Path) -> None:
+    """Remove staging and old folders a killed process left in `folder`."""
+    if folder.is_dir():
+        for path in folder.glob(".*.staging-*"):
+            shutil.rmtree(path, ignore_errors=True)
+        for path in folder.glob(".*.old-*"):
+            shutil.rmtree(path, ignore_errors=True)
