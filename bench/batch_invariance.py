@@ -30,8 +30,8 @@ def main() -> None:
 
     import torch
 
-    from generators.base import GeneratorConfig
-    from generators.diffusers_generator import load_generator
+    from promptopt.generators.base import GeneratorConfig
+    from promptopt.generators.diffusers_generator import load_generator
     from promptopt.commands.common import quiet_libraries
     from promptopt.paths import cache_dir
 

@@ -10,10 +10,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from generators.clip_guided import ClipGuidedGenerator
-from generators.tiny import build_tiny_pipeline
-from scorers.clip import load_clip
-from scorers.tiny_clip import write_tiny_clip
+from promptopt.generators.clip_guided import ClipGuidedGenerator
+from promptopt.generators.tiny import build_tiny_pipeline
+from promptopt.scorers.clip import load_clip
+from promptopt.scorers.tiny_clip import write_tiny_clip
 
 PROMPTS = ["a colonoscopy image of a polyp"] * 4
 

@@ -37,8 +37,8 @@ def throughput(n: int, size: int, repeats: int, threads: int) -> None:
     import torch
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    from scorers.images import stack
-    from scorers.inception import INPUT_SIZE, InceptionFeatures
+    from promptopt.scorers.images import stack
+    from promptopt.scorers.inception import INPUT_SIZE, InceptionFeatures
 
     default_threads = torch.get_num_threads()
     torch.set_num_threads(threads)

@@ -53,8 +53,8 @@ def challenge_prompts(n: int) -> list[str]:
 
 
 def tiny_random_set(prompts: list[str], size: int) -> list:
-    from generators.base import GeneratorConfig
-    from generators.diffusers_generator import load_generator
+    from promptopt.generators.base import GeneratorConfig
+    from promptopt.generators.diffusers_generator import load_generator
     from promptopt.commands.common import quiet_libraries
     from promptopt.paths import cache_dir
 
@@ -85,9 +85,9 @@ def main() -> None:
     parser.add_argument("--temperatures", default="5,20", help="comma-separated softmax temperatures of the proxy")
     args = parser.parse_args()
 
-    from scorers.images import stack
-    from scorers.inception import INPUT_SIZE, InceptionFeatures
-    from scorers.realism_metrics import frechet_distance_features
+    from promptopt.scorers.images import stack
+    from promptopt.scorers.inception import INPUT_SIZE, InceptionFeatures
+    from promptopt.scorers.realism_metrics import frechet_distance_features
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -34,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from generators.base import GeneratorConfig  # noqa: E402
+from promptopt.generators.base import GeneratorConfig  # noqa: E402
 from promptopt.prompt_files import DEFAULT_GUIDANCE, DEFAULT_STEPS  # noqa: E402
 
 RESPONSE_PAIRS = {  # classifier attribute: (positive prompt, negative prompt), both challenge wordings
@@ -61,7 +61,7 @@ SECOND_SAMPLE_SEED = 2
 def load(model: str, steps: int, threads: int):
     import torch
 
-    from generators.diffusers_generator import load_generator
+    from promptopt.generators.diffusers_generator import load_generator
     from promptopt.commands.common import quiet_libraries
     from promptopt.paths import cache_dir
 
@@ -74,8 +74,8 @@ def load(model: str, steps: int, threads: int):
 
 
 def classifier_scorer(attribute: str, features):
-    from scorers.classifier import ClassifierScorer, load_classifier
-    from scorers.shipped import shipped_model
+    from promptopt.scorers.classifier import ClassifierScorer, load_classifier
+    from promptopt.scorers.shipped import shipped_model
 
     return ClassifierScorer(load_classifier(shipped_model("classifier")), features, [attribute])
 
@@ -116,8 +116,8 @@ def realism(generator, features, args) -> dict:
     from promptopt.paths import cache_dir
     from promptopt.sim.reference import gi_sim_reference
     from promptopt.sim.writer import write_dataset
-    from scorers.images import image_files, load_images
-    from scorers.realism import reference_features, set_realism
+    from promptopt.scorers.images import image_files, load_images
+    from promptopt.scorers.realism import reference_features, set_realism
 
     reference = gi_sim_reference(None, 500, 64, cache_dir())
     ref = reference_features(
@@ -191,7 +191,7 @@ def conditioning(generator) -> dict:
 
 
 def grid(generator, args) -> None:
-    from generators.train_outputs import save_grid
+    from promptopt.generators.train_outputs import save_grid
 
     seeds = list(range(8))
     images = []
@@ -204,10 +204,10 @@ def grid(generator, args) -> None:
 def shipped_features() -> None:
     from promptopt.paths import cache_dir
     from promptopt.sim.reference import gi_sim_reference
-    from scorers.features_cache import cache_name
-    from scorers.inception import InceptionFeatures
-    from scorers.realism import reference_features
-    from scorers.shipped import SHIPPED_DIR
+    from promptopt.scorers.features_cache import cache_name
+    from promptopt.scorers.inception import InceptionFeatures
+    from promptopt.scorers.realism import reference_features
+    from promptopt.scorers.shipped import SHIPPED_DIR
 
     features = InceptionFeatures()
     target = SHIPPED_DIR / "features"
@@ -243,7 +243,7 @@ def main() -> None:
     if "speed" in parts:
         figures["speed"] = speed(args.model, args)
     if set(parts) - {"speed"}:
-        from scorers.inception import InceptionFeatures
+        from promptopt.scorers.inception import InceptionFeatures
 
         generator, _ = load(args.model, args.steps, args.threads)
         features = InceptionFeatures()

@@ -28,7 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from generators.base import GeneratorConfig  # noqa: E402
+from promptopt.generators.base import GeneratorConfig  # noqa: E402
 from promptopt.commands.common import quiet_libraries  # noqa: E402
 from promptopt.commands.render import load_render_generator  # noqa: E402
 from promptopt.prompt_files import PromptSpec, resolve_prompts  # noqa: E402

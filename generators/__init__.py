@@ -1,5 +1,5 @@
 """Text-to-image generators. Never imports `promptopt`; heavy imports happen inside functions."""
 
-from generators.base import Generator, GeneratorConfig
+from promptopt.generators.base import Generator, GeneratorConfig
 
 __all__ = ["Generator", "GeneratorConfig"]

@@ -81,7 +81,7 @@ class GeneratorConfig:
     clip_guide_every: int = 1
 
     def __post_init__(self) -> None:
-        from generators.schedulers import SCHEDULER_NAMES
+        from promptopt.generators.schedulers import SCHEDULER_NAMES
 
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise ValueError(f"generator.device must be one of {DEVICES} or cuda:N, got {self.device!r}")

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from scorers.clip import ClipModel
+    from promptopt.scorers.clip import ClipModel
 
 # schedulers whose latents are x_t = sqrt(ᾱ)·x0 + sqrt(1−ᾱ)·ε, indexed by the integer timestep
 ALPHA_SCHEDULERS = (

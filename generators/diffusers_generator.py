@@ -11,8 +11,8 @@ from typing import Any
 
 from PIL import Image
 
-from generators.base import GeneratorConfig, GeneratorInputError
-from generators.loading import (
+from promptopt.generators.base import GeneratorConfig, GeneratorInputError
+from promptopt.generators.loading import (
     ModelNotFoundError,
     pipeline_folder,
     load_pipeline,
@@ -20,8 +20,8 @@ from generators.loading import (
     resolve_device,
     resolve_model,
 )
-from generators.lora_adapters import load_loras
-from generators.schedulers import apply_scheduler
+from promptopt.generators.lora_adapters import load_loras
+from promptopt.generators.schedulers import apply_scheduler
 
 __all__ = ["DiffusersGenerator", "ModelNotFoundError", "load_generator", "pipeline_folder", "resolve_device"]
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generators.base import GeneratorConfig, GeneratorInputError
-from generators.bundled_text import bundled_components
-from generators.shipped import GI_SIM_TINY, gi_sim_tiny_dir
-from generators.tiny import TINY_NAME, tiny_pipeline_dir
+from promptopt.generators.base import GeneratorConfig, GeneratorInputError
+from promptopt.generators.bundled_text import bundled_components
+from promptopt.generators.shipped import GI_SIM_TINY, gi_sim_tiny_dir
+from promptopt.generators.tiny import TINY_NAME, tiny_pipeline_dir
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt")
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")

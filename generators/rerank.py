@@ -21,8 +21,8 @@ import numpy as np
 if TYPE_CHECKING:
     from PIL import Image
 
-    from generators.base import Generator
-    from scorers.clip import ClipModel
+    from promptopt.generators.base import Generator
+    from promptopt.scorers.clip import ClipModel
 
 ScoreFn = Callable[[Sequence["Image.Image"], str], np.ndarray]
 
@@ -151,7 +151,7 @@ def clip_similarity(clip: ClipModel) -> ScoreFn:
 
     Raw cosine, not the clamped CLIP score, so candidates that are all anti-aligned still rank.
     """
-    from scorers.clip import encode_images, encode_texts
+    from promptopt.scorers.clip import encode_images, encode_texts
 
     def score(images: Sequence[Image.Image], prompt: str) -> np.ndarray:
         image_embeds = encode_images(clip, images).astype(np.float64)

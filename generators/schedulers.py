@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generators.base import GeneratorInputError
+from promptopt.generators.base import GeneratorInputError
 
 DEFAULT_SCHEDULER = "default"
 

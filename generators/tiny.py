@@ -13,9 +13,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from generators.bundled_text import MAX_TOKENS
-from scorers.atomic import staging_dir
-from scorers.bundled import minilm_dir
+from promptopt.generators.bundled_text import MAX_TOKENS
+from promptopt.scorers.atomic import staging_dir
+from promptopt.scorers.bundled import minilm_dir
 
 TINY_NAME = "tiny-random"
 TINY_VERSION = "v2"

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generators.train_checkpoint import find_checkpoint, load_checkpoint
-from generators.train_config import TrainConfig
-from generators.train_data import TrainExample
-from generators.train_models import Models
+from promptopt.generators.train_checkpoint import find_checkpoint, load_checkpoint
+from promptopt.generators.train_config import TrainConfig
+from promptopt.generators.train_data import TrainExample
+from promptopt.generators.train_models import Models
 
 if TYPE_CHECKING:
-    from generators.train_loop import Trainer
+    from promptopt.generators.train_loop import Trainer
 
 Validate = Callable[[list[Any], list[str]], dict[str, float]]
 
@@ -80,7 +80,7 @@ def train(
     """
     import torch
 
-    from generators.train_loop import Trainer
+    from promptopt.generators.train_loop import Trainer
 
     device = resolve_train_device(cfg.device, cfg.mixed_precision)
     out.mkdir(parents=True, exist_ok=True)

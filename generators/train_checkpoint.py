@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scorers.atomic import staged_dir
+from promptopt.scorers.atomic import staged_dir
 
 CHECKPOINTS = "checkpoints"
 STATE = "state.json"

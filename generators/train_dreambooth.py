@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from generators.train_config import DreamBoothConfig
-from generators.train_data import TrainExample
-from generators.train_models import Models, render
-from scorers.atomic import staged_dir
+from promptopt.generators.train_config import DreamBoothConfig
+from promptopt.generators.train_data import TrainExample
+from promptopt.generators.train_models import Models, render
+from promptopt.scorers.atomic import staged_dir
 
 CLASS_IMAGES = "class_images"
 

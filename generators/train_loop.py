@@ -12,15 +12,15 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from generators.train_checkpoint import Checkpoint, save_checkpoint
-from generators.train_config import TrainConfig
-from generators.train_data import CaptionDataset, TrainExample, derive_seed
-from generators.train_dreambooth import class_examples, instance_examples
-from generators.train_encode import Latents, TextEmbeddings
-from generators.train_loss import denoising_loss
-from generators.train_models import add_trainables, load_models, place, render
-from generators.train_outputs import save_grid, save_lora, save_pipeline, write_log, write_plot
-from generators.train_vae import pixels, save_vae, vae_loss, validate_vae, validation_images
+from promptopt.generators.train_checkpoint import Checkpoint, save_checkpoint
+from promptopt.generators.train_config import TrainConfig
+from promptopt.generators.train_data import CaptionDataset, TrainExample, derive_seed
+from promptopt.generators.train_dreambooth import class_examples, instance_examples
+from promptopt.generators.train_encode import Latents, TextEmbeddings
+from promptopt.generators.train_loss import denoising_loss
+from promptopt.generators.train_models import add_trainables, load_models, place, render
+from promptopt.generators.train_outputs import save_grid, save_lora, save_pipeline, write_log, write_plot
+from promptopt.generators.train_vae import pixels, save_vae, vae_loss, validate_vae, validation_images
 
 NOISE_STREAM, CLASS_STREAM = 31, 32
 

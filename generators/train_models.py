@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generators.bundled_text import MAX_TOKENS, MINILM, bundled_components, minilm_text_encoder
-from generators.train_config import ModelInitConfig, TrainConfig, VaeInitConfig
-from generators.train_data import derive_seed
+from promptopt.generators.bundled_text import MAX_TOKENS, MINILM, bundled_components, minilm_text_encoder
+from promptopt.generators.train_config import ModelInitConfig, TrainConfig, VaeInitConfig
+from promptopt.generators.train_data import derive_seed
 
 SD_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 
@@ -213,7 +213,7 @@ def text_encoder_from_spec(spec: str, seed: int) -> tuple[Any, Any]:
     """`minilm`, `tiny-clip` or a folder → (text encoder, tokenizer); the encoder is frozen by the trainer."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer, CLIPTextConfig, CLIPTextModel
 
-    from scorers.bundled import minilm_dir
+    from promptopt.scorers.bundled import minilm_dir
 
     if spec in ("minilm", "tiny-clip"):
         if spec == MINILM:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scorers.atomic import staging_dir, write_bytes
+from promptopt.scorers.atomic import staging_dir, write_bytes
 
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
 LOG = "training_log.csv"
@@ -84,7 +84,7 @@ def drop_source_paths(folder: Path) -> None:
 def save_pipeline(out: Path, pipe: Any, *, bundled_text_encoder: bool = False, precision: str = "fp32") -> Path:
     """`save_pretrained` into a staging folder, then move it in with model_index.json last.
     `bundled_text_encoder`: leave out text_encoder/ and tokenizer/ and write the MiniLM marker instead."""
-    from generators.bundled_text import write_marker
+    from promptopt.generators.bundled_text import write_marker
 
     staging = staging_dir(out, ".pipeline-staging-")
     try:

@@ -12,8 +12,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from generators.train_data import BatchPlan, CaptionDataset
-from generators.train_encode import Latents
+from promptopt.generators.train_data import BatchPlan, CaptionDataset
+from promptopt.generators.train_encode import Latents
 
 VALIDATION_IMAGES = 4
 SCALING_IMAGES = 64
@@ -69,7 +69,7 @@ def validate_vae(
     vae: Any, images: Any, path: Path, autocast: Callable[[], AbstractContextManager]
 ) -> dict[str, float]:
     """Save a grid (one row per image: original | reconstruction) to `path`; return the reconstruction MSE."""
-    from generators.train_outputs import save_grid
+    from promptopt.generators.train_outputs import save_grid
 
     recon = reconstruct(vae, images, autocast)
     mse = float(((recon - images.float()) ** 2).mean())
@@ -92,8 +92,8 @@ def save_vae(out: Path, vae: Any, data: CaptionDataset, device: Any, autocast: A
     AutoencoderKL into `out` (config.json written last), loadable with `AutoencoderKL.from_pretrained(out)`."""
     import shutil
 
-    from generators.train_outputs import drop_source_paths, move_into
-    from scorers.atomic import staging_dir
+    from promptopt.generators.train_outputs import drop_source_paths, move_into
+    from promptopt.scorers.atomic import staging_dir
 
     if not scaling_factor:
         vae.register_to_config(scaling_factor=1.0)

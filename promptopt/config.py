@@ -14,7 +14,7 @@ from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generators.base import GeneratorConfig
+from promptopt.generators.base import GeneratorConfig
 from promptopt.errors import InputError
 from promptopt.grammar import CATEGORY_NAMES
 

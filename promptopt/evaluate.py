@@ -21,7 +21,7 @@ import numpy as np
 
 from promptopt.errors import InputError
 from promptopt.progress import Progress
-from scorers.set_metrics import (
+from promptopt.scorers.set_metrics import (
     MetricRow,
     diversity_row,
     fid_row,
@@ -115,7 +115,7 @@ def resolve_device(device: str) -> str:
 
 
 def generated_files(folder: Path) -> list[Path]:
-    from scorers.images import image_files
+    from promptopt.scorers.images import image_files
 
     if not folder.is_dir():
         raise InputError(f"generated folder {folder} does not exist: pass a folder of generated images")
@@ -152,7 +152,7 @@ def read_prompts(folder: Path, files: Sequence[Path]) -> list[str] | str:
 
 def load_models(cfg: EvaluateConfig, *, with_clip: bool) -> Models:
     """Load the backbone, IS network, classifier and CLIP model the requested metrics need."""
-    from scorers.backbones import load_backbone
+    from promptopt.scorers.backbones import load_backbone
 
     wanted = set(cfg.metrics)
     backbone = None
@@ -160,14 +160,14 @@ def load_models(cfg: EvaluateConfig, *, with_clip: bool) -> Models:
         backbone = _loaded("--backbone", lambda: load_backbone(cfg.backbone, cfg.device))
     is_network = classifier = classifier_features = None
     if "is" in wanted and cfg.is_network is not None:
-        from scorers.inception_score import LogitsNetwork
+        from promptopt.scorers.inception_score import LogitsNetwork
 
         is_network = _loaded("--is-network", lambda: LogitsNetwork(cfg.is_network, cfg.device))
     if "is" in wanted and cfg.classifier is not None:
         classifier, classifier_features = _load_classifier(cfg, backbone)
     clip = None
     if "clip" in wanted and cfg.clip is not None and with_clip:
-        from scorers.clip import load_clip
+        from promptopt.scorers.clip import load_clip
 
         clip = _loaded("--clip", lambda: load_clip(cfg.clip, device=cfg.device))
     return Models(backbone, is_network, classifier, classifier_features, clip)
@@ -183,8 +183,8 @@ def _loaded(option: str, load: Callable[[], Any]) -> Any:
 def _load_classifier(cfg: EvaluateConfig, backbone: Any) -> tuple[Any, Any]:
     """The attribute classifier and the features it was fitted on: the --backbone's when the names agree,
     else the Inception features when it was fitted on those."""
-    from scorers.classifier import load_classifier
-    from scorers.inception import InceptionFeatures
+    from promptopt.scorers.classifier import load_classifier
+    from promptopt.scorers.inception import InceptionFeatures
 
     classifier = _loaded("--classifier", lambda: load_classifier(cfg.classifier))
     if backbone is not None and backbone.name == classifier.backbone:
@@ -213,7 +213,7 @@ class GeneratedOutputs:
 
 def generated_pass(files: Sequence[Path], models: Models, progress: Progress | None) -> GeneratedOutputs:
     """Everything the metrics need from the generated images, in one pass of CHUNK images at a time."""
-    from scorers.images import load_images
+    from promptopt.scorers.images import load_images
 
     parts: dict[str, list[np.ndarray]] = {"features": [], "is": [], "attributes": [], "clip": []}
     for start in range(0, len(files), CHUNK):
@@ -228,7 +228,7 @@ def generated_pass(files: Sequence[Path], models: Models, progress: Progress | N
             inputs = features if shared else models.classifier_features(images)
             parts["attributes"].append(models.classifier.predict_proba(inputs))
         if models.clip is not None:
-            from scorers.clip import encode_images
+            from promptopt.scorers.clip import encode_images
 
             parts["clip"].append(encode_images(models.clip, images))
         if progress is not None:
@@ -260,8 +260,8 @@ def reference_side(
 ) -> tuple[np.ndarray, bool]:
     """Reference features from the cache (computed and cached on a miss), and whether they were cached."""
     from promptopt.paths import cache_dir
-    from scorers.images import image_files
-    from scorers.realism import reference_features
+    from promptopt.scorers.images import image_files
+    from promptopt.scorers.realism import reference_features
 
     total = len(image_files(folder))
     counted = _Counted(backbone, total, progress)
@@ -280,7 +280,7 @@ def reference_side(
 
 
 def inception_score_rows(outputs: GeneratedOutputs, models: Models, cfg: EvaluateConfig, n: int) -> list[MetricRow]:
-    from scorers.inception_score import class_distribution
+    from promptopt.scorers.inception_score import class_distribution
 
     rows = []
     if outputs.is_probs is not None:
@@ -313,7 +313,7 @@ def clip_row(
         return MetricRow("clip", None, None, n, None, cfg.clip, None, f"CLIP score needs prompts: {prompts}")
     if models.clip is None:
         return MetricRow("clip", None, None, n, None, cfg.clip, None, "the CLIP model was not loaded")
-    from scorers.clip import clip_score, encode_texts, token_count
+    from promptopt.scorers.clip import clip_score, encode_texts, token_count
 
     clip = models.clip
     distinct = sorted(set(prompts))

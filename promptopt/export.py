@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generators.base import Generator
+from promptopt.generators.base import Generator
 from promptopt.config import StudyConfig, to_dict
 from promptopt.errors import InputError
 from promptopt.factory import RealismAssets
@@ -27,8 +27,8 @@ from promptopt.paths import DATASET_DIR, PROMPTS_CSV, PROMPTS_JSON, SUMMARY_FILE
 from promptopt.provenance import environment
 from promptopt.ranking import rank_trials
 from promptopt.seeds import export_seeds, validation_seeds
-from scorers import atomic
-from scorers.base import Scorer
+from promptopt.scorers import atomic
+from promptopt.scorers.base import Scorer
 
 FID_RELIABLE_N = 2048
 
@@ -147,8 +147,8 @@ def export_study(
     is called after each prompt's k validation or dataset images."""
     from optuna.trial import TrialState
 
-    from scorers.set_metrics import memorisation_summary, prdc_summary
-    from scorers.realism import set_realism
+    from promptopt.scorers.set_metrics import memorisation_summary, prdc_summary
+    from promptopt.scorers.realism import set_realism
 
     finalists = finalist_trials(cfg, study)
     validated = None

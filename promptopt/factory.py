@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from generators.base import GeneratorConfig
+from promptopt.generators.base import GeneratorConfig
 from promptopt.config import GI_SIM_REFERENCE, StudyConfig
 from promptopt.errors import InputError
 from promptopt.grammar.opg_categories import CATEGORIES
@@ -32,8 +32,8 @@ def build_generator(cfg: StudyConfig) -> Any:
 def load_sampler(cfg: GeneratorConfig) -> Any:
     """The generator `cfg` names, wrapped in its sampling (plain, rerank or CLIP-guided); what the user can fix
     (missing model, misfit LoRA, dtype, CLIP model) is an InputError."""
-    from generators.base import GeneratorInputError
-    from generators.diffusers_generator import ModelNotFoundError, load_generator
+    from promptopt.generators.base import GeneratorInputError
+    from promptopt.generators.diffusers_generator import ModelNotFoundError, load_generator
 
     try:
         generator = load_generator(cfg, cache_dir=cache_dir())
@@ -41,19 +41,19 @@ def load_sampler(cfg: GeneratorConfig) -> Any:
         raise InputError(str(err)) from None
     if cfg.sampling == "plain":
         return generator
-    from scorers.clip import load_clip
+    from promptopt.scorers.clip import load_clip
 
     try:
         clip = load_clip(cfg.clip_model, device=generator.device)
     except (FileNotFoundError, ValueError) as err:
         raise InputError(f"[generator] clip_model: {err}") from None
     if cfg.sampling == "rerank":
-        from generators.rerank import RerankGenerator, clip_similarity
+        from promptopt.generators.rerank import RerankGenerator, clip_similarity
 
         return RerankGenerator(
             generator, clip_similarity(clip), scorer_name=f"clip:{clip.name}", candidates=cfg.rerank_candidates
         )
-    from generators.clip_guided import ClipGuidedGenerator
+    from promptopt.generators.clip_guided import ClipGuidedGenerator
 
     try:
         return ClipGuidedGenerator.from_generator(
@@ -87,9 +87,9 @@ def reference_folder(cfg: StudyConfig) -> Path:
 def build_realism(cfg: StudyConfig, device: str = "cpu") -> RealismAssets | None:
     if cfg.scorers.realism is None:
         return None
-    from scorers.images import image_files
-    from scorers.inception import InceptionFeatures
-    from scorers.realism import reference_features
+    from promptopt.scorers.images import image_files
+    from promptopt.scorers.inception import InceptionFeatures
+    from promptopt.scorers.realism import reference_features
 
     folder = reference_folder(cfg)
     if len(image_files(folder)) < 2:
@@ -106,12 +106,12 @@ def build_realism(cfg: StudyConfig, device: str = "cpu") -> RealismAssets | None
 
 def build_scorers(cfg: StudyConfig, realism: RealismAssets | None, device: str = "cpu") -> list[Any]:
     """The scorers the study names; Inception features are shared between realism and diversity."""
-    from scorers.intent import IntentScorer, load_minilm
-    from scorers.realism import RealismScorer
+    from promptopt.scorers.intent import IntentScorer, load_minilm
+    from promptopt.scorers.realism import RealismScorer
 
     scorers: list[Any] = []
     if cfg.scorers.clip is not None:
-        from scorers.clip import ClipScorer, load_clip
+        from promptopt.scorers.clip import ClipScorer, load_clip
 
         try:
             scorers.append(ClipScorer(load_clip(cfg.scorers.clip.model, device=device)))
@@ -119,12 +119,12 @@ def build_scorers(cfg: StudyConfig, realism: RealismAssets | None, device: str =
             raise InputError(f"[scorers.clip] model: {err}") from None
     inception = _shared_inception(realism, device)
     if cfg.scorers.diversity is not None:
-        from scorers.diversity import DiversityScorer
+        from promptopt.scorers.diversity import DiversityScorer
 
         scorers.append(DiversityScorer(inception(), metric=cfg.scorers.diversity.metric))
     if cfg.scorers.classifier is not None:
         from promptopt.labels import category_attributes
-        from scorers.classifier import ClassifierScorer, load_classifier
+        from promptopt.scorers.classifier import ClassifierScorer, load_classifier
 
         classifier = _load_fitted(load_classifier, cfg.scorers.classifier.model, "classifier")
         try:
@@ -132,7 +132,7 @@ def build_scorers(cfg: StudyConfig, realism: RealismAssets | None, device: str =
         except ValueError as err:
             raise InputError(f"[scorers.classifier] model: {err}") from None
     if cfg.scorers.aligner is not None:
-        from scorers.aligner import AlignerScorer, load_aligner
+        from promptopt.scorers.aligner import AlignerScorer, load_aligner
 
         aligner = _load_fitted(load_aligner, cfg.scorers.aligner.model, "aligner")
         try:
@@ -153,7 +153,7 @@ def build_scorers(cfg: StudyConfig, realism: RealismAssets | None, device: str =
 
 def _shared_inception(realism: RealismAssets | None, device: str) -> Callable[[], Any]:
     """A getter for one InceptionFeatures shared by every scorer that needs it (the realism one when present)."""
-    from scorers.inception import InceptionFeatures
+    from promptopt.scorers.inception import InceptionFeatures
 
     made: list[Any] = [realism.features] if realism is not None else []
 
@@ -168,7 +168,7 @@ def _shared_inception(realism: RealismAssets | None, device: str) -> Callable[[]
 def _load_fitted(load: Callable[[Path], Any], model: str, section: str) -> Any:
     """A fitted scorer model (`gi-sim`: the shipped one), or an InputError that says how to make one."""
     if model == GI_SIM_REFERENCE:
-        from scorers.shipped import shipped_model
+        from promptopt.scorers.shipped import shipped_model
 
         try:
             model = str(shipped_model(section))

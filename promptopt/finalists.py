@@ -23,8 +23,8 @@ from promptopt.paths import TRIAL_IMAGES, TRIAL_SCORES
 from promptopt.ranking import pareto_levels
 from promptopt.search import render_candidate, score_images
 from promptopt.seeds import validation_seeds
-from scorers import atomic
-from scorers.base import Scorer
+from promptopt.scorers import atomic
+from promptopt.scorers.base import Scorer
 
 
 @dataclass(frozen=True)

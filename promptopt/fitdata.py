@@ -20,8 +20,8 @@ from promptopt.progress import Progress
 from promptopt.sim.writer import GI_SIM, GI_SIM_SEED, gi_sim_dataset
 
 if TYPE_CHECKING:
-    from scorers.aligner import Aligner, AlignerConfig
-    from scorers.classifier import Classifier, ProbeConfig
+    from promptopt.scorers.aligner import Aligner, AlignerConfig
+    from promptopt.scorers.classifier import Classifier, ProbeConfig
 
 
 
@@ -53,7 +53,7 @@ def resolve_data(data: str, *, gi_sim_images: int, size: int) -> Path:
 
 def load_backbone(spec: str, device: str) -> Any:
     """The feature function a `--backbone` spec names (see `scorers.backbones`), as InputError when it cannot load."""
-    from scorers.backbones import load_backbone as load
+    from promptopt.scorers.backbones import load_backbone as load
 
     try:
         return load(spec, device=device)
@@ -73,7 +73,7 @@ def load_items(path: Path, *, min_items: int = 2) -> Dataset:
 
 def require_trainable(dataset: Dataset, what: str = "dataset") -> None:
     """Fail before any feature is computed when no attribute has known present and known absent images."""
-    from scorers.classifier import ProbeConfig, untrainable
+    from promptopt.scorers.classifier import ProbeConfig, untrainable
 
     y, known = targets(item.labels for item in dataset.items)
     reasons = untrainable(y, known, ATTRIBUTES, ProbeConfig().min_per_class)
@@ -88,8 +88,8 @@ def dataset_features(dataset: Dataset, backbone: Any, *, progress: Progress | No
     """The dataset's image features, computed once per (decoded pixels, backbone) and then read from the cache;
     `progress` hears of each chunk under the task `features (<backbone>)`."""
     from promptopt.paths import cache_dir
-    from scorers.features_cache import image_features
-    from scorers.image_identity import images_hash
+    from promptopt.scorers.features_cache import image_features
+    from promptopt.scorers.image_identity import images_hash
 
     paths = [item.image for item in dataset.items]
     identity = images_hash(paths)
@@ -108,7 +108,7 @@ def dataset_features(dataset: Dataset, backbone: Any, *, progress: Progress | No
 
 def split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train, held_out) indices of a seeded split by image; InputError when `holdout` cannot split `n` images."""
-    from scorers.fitting import holdout_split
+    from promptopt.scorers.fitting import holdout_split
 
     try:
         return holdout_split(n, holdout, seed)
@@ -118,7 +118,7 @@ def split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_classifier_on(fs: FeatureSet, *, holdout: float, config: ProbeConfig) -> tuple[Classifier, dict[str, Any]]:
     """The attribute classifier fitted on the training part of `fs` and its held-out metrics (also in its meta)."""
-    from scorers.classifier import NoTrainableAttributeError, evaluate, fit_classifier
+    from promptopt.scorers.classifier import NoTrainableAttributeError, evaluate, fit_classifier
 
     y, known = fs.targets()
     train, held_out = split(len(fs.items), holdout, config.seed)
@@ -148,7 +148,7 @@ def fit_aligner_on(
 ) -> tuple[Aligner, dict[str, Any]]:
     """The aligner fitted on the training images' prompt pairs of `fs`, and its held-out retrieval metrics
     (candidates: the held-out images' distinct prompts; see `scorers.aligner`)."""
-    from scorers.aligner import encode_texts, fit_aligner, retrieval
+    from promptopt.scorers.aligner import encode_texts, fit_aligner, retrieval
 
     train, held_out = split(len(fs.items), holdout, config.seed)
     train_texts, train_pairs = prompt_pairs(tuple(fs.items[i] for i in train))

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generators.train_config import TrainConfig
-from generators.train_data import TrainExample
+from promptopt.generators.train_config import TrainConfig
+from promptopt.generators.train_data import TrainExample
 from promptopt.config import build_dataclass, to_dict
 from promptopt.errors import InputError
 from promptopt.grammar import CATEGORY_NAMES

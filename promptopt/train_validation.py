@@ -30,13 +30,13 @@ class KidValidator:
         self._reference: np.ndarray | None = None
 
     def __call__(self, images: list[Any], prompts: list[str]) -> dict[str, float]:
-        from scorers.realism_metrics import kid_summary
+        from promptopt.scorers.realism_metrics import kid_summary
 
         if self._reference is None:
             from PIL import Image
 
-            from generators.train_data import load_pixels
-            from scorers.inception import InceptionFeatures
+            from promptopt.generators.train_data import load_pixels
+            from promptopt.scorers.inception import InceptionFeatures
 
             self._features = InceptionFeatures(device=self.device)
             real = [load_pixels(p, self.resolution) for p in self.images]

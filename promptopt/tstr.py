@@ -24,7 +24,7 @@ from promptopt.labels import ATTRIBUTES
 from promptopt.progress import Progress
 
 if TYPE_CHECKING:
-    from scorers.classifier import Classifier, ProbeConfig
+    from promptopt.scorers.classifier import Classifier, ProbeConfig
 
 SIDES = ("tstr", "trtr")
 
@@ -43,7 +43,7 @@ def tstr(
     `backbone` is a feature function with a `name` (`scorers.backbones.load_backbone`); the config's seed also
     draws the real split.
     """
-    from scorers.classifier import ProbeConfig, evaluate
+    from promptopt.scorers.classifier import ProbeConfig, evaluate
 
     config = config or ProbeConfig()
     datasets = {"synthetic": load_items(synthetic), "real": load_items(real)}
@@ -70,7 +70,7 @@ def tstr(
 
 
 def _fit(fs: FeatureSet, rows: np.ndarray, config: ProbeConfig, what: str) -> Classifier:
-    from scorers.classifier import NoTrainableAttributeError, fit_classifier
+    from promptopt.scorers.classifier import NoTrainableAttributeError, fit_classifier
 
     y, known = fs.targets()
     try:

@@ -1,5 +1,5 @@
 """Scorers for generated images. Never imports `promptopt`; heavy imports happen inside functions."""
 
-from scorers.base import Scorer
+from promptopt.scorers.base import Scorer
 
 __all__ = ["Scorer"]

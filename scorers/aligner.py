@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from scorers.fitting import auroc, data_hash, load_model, one_thread, save_model, standardisation
+from promptopt.scorers.fitting import auroc, data_hash, load_model, one_thread, save_model, standardisation
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
 KIND = "aligner"

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from scorers.images import stack
+from promptopt.scorers.images import stack
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -43,11 +43,11 @@ def load_backbone(spec: str, device: str = "cpu") -> Backbone:
     """The backbone a spec names. Missing weights raise FileNotFoundError, a bad spec ValueError (one line each)."""
     kind, sep, arg = spec.partition(":")
     if spec == "inception":
-        from scorers.inception import InceptionFeatures
+        from promptopt.scorers.inception import InceptionFeatures
 
         return InceptionFeatures(device=device)
     if sep and kind == "open_clip" and arg:
-        from scorers.clip import load_clip
+        from promptopt.scorers.clip import load_clip
 
         return OpenClipFeatures(load_clip(arg, device=device))
     if sep and kind == "dinov2" and arg:

@@ -11,8 +11,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from scorers.prdc import distance_blocks
-from scorers.realism import FeatureFn
+from promptopt.scorers.prdc import distance_blocks
+from promptopt.scorers.realism import FeatureFn
 
 Metric = Literal["euclidean", "cosine"]
 

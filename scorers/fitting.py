@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from scorers.atomic import write_bytes
+from promptopt.scorers.atomic import write_bytes
 
 WEIGHTS_SUFFIX = ".safetensors"
 STD_FLOOR = 1e-6  # some Inception pool features are near-constant on a small set

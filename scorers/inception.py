@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from scorers.bundled import inception_path
-from scorers.images import stack
+from promptopt.scorers.bundled import inception_path
+from promptopt.scorers.images import stack
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048

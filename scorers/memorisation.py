@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scorers.prdc import distance_blocks
+from promptopt.scorers.prdc import distance_blocks
 
 
 def nearest_reference(fake: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

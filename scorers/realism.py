@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from scorers.features_cache import image_features
-from scorers.images import image_files
-from scorers.realism_metrics import frechet_distance_features, kid
+from promptopt.scorers.features_cache import image_features
+from promptopt.scorers.images import image_files
+from promptopt.scorers.realism_metrics import frechet_distance_features, kid
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
 

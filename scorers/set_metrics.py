@@ -44,7 +44,7 @@ class MetricRow:
 
 
 def fid_row(ref: np.ndarray, gen: np.ndarray, backbone: str) -> MetricRow:
-    from scorers.realism_metrics import frechet_distance_features
+    from promptopt.scorers.realism_metrics import frechet_distance_features
 
     dim, n = ref.shape[1], min(len(ref), len(gen))
     reliable = n >= dim
@@ -54,7 +54,7 @@ def fid_row(ref: np.ndarray, gen: np.ndarray, backbone: str) -> MetricRow:
 
 
 def kid_row(ref: np.ndarray, gen: np.ndarray, backbone: str, seed: int) -> MetricRow:
-    from scorers.realism_metrics import kid_summary
+    from promptopt.scorers.realism_metrics import kid_summary
 
     s = kid_summary(ref, gen, subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=seed)
     size = int(s["subset_size"])
@@ -89,7 +89,7 @@ def prdc_rows(ref: np.ndarray, gen: np.ndarray, backbone: str) -> list[MetricRow
 
 def prdc_summary(ref: np.ndarray, gen: np.ndarray) -> dict[str, Any]:
     """Precision, recall, density and coverage at k=PRDC_K, or why they cannot be computed."""
-    from scorers.prdc import prdc
+    from promptopt.scorers.prdc import prdc
 
     if min(len(ref), len(gen)) <= PRDC_K:
         return {
@@ -102,7 +102,7 @@ def prdc_summary(ref: np.ndarray, gen: np.ndarray) -> dict[str, Any]:
 
 def memorisation_summary(ref: np.ndarray, gen: np.ndarray) -> dict[str, Any]:
     """Near copies of reference images among the generated ones (scorers.memorisation's rule)."""
-    from scorers.memorisation import near_copies
+    from promptopt.scorers.memorisation import near_copies
 
     found = near_copies(gen, ref, percentile=MEMORISATION_PERCENTILE)
     return {
@@ -126,7 +126,7 @@ def memorisation_row(ref: np.ndarray, gen: np.ndarray, backbone: str) -> MetricR
 
 
 def diversity_row(ref: np.ndarray | None, gen: np.ndarray, backbone: str, seed: int) -> MetricRow:
-    from scorers.diversity import mean_pairwise_distance
+    from promptopt.scorers.diversity import mean_pairwise_distance
 
     note = "mean pairwise Euclidean distance of generated features"
     if ref is not None:
@@ -144,7 +144,7 @@ def is_splits(n: int) -> int:
 
 def is_row(metric: str, probs: np.ndarray, source: str, seed: int, extra_note: str = "") -> MetricRow:
     """IS over `probs` shuffled with a seeded generator (torchmetrics shuffles with the global torch RNG)."""
-    from scorers.inception_score import inception_score, torch_chunks
+    from promptopt.scorers.inception_score import inception_score, torch_chunks
 
     n = len(probs)
     if n < 4:

@@ -1,20 +1,23 @@
 """The import rule, read from every module's imports with `ast` (lowest layer first):
 
-- `scorers` (the ground floor: metrics, atomic writes, offline assets) imports nothing of ours;
-- `generators` imports only `scorers`;
+- `promptopt.scorers` (scorers/: the ground floor: metrics, atomic writes, offline assets) imports nothing else
+  of ours;
+- `promptopt.generators` (generators/) imports only `promptopt.scorers`;
 - promptopt's core (errors, paths, progress, interrupt, provenance, TOML I/O) imports no other promptopt module;
 - its vocabulary (grammar, categories, labels, datasets, GI-sim) imports only the core (and `scorers`);
 - its workflows (search, render, evaluate, fit, tstr, train, export) may import the core, the vocabulary,
   `generators` and `scorers`, never the face;
 - the face (`promptopt.cli`, `promptopt.commands`) may import anything; only it and bench/ import `commands`;
-- no module imports another module's `_private` name.
+- no module imports another module's `_private` name, and none imports the folders' bare names (`scorers`,
+  `generators`): they install under promptopt only.
 """
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = ("promptopt", "generators", "scorers")
+FOLDERS = {"promptopt": "promptopt", "generators": "promptopt.generators", "scorers": "promptopt.scorers"}
+BARE = ("generators", "scorers")
 CORE = {"promptopt", "promptopt.errors", "promptopt.paths", "promptopt.progress", "promptopt.interrupt",
         "promptopt.provenance", "promptopt.tomlio"}  # fmt: skip
 VOCABULARY = ("promptopt.grammar", "promptopt.categories", "promptopt.labels", "promptopt.dataset", "promptopt.sim")
@@ -22,9 +25,11 @@ FACE = ("promptopt.cli", "promptopt.commands")
 
 
 def layer(module: str) -> str:
-    top = module.split(".")[0]
-    if top in ("scorers", "generators"):
-        return top
+    for name in BARE:
+        if module == f"promptopt.{name}" or module.startswith(f"promptopt.{name}."):
+            return name
+    if module.split(".")[0] in BARE:
+        return "bare"
     if module in CORE:
         return "core"
     if module.startswith(tuple(f"{p}." for p in VOCABULARY)) or module in VOCABULARY:
@@ -52,7 +57,7 @@ def imports(source: str) -> list[tuple[str, str | None, int]]:
             found += [(alias.name, None, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found += [(node.module, alias.name, node.lineno) for alias in node.names]
-    return [(m, n, line) for m, n, line in found if m.split(".")[0] in OURS]
+    return [(m, n, line) for m, n, line in found if m.split(".")[0] in FOLDERS]
 
 
 def violations(module: str, source: str) -> list[str]:
@@ -62,35 +67,49 @@ def violations(module: str, source: str) -> list[str]:
         if name is not None and name.startswith("_") and not name.startswith("__"):
             problems.append(f"{module}:{line} imports the private {target}.{name}")
         full = f"{target}.{name}" if name is not None and is_module(f"{target}.{name}") else target
-        if layer(full) not in ALLOWED[layer(module)]:
+        if layer(full) == "bare":
+            problems.append(f"{module}:{line} imports {full}: write promptopt.{full}")
+        elif layer(full) not in ALLOWED[layer(module)]:
             problems.append(f"{module}:{line} ({layer(module)}) imports {full} ({layer(full)})")
     return problems
 
 
 def is_module(dotted: str) -> bool:
     """Whether `dotted` names a module or package of ours (so `from promptopt import commands` imports it)."""
-    path = ROOT.joinpath(*dotted.split("."))
+    parts = dotted.split(".")
+    if parts[:2] in (["promptopt", "generators"], ["promptopt", "scorers"]):
+        parts = parts[1:]
+    path = ROOT.joinpath(*parts)
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def module_name(path: Path) -> str:
+    """The installed name of a module file: scorers/clip.py is promptopt.scorers.clip."""
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    parts = parts[:-1] if parts[-1] == "__init__" else parts
+    return ".".join([FOLDERS[parts[0]], *parts[1:]])
 
 
 def test_every_module_keeps_the_import_rule():
-    modules = [p for top in OURS for p in sorted((ROOT / top).rglob("*.py"))]
+    modules = [p for top in FOLDERS for p in sorted((ROOT / top).rglob("*.py"))]
     assert len(modules) > 100
     problems = [v for p in modules for v in violations(module_name(p), p.read_text(encoding="utf-8"))]
     assert problems == []
 
 
 def test_the_rule_catches_wrong_imports():
-    assert violations("scorers.clip", "from promptopt.errors import InputError") == [
-        "scorers.clip:1 (scorers) imports promptopt.errors (core)"
+    assert violations("promptopt.scorers.clip", "from promptopt.errors import InputError") == [
+        "promptopt.scorers.clip:1 (scorers) imports promptopt.errors (core)"
     ]
-    assert violations("generators.loading", "import promptopt.paths") == [
-        "generators.loading:1 (generators) imports promptopt.paths (core)"
+    assert violations("promptopt.scorers.clip", "from promptopt.generators.base import Generator") == [
+        "promptopt.scorers.clip:1 (scorers) imports promptopt.generators.base (generators)"
+    ]
+    assert violations("promptopt.generators.loading", "import promptopt.paths") == [
+        "promptopt.generators.loading:1 (generators) imports promptopt.paths (core)"
+    ]
+    assert violations("promptopt.generators.loading", "from promptopt.scorers import atomic") == []
+    assert violations("promptopt.export", "from scorers.realism import kid") == [
+        "promptopt.export:1 imports scorers.realism: write promptopt.scorers.realism"
     ]
     assert violations("promptopt.paths", "from promptopt.config import StudyConfig")[0].endswith("(workflows)")
     assert violations("promptopt.sim.scene", "from promptopt.search import run_search")[0].endswith("(workflows)")
@@ -100,15 +119,15 @@ def test_the_rule_catches_wrong_imports():
     assert violations("promptopt.search", "from promptopt import commands") == [
         "promptopt.search:1 (workflows) imports promptopt.commands (face)"
     ]
-    assert violations("promptopt.render", "from generators.loading import _fingerprint") == [
-        "promptopt.render:1 imports the private generators.loading._fingerprint"
+    assert violations("promptopt.render", "from promptopt.generators.loading import _fingerprint") == [
+        "promptopt.render:1 imports the private promptopt.generators.loading._fingerprint"
     ]
     assert violations("promptopt.commands.render", "from promptopt.render import render_folder") == []
 
 
 def test_only_the_face_draws_or_parses_the_command_line():
     """Workflows return data and never print: rich and typer are imported by the face alone."""
-    for path in (p for top in OURS for p in sorted((ROOT / top).rglob("*.py"))):
+    for path in (p for top in FOLDERS for p in sorted((ROOT / top).rglob("*.py"))):
         module = module_name(path)
         if layer(module) != "face":
             tree = ast.parse(path.read_text(encoding="utf-8"))

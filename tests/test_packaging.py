@@ -1,5 +1,6 @@
-"""What gets installed: every package folder is listed in pyproject.toml, and the wheel carries the study configs
-and the shipped weights and features, so `promptopt search -c polyp` runs from an installed wheel."""
+"""What gets installed: every package folder is listed in pyproject.toml; the wheel holds nothing but `promptopt`
+(generators/, scorers/ and studies/ install as promptopt.generators, promptopt.scorers, promptopt.studies) and
+carries the study configs and the shipped weights and features, so `promptopt search -c polyp` runs from it."""
 
 import shutil
 import subprocess
@@ -20,7 +21,8 @@ def _pyproject() -> dict:
 
 def test_every_package_folder_is_installed():
     setup = _pyproject()
-    where = {name: ROOT / setup.get("package-dir", {}).get(name, name.replace(".", "/")) for name in setup["packages"]}
+    mapped = setup["package-dir"]
+    where = {name: ROOT / mapped.get(name, name.replace(".", "/")) for name in setup["packages"]}
     assert all((folder / "__init__.py").is_file() for folder in where.values()), where
     tops = ("promptopt", "generators", "scorers", "studies")
     folders = {p.parent for top in tops for p in (ROOT / top).rglob("__init__.py")}
@@ -46,8 +48,17 @@ def test_wheel_carries_the_studies_and_the_shipped_assets(wheel):
     studies = {Path(n).name for n in names if n.startswith("promptopt/studies/")}
     assert {"__init__.py", "polyp.toml", "landmark.toml", "instrument.toml"} <= studies
     assert {p.name for p in (ROOT / "studies").glob("*.toml")} <= studies
-    shipped = [f"scorers/gi-sim/features/{p.name}" for p in (ROOT / "scorers/gi-sim/features").glob("*.npy")]
+    features = (ROOT / "scorers/gi-sim/features").glob("*.npy")
+    shipped = [f"promptopt/scorers/gi-sim/features/{p.name}" for p in features]
     assert len(shipped) == 4 and set(shipped) <= names
-    assert {"scorers/gi-sim/classifier.safetensors", "generators/gi-sim-tiny/unet/diffusion_pytorch_model.safetensors",
-            "promptopt/data/medvqa-gi-2024-prompts.csv"} <= names
-    assert not any(n.startswith(("studies/", "tests/", "bench/")) for n in names)
+    assert {
+        "promptopt/scorers/gi-sim/classifier.safetensors",
+        "promptopt/generators/gi-sim-tiny/unet/diffusion_pytorch_model.safetensors",
+        "promptopt/scorers/atomic.py",
+        "promptopt/data/medvqa-gi-2024-prompts.csv",
+    } <= names
+
+
+def test_wheel_claims_no_top_level_name_but_promptopt(wheel):
+    tops = {n.split("/")[0] for n in wheel.namelist()}
+    assert {t for t in tops if not t.endswith((".dist-info", ".data"))} == {"promptopt"}

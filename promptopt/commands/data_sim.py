@@ -37,7 +37,7 @@ def sim_grid(
     seed: int = typer.Option(0, "--seed", help="Seed of the tiles."),
 ) -> None:
     """Write a labelled 4x4 grid of GI-sim images, one per main attribute."""
-    from scorers.atomic import write_bytes
+    from promptopt.scorers.atomic import write_bytes
     from promptopt.sim.grid import sim_grid as make_grid
     from promptopt.sim.writer import check_args
 

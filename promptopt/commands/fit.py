@@ -32,7 +32,7 @@ def _features(
 ) -> Any:
     """Load the dataset and check the options that depend on it (the split; when `labelled`, that some attribute
     can be fitted) before any feature is computed, then compute or read its image features."""
-    from generators.diffusers_generator import resolve_device
+    from promptopt.generators.diffusers_generator import resolve_device
     from promptopt.fitdata import dataset_features, load_backbone, load_items, require_trainable, resolve_data, split
 
     dataset = load_items(resolve_data(data, gi_sim_images=gi_sim_images, size=size))
@@ -63,7 +63,7 @@ def classifier(
     """Fit the multi-label attribute classifier (polyp, instrument, landmarks, text, box artefact …) on frozen
     image features; unknown labels (attributes an image's prompts never mention) are masked out."""
     from promptopt.fitdata import fit_classifier_on
-    from scorers.classifier import ProbeConfig
+    from promptopt.scorers.classifier import ProbeConfig
 
     check_out(out)
     config = _config(ProbeConfig, epochs=epochs, hidden=hidden, weight_decay=weight_decay, seed=seed)
@@ -106,8 +106,8 @@ def aligner(
     embeddings into one space (multi-positive symmetric InfoNCE); reports held-out retrieval recall@1/5."""
     from promptopt.commands.common import quiet_libraries
     from promptopt.fitdata import fit_aligner_on
-    from scorers.aligner import AlignerConfig
-    from scorers.intent import load_minilm
+    from promptopt.scorers.aligner import AlignerConfig
+    from promptopt.scorers.intent import load_minilm
 
     check_out(out)
     config = _config(AlignerConfig, epochs=epochs, dim=dim, seed=seed)

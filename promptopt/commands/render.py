@@ -24,7 +24,7 @@ def parse_lora(value: str) -> dict[str, Any]:
 
 def generator_config(study: Path | None, loras: list[str], **flags: Any) -> Any:
     """The study's [generator] (or the defaults) with the flags that were given; --lora replaces its adapters."""
-    from generators.base import GeneratorConfig, LoraAdapter
+    from promptopt.generators.base import GeneratorConfig, LoraAdapter
 
     base = GeneratorConfig()
     if study is not None:

@@ -17,7 +17,7 @@ from promptopt.factory import RealismAssets, build_generator, build_mutator, bui
 from promptopt.interrupt import StopFlag
 from promptopt.paths import DATASET_DIR, PROMPTS_CSV, RunPaths
 from promptopt.search import SearchResult, TrialRecord, check_generator, open_study, run_search
-from scorers.base import Scorer
+from promptopt.scorers.base import Scorer
 
 console = Console(stderr=True)
 

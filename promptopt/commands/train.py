@@ -11,8 +11,8 @@ from promptopt.commands.common import check_writable, print_json, quiet_librarie
 from promptopt.errors import InputError
 
 if TYPE_CHECKING:
-    from generators.train import TrainResult
-    from generators.train_config import TrainConfig
+    from promptopt.generators.train import TrainResult
+    from promptopt.generators.train_config import TrainConfig
 
 
 # flag name → dotted key of the training config (`data.*` is the command's own [data] section)
@@ -102,7 +102,7 @@ def train(
     flags = {
         key: (given[name] or None) if isinstance(given[name], list) else given[name] for name, key in FLAG_KEYS.items()
     }
-    from scorers.atomic import write_text
+    from promptopt.scorers.atomic import write_text
     from promptopt.train_setup import (
         CONFIG_FILE,
         build_run_config,
@@ -149,7 +149,7 @@ def train(
 
 
 def _device(cfg: TrainConfig) -> object:
-    from generators.train import resolve_train_device
+    from promptopt.generators.train import resolve_train_device
 
     try:
         return resolve_train_device(cfg.device, cfg.mixed_precision)
@@ -159,7 +159,7 @@ def _device(cfg: TrainConfig) -> object:
 
 def _check_early(cfg: TrainConfig, out: Path, resume: Optional[str]) -> None:
     """Fail on the device and the checkpoint before loading any model."""
-    from generators.train_checkpoint import find_checkpoint
+    from promptopt.generators.train_checkpoint import find_checkpoint
 
     _device(cfg)
     if resume is not None:
@@ -170,7 +170,7 @@ def _check_early(cfg: TrainConfig, out: Path, resume: Optional[str]) -> None:
 
 
 def _base_folder(model: str) -> Path:
-    from generators.diffusers_generator import ModelNotFoundError, pipeline_folder
+    from promptopt.generators.diffusers_generator import ModelNotFoundError, pipeline_folder
     from promptopt.paths import cache_dir
 
     try:

@@ -27,7 +27,7 @@ def run_training(
     quiet: bool,
 ) -> Any:
     """Train with a progress bar; the first Ctrl-C saves a checkpoint after the current step and stops."""
-    from generators.train import StepReport, train
+    from promptopt.generators.train import StepReport, train
 
     progress = Progress(
         TextColumn("[bold]{task.description}"),

@@ -28,10 +28,10 @@ def tstr(
 ) -> None:
     """Fit the attribute classifier on SYNTHETIC (TSTR) and on REAL's training part (TRTR), test both on REAL's
     held-out part: per-attribute recall, F1 and AUROC, and their macro averages over the attributes both share."""
-    from generators.diffusers_generator import resolve_device
+    from promptopt.generators.diffusers_generator import resolve_device
     from promptopt.fitdata import load_backbone
     from promptopt.tstr import tstr as run_tstr
-    from scorers.classifier import ProbeConfig
+    from promptopt.scorers.classifier import ProbeConfig
 
     try:
         config = ProbeConfig(epochs=epochs, hidden=hidden, seed=seed)

@@ -10,7 +10,7 @@ from pathlib import Path
 from promptopt.sim.config import SimConfig, sim_key
 from promptopt.sim.labels import Labels
 from promptopt.sim.scene import simulate
-from scorers import atomic
+from promptopt.scorers import atomic
 
 REFERENCE_SEED = 20_241  # disjoint from the seeds `promptopt data sim` defaults to
 REFERENCE_VERSION = "v1"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from generators.tiny import MAX_TOKENS, tiny_pipeline_dir
-from scorers.bundled import minilm_dir
+from promptopt.generators.tiny import MAX_TOKENS, tiny_pipeline_dir
+from promptopt.scorers.bundled import minilm_dir
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +23,8 @@ def tiny_sd_dir() -> Path:
 @pytest.fixture(scope="session")
 def make_tiny_generator(tiny_sd_dir):
     """make_tiny_generator(batch_size=2) -> the tiny-random DiffusersGenerator at 32x32 on the CPU."""
-    from generators.base import GeneratorConfig
-    from generators.diffusers_generator import load_generator
+    from promptopt.generators.base import GeneratorConfig
+    from promptopt.generators.diffusers_generator import load_generator
 
     def _make(batch_size: int = 2):
         cfg = GeneratorConfig(model="tiny-random", height=32, width=32, device="cpu", batch_size=batch_size)
@@ -37,8 +37,8 @@ def make_tiny_generator(tiny_sd_dir):
 def make_tiny_clip(tmp_path_factory):
     """make_tiny_clip(seed=0, preprocess=None) -> ClipModel "tiny-clip-<seed>": a randomly initialised open_clip
     model from a config (32x32 images), its preprocess config updated with `preprocess`."""
-    from scorers.clip import load_clip
-    from scorers.tiny_clip import write_tiny_clip
+    from promptopt.scorers.clip import load_clip
+    from promptopt.scorers.tiny_clip import write_tiny_clip
 
     def _make(seed: int = 0, preprocess: dict | None = None):
         folder = write_tiny_clip(tmp_path_factory.mktemp(f"tiny-clip-{seed}"), seed, preprocess)

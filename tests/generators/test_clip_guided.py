@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from generators.clip_guided import ClipGuidedGenerator, ClipInput, scheduler_kind
+from promptopt.generators.clip_guided import ClipGuidedGenerator, ClipInput, scheduler_kind
 
 PROMPTS = [
     "a colonoscopy image of a polyp",
@@ -18,7 +18,7 @@ SCALE = 300.0  # raises the tiny CLIP's similarity by ~0.24 on these images (0.2
 
 @pytest.fixture(scope="module")
 def pipe():
-    from generators.tiny import build_tiny_pipeline
+    from promptopt.generators.tiny import build_tiny_pipeline
 
     pipe = build_tiny_pipeline()
     pipe.set_progress_bar_config(disable=True)
@@ -38,7 +38,7 @@ def _px(image):
 
 def _similarity(clip, images, prompts):
     """Per-image cosine similarity measured the scorer's way: PIL preprocessing of the final 8-bit images."""
-    from scorers.clip import encode_images, encode_texts
+    from promptopt.scorers.clip import encode_images, encode_texts
 
     a, b = encode_images(clip, images), encode_texts(clip, prompts)
     a /= np.linalg.norm(a, axis=1, keepdims=True)
@@ -123,7 +123,7 @@ def test_image_depends_only_on_its_prompt_and_seed(pipe, tiny_clip):
 def test_spherical_distance_is_half_the_squared_angle():
     import torch
 
-    from generators.clip_guided import spherical_distance
+    from promptopt.generators.clip_guided import spherical_distance
 
     a, b = torch.randn(5, 16, generator=torch.Generator().manual_seed(0)).double().chunk(2, dim=1)
     angle = torch.arccos(torch.nn.functional.cosine_similarity(a, b))

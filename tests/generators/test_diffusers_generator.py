@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from generators.base import GeneratorConfig
-from generators.diffusers_generator import ModelNotFoundError, load_generator, resolve_device
-from generators.tiny import build_tiny_pipeline, tiny_pipeline_dir
+from promptopt.generators.base import GeneratorConfig
+from promptopt.generators.diffusers_generator import ModelNotFoundError, load_generator, resolve_device
+from promptopt.generators.tiny import build_tiny_pipeline, tiny_pipeline_dir
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ OOM_PROMPTS = ["a polyp", "tube", "z-line", "a polyp", "cecum", "pylorus", "a po
 
 
 def test_out_of_memory_halves_the_batch_keeps_it_and_changes_no_image(generator):
-    from generators.diffusers_generator import DiffusersGenerator
+    from promptopt.generators.diffusers_generator import DiffusersGenerator
 
     kwargs = {"guidance_scale": 3.0, "steps": 2}
     limited = OutOfMemoryAbove(generator.pipe, limit=2)
@@ -129,7 +129,7 @@ def test_out_of_memory_halves_the_batch_keeps_it_and_changes_no_image(generator)
 def test_out_of_memory_at_one_image_is_reraised_with_advice(generator):
     import torch
 
-    from generators.diffusers_generator import DiffusersGenerator
+    from promptopt.generators.diffusers_generator import DiffusersGenerator
 
     no_memory = DiffusersGenerator(OutOfMemoryAbove(generator.pipe, limit=0), device="cuda", batch_size=4,
                                    height=32, width=32, identity={})  # fmt: skip

@@ -4,9 +4,9 @@ device/dtype and memory options (tiny models built from configs)."""
 import numpy as np
 import pytest
 
-from generators.base import GeneratorConfig, GeneratorInputError
-from generators.diffusers_generator import ModelNotFoundError, load_generator, resolve_device
-from generators.schedulers import SCHEDULER_NAMES, SCHEDULERS, apply_scheduler
+from promptopt.generators.base import GeneratorConfig, GeneratorInputError
+from promptopt.generators.diffusers_generator import ModelNotFoundError, load_generator, resolve_device
+from promptopt.generators.schedulers import SCHEDULER_NAMES, SCHEDULERS, apply_scheduler
 
 RENDER = {"guidance_scale": 3.0, "steps": 2}
 

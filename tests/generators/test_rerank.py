@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from generators.rerank import RerankGenerator, candidate_seed, clip_similarity, keep_best
+from promptopt.generators.rerank import RerankGenerator, candidate_seed, clip_similarity, keep_best
 
 PROMPTS = ["a colonoscopy image of a polyp", "an endoscopic view of the pylorus"]
 SEEDS = [11, 12]
@@ -26,7 +26,7 @@ def _reference_similarity(clip, image, prompt):
     """CLIP cosine similarity computed independently of clip_similarity, with torch ops."""
     import torch
 
-    from scorers.clip import encode_images, encode_texts
+    from promptopt.scorers.clip import encode_images, encode_texts
 
     img = torch.from_numpy(encode_images(clip, [image])).double()
     txt = torch.from_numpy(encode_texts(clip, [prompt])).double()

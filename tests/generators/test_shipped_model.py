@@ -4,16 +4,16 @@ renders deterministically at the default size, and answers a prompt (its card ha
 import numpy as np
 import pytest
 
-from generators.base import DEFAULT_MODEL, GeneratorConfig
-from generators.bundled_text import MARKER
-from generators.shipped import GI_SIM_TINY, gi_sim_tiny_dir
+from promptopt.generators.base import DEFAULT_MODEL, GeneratorConfig
+from promptopt.generators.bundled_text import MARKER
+from promptopt.generators.shipped import GI_SIM_TINY, gi_sim_tiny_dir
 
 MAX_BYTES = 20 * 2**20
 
 
 @pytest.fixture(scope="module")
 def generator(tmp_path_factory):
-    from generators.diffusers_generator import load_generator
+    from promptopt.generators.diffusers_generator import load_generator
 
     return load_generator(GeneratorConfig(device="cpu"), cache_dir=tmp_path_factory.mktemp("cache"))
 
@@ -49,9 +49,9 @@ def test_renders_deterministically_at_the_default_size(generator):
     ],
 )
 def test_a_prompt_gives_its_attribute_more_often_than_its_negation(generator, attribute, positive, negative):
-    from scorers.classifier import ClassifierScorer, load_classifier
-    from scorers.inception import InceptionFeatures
-    from scorers.shipped import shipped_model
+    from promptopt.scorers.classifier import ClassifierScorer, load_classifier
+    from promptopt.scorers.inception import InceptionFeatures
+    from promptopt.scorers.shipped import shipped_model
 
     scorer = ClassifierScorer(load_classifier(shipped_model("classifier")), InceptionFeatures(), [attribute])
     seeds = list(range(8))

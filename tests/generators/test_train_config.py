@@ -1,6 +1,6 @@
 import pytest
 
-from generators.train_config import (
+from promptopt.generators.train_config import (
     LR_SCHEDULERS,
     DreamBoothConfig,
     ModelInitConfig,

@@ -55,9 +55,9 @@ def study_toml(tmp_path, reference):
 def build():
     """Generator, scorers, mutator and realism assets for a config, from models loaded once per session."""
     from promptopt.factory import RealismAssets, build_generator, build_mutator, reference_folder
-    from scorers.inception import InceptionFeatures
-    from scorers.intent import IntentScorer, load_minilm
-    from scorers.realism import RealismScorer, reference_features
+    from promptopt.scorers.inception import InceptionFeatures
+    from promptopt.scorers.intent import IntentScorer, load_minilm
+    from promptopt.scorers.realism import RealismScorer, reference_features
 
     generator = build_generator(from_dict(study_dict("/unused")))
     minilm, inception = load_minilm(), InceptionFeatures()

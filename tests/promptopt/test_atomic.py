@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from scorers.atomic import staged_dir, write_text
-from scorers.atomic import write_bytes
+from promptopt.scorers.atomic import staged_dir, write_text
+from promptopt.scorers.atomic import write_bytes
 
 
 @pytest.fixture

@@ -105,14 +105,14 @@ def _rows(report: dict) -> dict:
 
 
 def test_every_metric_equals_the_library_on_the_same_features(sets, dinov2, tiny_clip, is_network, tmp_path):
-    from scorers.backbones import load_backbone
-    from scorers.classifier import ProbeConfig, fit_classifier
-    from scorers.clip import ClipScorer, load_clip
-    from scorers.diversity import mean_pairwise_distance
-    from scorers.inception_score import LogitsNetwork, class_distribution, inception_score
-    from scorers.memorisation import near_copies
-    from scorers.prdc import prdc
-    from scorers.realism_metrics import frechet_distance, kid_summary, mean_cov
+    from promptopt.scorers.backbones import load_backbone
+    from promptopt.scorers.classifier import ProbeConfig, fit_classifier
+    from promptopt.scorers.clip import ClipScorer, load_clip
+    from promptopt.scorers.diversity import mean_pairwise_distance
+    from promptopt.scorers.inception_score import LogitsNetwork, class_distribution, inception_score
+    from promptopt.scorers.memorisation import near_copies
+    from promptopt.scorers.prdc import prdc
+    from promptopt.scorers.realism_metrics import frechet_distance, kid_summary, mean_cov
 
     generated, reference, gen_images, ref_images = sets
     backbone = load_backbone(f"dinov2:{dinov2}")

@@ -32,7 +32,7 @@ def _error_line(result) -> str:
 
 
 def test_fit_classifier_on_gi_sim(tmp_path):
-    from scorers.classifier import load_classifier
+    from promptopt.scorers.classifier import load_classifier
 
     out = tmp_path / "models" / "clf.safetensors"
     result = runner.invoke(app, ["fit", "classifier", *GI_SIM, "--epochs", "60", "--out", str(out), "--json"])
@@ -58,7 +58,7 @@ def test_fit_classifier_on_gi_sim(tmp_path):
 
 
 def test_fit_aligner_on_gi_sim(tmp_path):
-    from scorers.aligner import load_aligner
+    from promptopt.scorers.aligner import load_aligner
 
     out = tmp_path / "al.safetensors"
     result = runner.invoke(

@@ -141,7 +141,7 @@ def test_study_generator_settings_apply_and_flags_override_them(study_toml, tmp_
 
 
 def test_rerank_sampling_renders_with_a_clip_model(challenge_prompts, tmp_path):
-    from scorers.tiny_clip import write_tiny_clip
+    from promptopt.scorers.tiny_clip import write_tiny_clip
 
     prompts_file, _ = challenge_prompts
     clip = write_tiny_clip(tmp_path / "clip")

@@ -65,9 +65,9 @@ def test_export_dataset_is_an_imagefolder_with_metadata(finished):
 
 
 def test_export_summary_has_prdc_and_near_copies_on_the_same_features(finished):
-    from scorers.images import image_files, load_images
-    from scorers.memorisation import near_copies
-    from scorers.prdc import prdc
+    from promptopt.scorers.images import image_files, load_images
+    from promptopt.scorers.memorisation import near_copies
+    from promptopt.scorers.prdc import prdc
 
     cfg, paths, study, generator, realism = finished
     per_prompt = -(-6 // len(finalist_trials(cfg, study)))  # at least 6 images: more than PRDC's k = 5

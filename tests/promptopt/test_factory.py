@@ -34,7 +34,7 @@ def test_objectives_may_use_clip_and_diversity_metrics(make_study_dict):
 @pytest.mark.parametrize("sampling", ["rerank", "clip-guided"])
 def test_sampling_wraps_the_generator_with_the_named_clip_model(make_study_dict, tmp_path, sampling):
     from promptopt.factory import build_generator
-    from scorers.tiny_clip import write_tiny_clip
+    from promptopt.scorers.tiny_clip import write_tiny_clip
 
     clip = write_tiny_clip(tmp_path / "clip")
     data = make_study_dict("/unused")
@@ -62,8 +62,8 @@ def test_classifier_hit_rate_is_a_study_metric(make_study_dict, make_images_32, 
     """A classifier fitted (here on random features) and saved is scored through the study config."""
     import numpy as np
 
-    from scorers.classifier import fit_classifier
-    from scorers.inception import InceptionFeatures
+    from promptopt.scorers.classifier import fit_classifier
+    from promptopt.scorers.inception import InceptionFeatures
 
     rng = np.random.default_rng(0)
     y = (rng.random((40, 1)) < 0.5).astype(np.float32)

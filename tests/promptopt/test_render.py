@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generators.base import GeneratorConfig
+from promptopt.generators.base import GeneratorConfig
 from promptopt.errors import InputError
 from promptopt.prompt_files import PromptSpec, read_prompts, resolve_prompts
 from promptopt.render import (

@@ -35,7 +35,7 @@ def write_export_like(source, out, n=None, prompt=None):
 
 @pytest.fixture(scope="module")
 def inception():
-    from scorers.inception import InceptionFeatures
+    from promptopt.scorers.inception import InceptionFeatures
 
     return InceptionFeatures()
 
@@ -59,7 +59,7 @@ def synthetic(tmp_path_factory):
 @pytest.fixture(scope="module")
 def result(synthetic, real, inception):
     from promptopt.tstr import tstr
-    from scorers.classifier import ProbeConfig
+    from promptopt.scorers.classifier import ProbeConfig
 
     return tstr(synthetic, real, inception, holdout=0.25, config=ProbeConfig(epochs=60))
 

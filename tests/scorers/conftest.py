@@ -5,7 +5,7 @@ from PIL import Image
 
 @pytest.fixture(scope="session")
 def inception():
-    from scorers.inception import InceptionFeatures
+    from promptopt.scorers.inception import InceptionFeatures
 
     return InceptionFeatures()
 

@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from scorers.aligner import (
+from promptopt.scorers.aligner import (
     AlignerConfig,
     AlignerScorer,
     chance_hit,
@@ -23,7 +23,7 @@ FAST = AlignerConfig(epochs=60)
 
 @pytest.fixture(scope="module")
 def minilm():
-    from scorers.intent import load_minilm
+    from promptopt.scorers.intent import load_minilm
 
     return load_minilm()
 
@@ -109,7 +109,7 @@ def test_save_load_round_trip_and_determinism(fitted, gi_sim, minilm, tmp_path):
     again, _ = fit_aligner_on(gi_sim, minilm, holdout=0.25, config=AlignerConfig(epochs=3))
     twice, _ = fit_aligner_on(gi_sim, minilm, holdout=0.25, config=AlignerConfig(epochs=3))
     np.testing.assert_array_equal(again.embed_images(gi_sim.features), twice.embed_images(gi_sim.features))
-    from scorers.classifier import load_classifier
+    from promptopt.scorers.classifier import load_classifier
 
     with pytest.raises(ValueError, match="holds a 'aligner', not a 'classifier'"):
         load_classifier(tmp_path / "al.safetensors")

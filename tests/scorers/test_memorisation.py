@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-import scorers.prdc as prdc_module
-from scorers.memorisation import near_copies, nearest_reference, reference_neighbour_distances
+import promptopt.scorers.prdc as prdc_module
+from promptopt.scorers.memorisation import near_copies, nearest_reference, reference_neighbour_distances
 
 
 def _reference() -> np.ndarray:

@@ -3,8 +3,8 @@ import pytest
 from prdc import compute_prdc
 from scipy.spatial.distance import cdist
 
-import scorers.prdc as prdc_module
-from scorers.prdc import euclidean_distances, kth_neighbour_distances, prdc
+import promptopt.scorers.prdc as prdc_module
+from promptopt.scorers.prdc import euclidean_distances, kth_neighbour_distances, prdc
 
 
 def _gaussian(seed: int, n: int, d: int = 8, shift: float = 0.0, scale: float = 1.0) -> np.ndarray:

@@ -4,7 +4,7 @@ import torch
 from torchmetrics.image.fid import _compute_fid
 from torchmetrics.image.kid import maximum_mean_discrepancy, poly_kernel
 
-from scorers.realism_metrics import frechet_distance, frechet_distance_features, kid, mean_cov, mmd2_unbiased
+from promptopt.scorers.realism_metrics import frechet_distance, frechet_distance_features, kid, mean_cov, mmd2_unbiased
 
 
 def _features(seed: int, n: int = 60, d: int = 16, shift: float = 0.0) -> np.ndarray:

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from scorers.intent import IntentScorer, cosine_to, load_minilm
-from scorers.image_identity import images_hash
-from scorers.realism import RealismScorer, reference_features, set_realism
+from promptopt.scorers.intent import IntentScorer, cosine_to, load_minilm
+from promptopt.scorers.image_identity import images_hash
+from promptopt.scorers.realism import RealismScorer, reference_features, set_realism
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,18 @@ import pytest
 from PIL import Image
 
 from promptopt.sim.reference import gi_sim_reference
-from scorers.features_cache import cache_name
-from scorers.image_identity import images_hash
-from scorers.images import image_files, load_images
-from scorers.realism import reference_features
-from scorers.shipped import shipped_features, shipped_model
+from promptopt.scorers.features_cache import cache_name
+from promptopt.scorers.image_identity import images_hash
+from promptopt.scorers.images import image_files, load_images
+from promptopt.scorers.realism import reference_features
+from promptopt.scorers.shipped import shipped_features, shipped_model
 
 REFERENCE_SETS = [("polyp", 200), ("landmark", 200), ("instrument", 200), (None, 500)]
 
 
 def test_shipped_classifier_and_aligner_load_on_inception_features(inception):
-    from scorers.aligner import load_aligner
-    from scorers.classifier import load_classifier
+    from promptopt.scorers.aligner import load_aligner
+    from promptopt.scorers.classifier import load_classifier
 
     classifier = load_classifier(shipped_model("classifier"))
     assert {"polyp", "instrument", "box_artefact", "z-line"} <= set(classifier.attributes)
