@@ -75,7 +75,7 @@ def load(model: str, steps: int, threads: int):
 
 def classifier_scorer(attribute: str, features):
     from promptopt.scorers.classifier import ClassifierScorer, load_classifier
-    from promptopt.scorers.shipped import shipped_model
+    from promptopt.scorers.assets import shipped_model
 
     return ClassifierScorer(load_classifier(shipped_model("classifier")), features, [attribute])
 
@@ -207,7 +207,7 @@ def shipped_features() -> None:
     from promptopt.scorers.features_cache import cache_name
     from promptopt.scorers.inception import InceptionFeatures
     from promptopt.scorers.realism import reference_features
-    from promptopt.scorers.shipped import SHIPPED_DIR
+    from promptopt.scorers.assets import SHIPPED_DIR
 
     features = InceptionFeatures()
     target = SHIPPED_DIR / "features"

@@ -21,7 +21,7 @@ def minilm_text_encoder() -> tuple[Any, Any]:
     """The bundled all-MiniLM-L6-v2 BertModel (eval mode) and its tokenizer, padding to 77 tokens."""
     from transformers import AutoTokenizer, BertModel
 
-    from promptopt.scorers.bundled import minilm_dir
+    from promptopt.scorers.assets import minilm_dir
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir(), model_max_length=MAX_TOKENS)
     return BertModel.from_pretrained(minilm_dir()).eval(), tokenizer

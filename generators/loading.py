@@ -20,6 +20,8 @@ from promptopt.generators.base import GeneratorConfig, GeneratorInputError
 from promptopt.generators.bundled_text import bundled_components
 from promptopt.generators.shipped import GI_SIM_TINY, gi_sim_tiny_dir
 from promptopt.generators.tiny import TINY_NAME, tiny_pipeline_dir
+from promptopt.scorers.device import DeviceError
+from promptopt.scorers.device import resolve_device as resolve
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt")
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
@@ -55,8 +57,10 @@ def resolve_device(device: str, dtype: str) -> tuple[str, str]:
     """
     import torch
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = resolve(device)
+    except DeviceError as err:
+        raise GeneratorInputError(str(err)) from None
     if dtype == "auto":
         if device.startswith("cuda"):
             dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"

@@ -51,13 +51,11 @@ def resolve_train_device(device: str, mixed_precision: str) -> Any:
     """`auto` is CUDA when available, else the CPU; fp16 needs CUDA (there is no fp16 grad scaling elsewhere)."""
     import torch
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    resolved = torch.device(device)
+    from promptopt.scorers.device import resolve_device
+
+    resolved = torch.device(resolve_device(device))
     if mixed_precision == "fp16" and resolved.type != "cuda":
         raise ValueError("fp16 mixed precision needs a CUDA device; use bf16 or no")
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device} was asked for but CUDA is not available: use device auto or cpu")
     return resolved
 
 

@@ -213,7 +213,7 @@ def text_encoder_from_spec(spec: str, seed: int) -> tuple[Any, Any]:
     """`minilm`, `tiny-clip` or a folder → (text encoder, tokenizer); the encoder is frozen by the trainer."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer, CLIPTextConfig, CLIPTextModel
 
-    from promptopt.scorers.bundled import minilm_dir
+    from promptopt.scorers.assets import minilm_dir
 
     if spec in ("minilm", "tiny-clip"):
         if spec == MINILM:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,7 +34,6 @@ METRICS = ("fid", "kid", "prdc", "is", "clip", "diversity", "memorisation")
 BACKBONE_METRICS = ("fid", "kid", "prdc", "diversity", "memorisation")
 PROMPT_KEYS = ("prompt", "caption", "text")
 CHUNK = 64
-
 
 
 @dataclass(frozen=True)
@@ -100,18 +98,14 @@ class Models:
 
 
 def resolve_device(device: str) -> str:
-    """`auto` means CUDA when available, else CPU; a device this machine lacks is an InputError."""
-    import torch
+    """`scorers.device.resolve_device`, a device this machine lacks being an InputError."""
+    from promptopt.scorers.device import DeviceError
+    from promptopt.scorers.device import resolve_device as resolve
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device):
-        raise InputError(f"--device {device!r} is not a device: use auto, cpu, cuda, cuda:N or mps")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise InputError("--device mps: MPS is not available on this machine; use --device cpu")
-    return device
+    try:
+        return resolve(device)
+    except DeviceError as err:
+        raise InputError(f"--{err}") from None
 
 
 def generated_files(folder: Path) -> list[Path]:

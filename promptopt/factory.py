@@ -168,7 +168,7 @@ def _shared_inception(realism: RealismAssets | None, device: str) -> Callable[[]
 def _load_fitted(load: Callable[[Path], Any], model: str, section: str) -> Any:
     """A fitted scorer model (`gi-sim`: the shipped one), or an InputError that says how to make one."""
     if model == GI_SIM_REFERENCE:
-        from promptopt.scorers.shipped import shipped_model
+        from promptopt.scorers.assets import shipped_model
 
         try:
             model = str(shipped_model(section))

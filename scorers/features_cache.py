@@ -8,7 +8,7 @@ The key is the set's identity: by default `scorers.image_identity.images_hash` (
 file names or encoded bytes), so a copied, moved or re-encoded set hits the cache and a changed image misses it.
 A set made by a deterministic recipe (a GI-sim reference set) may pass the recipe as its identity instead: its
 pixels can differ in the last bit between CPUs (numpy's SIMD maths), while its features agree to float precision.
-The GI-sim reference sets' features ship with promptopt (`scorers.shipped`) under the same names.
+The GI-sim reference sets' features ship with promptopt (`scorers.assets`) under the same names.
 Features are returned as float32 whether they come from the cache or not, so results do not depend on it.
 """
 
@@ -24,7 +24,7 @@ from PIL import Image
 from promptopt.scorers.atomic import write_bytes
 from promptopt.scorers.image_identity import images_hash
 from promptopt.scorers.images import load_images
-from promptopt.scorers.shipped import shipped_features
+from promptopt.scorers.assets import shipped_features
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
 

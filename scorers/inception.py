@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from promptopt.scorers.bundled import inception_path
+from promptopt.scorers.assets import inception_path
 from promptopt.scorers.images import stack
 
 INPUT_SIZE = 299

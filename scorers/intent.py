@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from promptopt.scorers.bundled import minilm_dir
+from promptopt.scorers.assets import minilm_dir
 
 
 def load_minilm(device: str = "cpu") -> Any:

@@ -25,7 +25,7 @@ def _gi_sim_defaults(reference: str, classifier: Path | None) -> tuple[Path, str
         return Path(reference), None, classifier
     from promptopt.paths import cache_dir
     from promptopt.sim.reference import gi_sim_reference
-    from promptopt.scorers.shipped import shipped_model
+    from promptopt.scorers.assets import shipped_model
 
     from promptopt.errors import InputError
 

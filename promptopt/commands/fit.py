@@ -12,6 +12,13 @@ from typing import Any
 import typer
 
 from promptopt.commands.common import check_writable, print_json, task_progress
+from promptopt.commands.options import (
+    backbone_option,
+    epochs_option,
+    feature_device_option,
+    hidden_option,
+    json_option,
+)
 from promptopt.errors import InputError
 
 DATA_HELP = "Dataset folder (challenge layout, caption CSV or imagefolder with metadata.jsonl), or gi-sim."
@@ -47,18 +54,16 @@ def _features(
 def classifier(
     data: str = typer.Option(..., "--data", help=DATA_HELP),
     out: Path = typer.Option(..., "--out", help=OUT_HELP),
-    epochs: int = typer.Option(100, "--epochs", help="Passes over the training images."),
-    hidden: int = typer.Option(0, "--hidden", help="0: logistic regression; N: one hidden layer of N units."),
+    epochs: int = epochs_option(),
+    hidden: int = hidden_option(),
     weight_decay: float = typer.Option(0.1, "--weight-decay", help="AdamW weight decay."),
     seed: int = typer.Option(0, "--seed", help="Seed of the held-out split, the shuffles and the initialisation."),
     holdout: float = typer.Option(0.2, "--holdout", help="Share of images held out for the metrics."),
-    backbone: str = typer.Option(
-        "inception", "--backbone", help="Image features: inception, open_clip:SPEC or dinov2:DIR."
-    ),
+    backbone: str = backbone_option(),
     gi_sim_images: int = typer.Option(2000, "--gi-sim-images", help="Images of the GI-sim set (--data gi-sim)."),
     size: int = typer.Option(64, "--size", help="Image size of the GI-sim set (--data gi-sim)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (feature extraction)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout."),
+    device: str = feature_device_option(),
+    as_json: bool = json_option("the metrics"),
 ) -> None:
     """Fit the multi-label attribute classifier (polyp, instrument, landmarks, text, box artefact …) on frozen
     image features; unknown labels (attributes an image's prompts never mention) are masked out."""
@@ -90,17 +95,15 @@ def classifier(
 def aligner(
     data: str = typer.Option(..., "--data", help=DATA_HELP),
     out: Path = typer.Option(..., "--out", help=OUT_HELP),
-    epochs: int = typer.Option(100, "--epochs", help="Passes over the training images."),
+    epochs: int = epochs_option(),
     dim: int = typer.Option(128, "--dim", help="Dimension of the shared space."),
     seed: int = typer.Option(0, "--seed", help="Seed of the held-out split, the shuffles and the initialisation."),
     holdout: float = typer.Option(0.2, "--holdout", help="Share of images held out for the metrics."),
-    backbone: str = typer.Option(
-        "inception", "--backbone", help="Image features: inception, open_clip:SPEC or dinov2:DIR."
-    ),
+    backbone: str = backbone_option(),
     gi_sim_images: int = typer.Option(2000, "--gi-sim-images", help="Images of the GI-sim set (--data gi-sim)."),
     size: int = typer.Option(64, "--size", help="Image size of the GI-sim set (--data gi-sim)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (feature extraction)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout."),
+    device: str = feature_device_option(),
+    as_json: bool = json_option("the metrics"),
 ) -> None:
     """Fit the LiT-style aligner: linear projections of frozen image features and frozen all-MiniLM-L6-v2 prompt
     embeddings into one space (multi-positive symmetric InfoNCE); reports held-out retrieval recall@1/5."""

@@ -8,6 +8,13 @@ from typing import Any
 import typer
 
 from promptopt.commands.common import print_json, task_progress
+from promptopt.commands.options import (
+    backbone_option,
+    epochs_option,
+    feature_device_option,
+    hidden_option,
+    json_option,
+)
 from promptopt.errors import InputError
 
 
@@ -17,14 +24,12 @@ def tstr(
     ),
     real: Path = typer.Argument(..., help="Real dataset with prompts (challenge layout, caption CSV or imagefolder)."),
     holdout: float = typer.Option(0.2, "--holdout", help="Share of the real images held out as the test set."),
-    epochs: int = typer.Option(100, "--epochs", help="Passes over the training images."),
-    hidden: int = typer.Option(0, "--hidden", help="0: logistic regression; N: one hidden layer of N units."),
+    epochs: int = epochs_option(),
+    hidden: int = hidden_option(),
     seed: int = typer.Option(0, "--seed", help="Seed of the real split, the shuffles and the initialisation."),
-    backbone: str = typer.Option(
-        "inception", "--backbone", help="Image features: inception, open_clip:SPEC or dinov2:DIR."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (feature extraction)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout."),
+    backbone: str = backbone_option(),
+    device: str = feature_device_option(),
+    as_json: bool = json_option("the metrics"),
 ) -> None:
     """Fit the attribute classifier on SYNTHETIC (TSTR) and on REAL's training part (TRTR), test both on REAL's
     held-out part: per-attribute recall, F1 and AUROC, and their macro averages over the attributes both share."""

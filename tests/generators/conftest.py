@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from promptopt.generators.tiny import MAX_TOKENS, tiny_pipeline_dir
-from promptopt.scorers.bundled import minilm_dir
+from promptopt.scorers.assets import minilm_dir
 
 
 @pytest.fixture(scope="session")

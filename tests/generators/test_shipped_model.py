@@ -51,7 +51,7 @@ def test_renders_deterministically_at_the_default_size(generator):
 def test_a_prompt_gives_its_attribute_more_often_than_its_negation(generator, attribute, positive, negative):
     from promptopt.scorers.classifier import ClassifierScorer, load_classifier
     from promptopt.scorers.inception import InceptionFeatures
-    from promptopt.scorers.shipped import shipped_model
+    from promptopt.scorers.assets import shipped_model
 
     scorer = ClassifierScorer(load_classifier(shipped_model("classifier")), InceptionFeatures(), [attribute])
     seeds = list(range(8))

@@ -43,4 +43,3 @@ def test_grey_and_palette_files_are_their_rgb_pixels(tmp_path):
     as_rgb = _save([grey.convert("RGB")], tmp_path / "rgb")
     as_p = _save([grey.convert("RGB").quantize(256)], tmp_path / "p")
     assert images_hash(as_l) == images_hash(as_rgb) == images_hash(as_p)
-

@@ -10,7 +10,7 @@ from promptopt.scorers.features_cache import cache_name
 from promptopt.scorers.image_identity import images_hash
 from promptopt.scorers.images import image_files, load_images
 from promptopt.scorers.realism import reference_features
-from promptopt.scorers.shipped import shipped_features, shipped_model
+from promptopt.scorers.assets import shipped_features, shipped_model
 
 REFERENCE_SETS = [("polyp", 200), ("landmark", 200), ("instrument", 200), (None, 500)]
 
@@ -39,9 +39,7 @@ def test_shipped_features_are_the_reference_sets_features(category, n, inception
     assert stored.shape == (n, 2048) and stored.dtype == np.float32
     fresh = inception(load_images(files[:3]))
     assert np.abs(stored[:3] - fresh).max() < 1e-3
-    used = reference_features(
-        folder, _no_features, backbone=inception.name, cache_dir=tmp_path, identity=folder.name
-    )
+    used = reference_features(folder, _no_features, backbone=inception.name, cache_dir=tmp_path, identity=folder.name)
     assert used.dtype == np.float64 and np.array_equal(used, stored)
 
 
@@ -57,7 +55,5 @@ def test_re_encoded_reference_keeps_its_identity_and_the_shipped_features(level,
             im.save(path, compress_level=level)
     assert [f.read_bytes() for f in files[:20]] != before  # other bytes ...
     assert images_hash(files) == pixels  # ... the same images
-    used = reference_features(
-        folder, _no_features, backbone=inception.name, cache_dir=tmp_path, identity=folder.name
-    )
+    used = reference_features(folder, _no_features, backbone=inception.name, cache_dir=tmp_path, identity=folder.name)
     assert used.shape == (200, 2048)

@@ -1,0 +1,27 @@
+"""Options several commands share, defined once so that their flags, defaults and help read the same everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+
+def backbone_option() -> Any:
+    return typer.Option("inception", "--backbone", help="Image features: inception, open_clip:SPEC or dinov2:DIR.")
+
+
+def feature_device_option() -> Any:
+    return typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (feature extraction).")
+
+
+def epochs_option() -> Any:
+    return typer.Option(100, "--epochs", help="Passes over the training images.")
+
+
+def hidden_option() -> Any:
+    return typer.Option(0, "--hidden", help="0: logistic regression; N: one hidden layer of N units.")
+
+
+def json_option(what: str) -> Any:
+    return typer.Option(False, "--json", help=f"Print {what} as JSON on stdout.")
