@@ -191,7 +191,7 @@ def conditioning(generator) -> dict:
 
 
 def grid(generator, args) -> None:
-    from promptopt.generators.train_outputs import save_grid
+    from promptopt.generators.training.outputs import save_grid
 
     seeds = list(range(8))
     images = []

@@ -1,6 +1,6 @@
 """`promptopt train` setup: TOML + flags → a validated TrainConfig, the dataset → training examples.
 
-A training TOML is `generators.train_config.TrainConfig` (top-level keys, `[lora]`, `[dreambooth]`,
+A training TOML is `generators.training.config.TrainConfig` (top-level keys, `[lora]`, `[dreambooth]`,
 `[validation]`, `[model]`) plus a `[data]` section the command owns. The resolved config is written to
 `<out>/train_config.toml`, which `--config` accepts again.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptopt.generators.train_config import TrainConfig
-from promptopt.generators.train_data import TrainExample
+from promptopt.generators.training.config import TrainConfig
+from promptopt.generators.training.data import TrainExample
 from promptopt.config import build_dataclass, to_dict
 from promptopt.errors import InputError
 from promptopt.grammar import CATEGORY_NAMES

@@ -35,7 +35,7 @@ class KidValidator:
         if self._reference is None:
             from PIL import Image
 
-            from promptopt.generators.train_data import load_pixels
+            from promptopt.generators.training.data import load_pixels
             from promptopt.scorers.inception import InceptionFeatures
 
             self._features = InceptionFeatures(device=self.device)

@@ -22,7 +22,13 @@ def _pyproject() -> dict:
 def test_every_package_folder_is_installed():
     setup = _pyproject()
     mapped = setup["package-dir"]
-    where = {name: ROOT / mapped.get(name, name.replace(".", "/")) for name in setup["packages"]}
+
+    def folder(name: str) -> Path:  # the longest mapped prefix decides, as in setuptools
+        prefix = max((p for p in mapped if name == p or name.startswith(f"{p}.")), key=len, default="")
+        rest = name[len(prefix) :].lstrip(".").replace(".", "/")
+        return ROOT / (mapped[prefix] if prefix else "") / rest
+
+    where = {name: folder(name) for name in setup["packages"]}
     assert all((folder / "__init__.py").is_file() for folder in where.values()), where
     tops = ("promptopt", "generators", "scorers", "studies")
     folders = {p.parent for top in tops for p in (ROOT / top).rglob("__init__.py")}

@@ -11,8 +11,8 @@ from promptopt.commands.common import check_writable, print_json, quiet_librarie
 from promptopt.errors import InputError
 
 if TYPE_CHECKING:
-    from promptopt.generators.train import TrainResult
-    from promptopt.generators.train_config import TrainConfig
+    from promptopt.generators.training.train import TrainResult
+    from promptopt.generators.training.config import TrainConfig
 
 
 # flag name → dotted key of the training config (`data.*` is the command's own [data] section)
@@ -149,7 +149,7 @@ def train(
 
 
 def _device(cfg: TrainConfig) -> object:
-    from promptopt.generators.train import resolve_train_device
+    from promptopt.generators.training.train import resolve_train_device
 
     try:
         return resolve_train_device(cfg.device, cfg.mixed_precision)
@@ -159,7 +159,7 @@ def _device(cfg: TrainConfig) -> object:
 
 def _check_early(cfg: TrainConfig, out: Path, resume: Optional[str]) -> None:
     """Fail on the device and the checkpoint before loading any model."""
-    from promptopt.generators.train_checkpoint import find_checkpoint
+    from promptopt.generators.training.checkpoint import find_checkpoint
 
     _device(cfg)
     if resume is not None:

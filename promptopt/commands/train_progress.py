@@ -1,5 +1,5 @@
 """`promptopt train`'s run: the rich progress bar (a plain line every LOG_EVERY steps when stderr is not a
-terminal) and Ctrl-C handling around `generators.train.train`."""
+terminal) and Ctrl-C handling around `generators.training.train.train`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def run_training(
     quiet: bool,
 ) -> Any:
     """Train with a progress bar; the first Ctrl-C saves a checkpoint after the current step and stops."""
-    from promptopt.generators.train import StepReport, train
+    from promptopt.generators.training.train import StepReport, train
 
     progress = Progress(
         TextColumn("[bold]{task.description}"),

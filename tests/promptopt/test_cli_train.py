@@ -52,8 +52,8 @@ def _json(result):
 
 def _denoising_losses(unets, pipe, dataset):
     """Mean ε-MSE of each UNet over every image at 4 fixed timesteps with fixed noise: a low-variance estimate."""
-    from promptopt.generators.train_data import load_pixels
-    from promptopt.generators.train_encode import encode_tokens, tokenize
+    from promptopt.generators.training.data import load_pixels
+    from promptopt.generators.training.encode import encode_tokens, tokenize
 
     pixels = torch.stack([load_pixels(item.image, 32) for item in dataset.items])
     with torch.no_grad():
@@ -76,7 +76,7 @@ def _denoising_losses(unets, pipe, dataset):
 def test_random_init_with_minilm_learns_and_saves_a_loadable_pipeline(gi_sim, tmp_path):
     from diffusers import DDPMScheduler, DiffusionPipeline
 
-    from promptopt.generators.train_models import load_models
+    from promptopt.generators.training.models import load_models
     from promptopt.dataset import load_dataset
     from promptopt.train_setup import build_run_config
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from promptopt.generators.train_data import CaptionDataset, TrainExample, load_pixels
+from promptopt.generators.training.data import CaptionDataset, TrainExample, load_pixels
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_cached_latents_sample_like_the_vae_posterior(examples):
     """Sampling from the cached (mean, std) equals diffusers' own posterior sample with the same generator."""
     from diffusers import AutoencoderKL
 
-    from promptopt.generators.train_encode import Latents
+    from promptopt.generators.training.encode import Latents
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -106,7 +106,7 @@ def test_cached_latents_sample_like_the_vae_posterior(examples):
 
 def test_cached_text_embeddings_equal_the_pipeline_prompt_encoding():
     from promptopt.generators.tiny import build_tiny_pipeline
-    from promptopt.generators.train_encode import TextEmbeddings
+    from promptopt.generators.training.encode import TextEmbeddings
 
     pipe = build_tiny_pipeline()
     captions = ["a polyp in the lower-left", "an image with a tube", "a polyp in the lower-left"]

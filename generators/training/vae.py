@@ -1,6 +1,6 @@
 """Method `vae`: the loss, validation and output of training an AutoencoderKL on the dataset's images.
 
-The Trainer (train_loop) drives it like any other method: the same data plan, optimizer, LR schedule, EMA,
+The Trainer (training.loop) drives it like any other method: the same data plan, optimizer, LR schedule, EMA,
 checkpoints and log. A step's posterior sample draws its noise from the step's CPU generator, so a resumed
 run equals an uninterrupted one.
 """
@@ -12,8 +12,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from promptopt.generators.train_data import BatchPlan, CaptionDataset
-from promptopt.generators.train_encode import Latents
+from promptopt.generators.training.data import BatchPlan, CaptionDataset
+from promptopt.generators.training.encode import Latents
 
 VALIDATION_IMAGES = 4
 SCALING_IMAGES = 64
@@ -69,7 +69,7 @@ def validate_vae(
     vae: Any, images: Any, path: Path, autocast: Callable[[], AbstractContextManager]
 ) -> dict[str, float]:
     """Save a grid (one row per image: original | reconstruction) to `path`; return the reconstruction MSE."""
-    from promptopt.generators.train_outputs import save_grid
+    from promptopt.generators.training.outputs import save_grid
 
     recon = reconstruct(vae, images, autocast)
     mse = float(((recon - images.float()) ** 2).mean())
@@ -92,7 +92,7 @@ def save_vae(out: Path, vae: Any, data: CaptionDataset, device: Any, autocast: A
     AutoencoderKL into `out` (config.json written last), loadable with `AutoencoderKL.from_pretrained(out)`."""
     import shutil
 
-    from promptopt.generators.train_outputs import drop_source_paths, move_into
+    from promptopt.generators.training.outputs import drop_source_paths, move_into
     from promptopt.scorers.atomic import staging_dir
 
     if not scaling_factor:

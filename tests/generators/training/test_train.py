@@ -5,11 +5,11 @@ import pytest
 import torch
 from PIL import Image
 
-from promptopt.generators.train import resolve_train_device, train
-from promptopt.generators.train_checkpoint import load_checkpoint
-from promptopt.generators.train_config import DreamBoothConfig, LoraTrainConfig, TrainConfig
-from promptopt.generators.train_data import TrainExample
-from promptopt.generators.train_loss import snr_loss_weights
+from promptopt.generators.training.train import resolve_train_device, train
+from promptopt.generators.training.checkpoint import load_checkpoint
+from promptopt.generators.training.config import DreamBoothConfig, LoraTrainConfig, TrainConfig
+from promptopt.generators.training.data import TrainExample
+from promptopt.generators.training.loss import snr_loss_weights
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -222,7 +222,7 @@ def gi_sim_examples(tmp_path_factory):
 
 
 def _vae_cfg(**changes):
-    from promptopt.generators.train_config import ModelInitConfig, VaeInitConfig
+    from promptopt.generators.training.config import ModelInitConfig, VaeInitConfig
 
     model = ModelInitConfig(vae=VaeInitConfig(block_out_channels=(32, 32)))
     defaults = {"method": "vae", "model": model, "resolution": 32, "train_batch_size": 4, "max_train_steps": 30,
@@ -233,9 +233,9 @@ def _vae_cfg(**changes):
 def test_vae_learns_and_saves_an_autoencoder_that_reloads_identically(gi_sim_examples, tmp_path):
     from diffusers import AutoencoderKL
 
-    from promptopt.generators.train_config import ValidationConfig
-    from promptopt.generators.train_data import CaptionDataset, load_pixels
-    from promptopt.generators.train_encode import Latents
+    from promptopt.generators.training.config import ValidationConfig
+    from promptopt.generators.training.data import CaptionDataset, load_pixels
+    from promptopt.generators.training.encode import Latents
 
     result = train(_vae_cfg(validation=ValidationConfig(steps=15)), gi_sim_examples, tmp_path)
     losses = [row["loss"] for row in result.log]
@@ -291,7 +291,7 @@ def test_minilm_pipeline_saved_in_fp16_without_its_text_encoder_renders_through_
     from promptopt.generators.base import GeneratorConfig
     from promptopt.generators.bundled_text import MARKER
     from promptopt.generators.diffusers_generator import load_generator
-    from promptopt.generators.train_config import ModelInitConfig, VaeInitConfig
+    from promptopt.generators.training.config import ModelInitConfig, VaeInitConfig
 
     model = ModelInitConfig(block_out_channels=(32, 64), vae=VaeInitConfig(block_out_channels=(32, 32)))
     cfg = TrainConfig(method="full", model=model, resolution=32, train_batch_size=2, max_train_steps=1,
@@ -314,7 +314,7 @@ def test_minilm_pipeline_fine_tunes_as_a_base_and_stays_without_its_text_encoder
     from diffusers import StableDiffusionPipeline
 
     from promptopt.generators.bundled_text import MARKER, bundled_components
-    from promptopt.generators.train_config import ModelInitConfig, VaeInitConfig
+    from promptopt.generators.training.config import ModelInitConfig, VaeInitConfig
 
     model = ModelInitConfig(block_out_channels=(32, 64), vae=VaeInitConfig(block_out_channels=(32, 32)))
     first = tmp_path / "first"

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from promptopt.generators.bundled_text import MAX_TOKENS, MINILM, bundled_components, minilm_text_encoder
-from promptopt.generators.train_config import ModelInitConfig, TrainConfig, VaeInitConfig
-from promptopt.generators.train_data import derive_seed
+from promptopt.generators.training.config import ModelInitConfig, TrainConfig, VaeInitConfig
+from promptopt.generators.training.data import derive_seed
 
 SD_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from promptopt.generators.train_data import BatchPlan, CaptionDataset
+from promptopt.generators.training.data import BatchPlan, CaptionDataset
 
 ENCODE_BATCH = 16
 

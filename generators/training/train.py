@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptopt.generators.train_checkpoint import find_checkpoint, load_checkpoint
-from promptopt.generators.train_config import TrainConfig
-from promptopt.generators.train_data import TrainExample
-from promptopt.generators.train_models import Models
+from promptopt.generators.training.checkpoint import find_checkpoint, load_checkpoint
+from promptopt.generators.training.config import TrainConfig
+from promptopt.generators.training.data import TrainExample
+from promptopt.generators.training.models import Models
 
 if TYPE_CHECKING:
-    from promptopt.generators.train_loop import Trainer
+    from promptopt.generators.training.loop import Trainer
 
 Validate = Callable[[list[Any], list[str]], dict[str, float]]
 
@@ -72,13 +72,13 @@ def train(
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train until `cfg.max_train_steps` (or until `should_stop()` says so after a step, which saves a
-    checkpoint and returns with `stopped`), then write the outputs (see train_outputs) to `out`.
+    checkpoint and returns with `stopped`), then write the outputs (see training.outputs) to `out`.
 
     `resume`: `latest` or a checkpoint folder. `validate(images, prompts)` scores the validation images.
     """
     import torch
 
-    from promptopt.generators.train_loop import Trainer
+    from promptopt.generators.training.loop import Trainer
 
     device = resolve_train_device(cfg.device, cfg.mixed_precision)
     out.mkdir(parents=True, exist_ok=True)

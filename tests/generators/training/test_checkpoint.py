@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from promptopt.generators.train_checkpoint import find_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from promptopt.generators.training.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 
 
 def _save(out, step, limit=0):

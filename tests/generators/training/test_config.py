@@ -1,6 +1,6 @@
 import pytest
 
-from promptopt.generators.train_config import (
+from promptopt.generators.training.config import (
     LR_SCHEDULERS,
     DreamBoothConfig,
     ModelInitConfig,

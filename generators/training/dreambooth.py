@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from promptopt.generators.train_config import DreamBoothConfig
-from promptopt.generators.train_data import TrainExample
-from promptopt.generators.train_models import Models, render
+from promptopt.generators.training.config import DreamBoothConfig
+from promptopt.generators.training.data import TrainExample
+from promptopt.generators.training.models import Models, render
 from promptopt.scorers.atomic import staged_dir
 
 CLASS_IMAGES = "class_images"

@@ -1,4 +1,4 @@
-"""The state of a training run and one optimizer step of it (`generators.train.train` drives it).
+"""The state of a training run and one optimizer step of it (`generators.training.train.train` drives it).
 
 Precision: trainable weights are always float32. Under LoRA the frozen base weights are cast to the
 mixed-precision dtype (as diffusers' LoRA scripts do) and the adapters kept in float32. Full fine-tuning keeps
@@ -12,15 +12,15 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from promptopt.generators.train_checkpoint import Checkpoint, save_checkpoint
-from promptopt.generators.train_config import TrainConfig
-from promptopt.generators.train_data import CaptionDataset, TrainExample, derive_seed
-from promptopt.generators.train_dreambooth import class_examples, instance_examples
-from promptopt.generators.train_encode import Latents, TextEmbeddings
-from promptopt.generators.train_loss import denoising_loss
-from promptopt.generators.train_models import add_trainables, load_models, place, render
-from promptopt.generators.train_outputs import save_grid, save_lora, save_pipeline, write_log, write_plot
-from promptopt.generators.train_vae import pixels, save_vae, vae_loss, validate_vae, validation_images
+from promptopt.generators.training.checkpoint import Checkpoint, save_checkpoint
+from promptopt.generators.training.config import TrainConfig
+from promptopt.generators.training.data import CaptionDataset, TrainExample, derive_seed
+from promptopt.generators.training.dreambooth import class_examples, instance_examples
+from promptopt.generators.training.encode import Latents, TextEmbeddings
+from promptopt.generators.training.loss import denoising_loss
+from promptopt.generators.training.models import add_trainables, load_models, place, render
+from promptopt.generators.training.outputs import save_grid, save_lora, save_pipeline, write_log, write_plot
+from promptopt.generators.training.vae import pixels, save_vae, vae_loss, validate_vae, validation_images
 
 NOISE_STREAM, CLASS_STREAM = 31, 32
 
