@@ -28,9 +28,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from promptopt.generators.base import GeneratorConfig  # noqa: E402
 from promptopt.commands.common import quiet_libraries  # noqa: E402
 from promptopt.commands.render import load_render_generator  # noqa: E402
+from promptopt.generators.base import GeneratorConfig  # noqa: E402
 from promptopt.prompt_files import PromptSpec, resolve_prompts  # noqa: E402
 from promptopt.render import RenderJob, image_name, image_seed, render_folder  # noqa: E402
 

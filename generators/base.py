@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from promptopt.generators.schedulers import SCHEDULER_NAMES
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -14,10 +16,6 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 SAMPLINGS = ("plain", "rerank", "clip-guided")
 DEFAULT_MODEL = "gi-sim-tiny"  # the one place the default model is named (shipped: generators/gi-sim-tiny/)
-
-
-class GeneratorInputError(ValueError):
-    """A generator setting this model or machine cannot honour; the message names the setting and the fix."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +79,6 @@ class GeneratorConfig:
     clip_guide_every: int = 1
 
     def __post_init__(self) -> None:
-        from promptopt.generators.schedulers import SCHEDULER_NAMES
-
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise ValueError(f"generator.device must be one of {DEVICES} or cuda:N, got {self.device!r}")
         if self.dtype not in DTYPES:

@@ -11,7 +11,8 @@ from typing import Any
 
 from PIL import Image
 
-from promptopt.generators.base import GeneratorConfig, GeneratorInputError
+from promptopt.generators.base import GeneratorConfig
+from promptopt.generators.errors import GeneratorInputError
 from promptopt.generators.loading import (
     ModelNotFoundError,
     pipeline_folder,

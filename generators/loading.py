@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptopt.generators.base import GeneratorConfig, GeneratorInputError
+from promptopt.generators.base import GeneratorConfig
 from promptopt.generators.bundled_text import bundled_components
+from promptopt.generators.errors import GeneratorInputError, ModelNotFoundError
 from promptopt.generators.shipped import GI_SIM_TINY, gi_sim_tiny_dir
 from promptopt.generators.tiny import TINY_NAME, tiny_pipeline_dir
 from promptopt.scorers.device import DeviceError
@@ -35,10 +36,6 @@ SINGLE_FILE_PIPELINES = {
     "sd35_medium": "StableDiffusion3Pipeline",
     "sd35_large": "StableDiffusion3Pipeline",
 }
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """The named model (or adapter) is neither on disk nor reachable on the hub."""
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from promptopt.generators.base import GeneratorInputError, LoraAdapter
-from promptopt.generators.loading import ModelNotFoundError
+from promptopt.generators.base import LoraAdapter
+from promptopt.generators.errors import GeneratorInputError, ModelNotFoundError
 
 LORA_WEIGHT_NAME = "pytorch_lora_weights.safetensors"  # what diffusers' save_lora_weights writes
 UNEXPECTED = "unexpected keys found in the model:"  # how diffusers logs adapter weights that found no module

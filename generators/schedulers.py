@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptopt.generators.base import GeneratorInputError
+from promptopt.generators.errors import GeneratorInputError
 
 DEFAULT_SCHEDULER = "default"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from promptopt.generators.bundled_text import MAX_TOKENS
-from promptopt.scorers.atomic import staging_dir
 from promptopt.scorers.assets import minilm_dir
+from promptopt.scorers.atomic import staging_dir
 
 TINY_NAME = "tiny-random"
 TINY_VERSION = "v2"

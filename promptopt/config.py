@@ -14,8 +14,8 @@ from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptopt.generators.base import GeneratorConfig
 from promptopt.errors import InputError
+from promptopt.generators.base import GeneratorConfig
 from promptopt.grammar import CATEGORY_NAMES
 
 DIRECTIONS = ("maximize", "minimize")

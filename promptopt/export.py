@@ -18,17 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptopt.generators.base import Generator
 from promptopt.config import StudyConfig, to_dict
 from promptopt.errors import InputError
 from promptopt.factory import RealismAssets
 from promptopt.finalists import Validated, validate_finalists
+from promptopt.generators.base import Generator
 from promptopt.paths import DATASET_DIR, PROMPTS_CSV, PROMPTS_JSON, SUMMARY_FILE, RunPaths
 from promptopt.provenance import environment
 from promptopt.ranking import rank_trials
-from promptopt.seeds import export_seeds, validation_seeds
 from promptopt.scorers import atomic
 from promptopt.scorers.base import Scorer
+from promptopt.seeds import export_seeds, validation_seeds
 
 FID_RELIABLE_N = 2048
 

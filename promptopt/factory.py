@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from promptopt.generators.base import GeneratorConfig
 from promptopt.config import GI_SIM_REFERENCE, StudyConfig
 from promptopt.errors import InputError
+from promptopt.generators.base import GeneratorConfig
 from promptopt.grammar.opg_categories import CATEGORIES
 from promptopt.mutator import PromptMutator
 from promptopt.paths import cache_dir
@@ -30,37 +30,14 @@ def build_generator(cfg: StudyConfig) -> Any:
 
 
 def load_sampler(cfg: GeneratorConfig) -> Any:
-    """The generator `cfg` names, wrapped in its sampling (plain, rerank or CLIP-guided); what the user can fix
-    (missing model, misfit LoRA, dtype, CLIP model) is an InputError."""
-    from promptopt.generators.base import GeneratorInputError
-    from promptopt.generators.diffusers_generator import ModelNotFoundError, load_generator
+    """`generators.assembly.build_generator`, with what the user can fix as an InputError."""
+    from promptopt.generators.assembly import build_generator as build
+    from promptopt.generators.errors import GeneratorInputError, ModelNotFoundError
 
     try:
-        generator = load_generator(cfg, cache_dir=cache_dir())
+        return build(cfg, cache_dir=cache_dir())
     except (ModelNotFoundError, GeneratorInputError) as err:
         raise InputError(str(err)) from None
-    if cfg.sampling == "plain":
-        return generator
-    from promptopt.scorers.clip import load_clip
-
-    try:
-        clip = load_clip(cfg.clip_model, device=generator.device)
-    except (FileNotFoundError, ValueError) as err:
-        raise InputError(f"[generator] clip_model: {err}") from None
-    if cfg.sampling == "rerank":
-        from promptopt.generators.rerank import RerankGenerator, clip_similarity
-
-        return RerankGenerator(
-            generator, clip_similarity(clip), scorer_name=f"clip:{clip.name}", candidates=cfg.rerank_candidates
-        )
-    from promptopt.generators.clip_guided import ClipGuidedGenerator
-
-    try:
-        return ClipGuidedGenerator.from_generator(
-            generator, clip, clip_guidance_scale=cfg.clip_guidance_scale, guide_every=cfg.clip_guide_every
-        )
-    except ValueError as err:
-        raise InputError(f"[generator] sampling = 'clip-guided': {err}") from None
 
 
 def build_mutator(cfg: StudyConfig) -> PromptMutator:

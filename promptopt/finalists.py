@@ -21,10 +21,10 @@ from promptopt.config import StudyConfig
 from promptopt.mutator import Candidate
 from promptopt.paths import TRIAL_IMAGES, TRIAL_SCORES
 from promptopt.ranking import pareto_levels
-from promptopt.search import render_candidate, score_images
-from promptopt.seeds import validation_seeds
 from promptopt.scorers import atomic
 from promptopt.scorers.base import Scorer
+from promptopt.search import render_candidate, score_images
+from promptopt.seeds import validation_seeds
 
 
 @dataclass(frozen=True)

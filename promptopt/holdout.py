@@ -20,11 +20,11 @@ from typing import Any
 from promptopt.config import StudyConfig
 from promptopt.mutator import Candidate
 from promptopt.paths import HOLDOUT_FILE
-from promptopt.search import render_candidate
-from promptopt.seeds import holdout_seeds
 from promptopt.scorers import atomic
 from promptopt.scorers.base import Scorer
 from promptopt.scorers.classifier import THRESHOLD
+from promptopt.search import render_candidate
+from promptopt.seeds import holdout_seeds
 
 def mcnemar_exact(only_first: int, only_second: int) -> float:
     """Two-sided exact McNemar p-value from the discordant pair counts (1.0 when there are none)."""

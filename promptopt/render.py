@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptopt.generators.base import Generator, GeneratorConfig, stable_identity
 from promptopt.config import GENERATOR_RUNTIME_KEYS, to_dict
 from promptopt.errors import InputError
+from promptopt.generators.base import Generator, GeneratorConfig, stable_identity
 from promptopt.prompt_files import PromptSpec
-from promptopt.tomlio import differences
 from promptopt.scorers import atomic
+from promptopt.tomlio import differences
 
 CONFIG_FILE = "render_config.json"
 METADATA_FILE = "metadata.jsonl"

@@ -9,16 +9,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from promptopt.generators.base import Generator, stable_identity
 from promptopt.config import StudyConfig, to_dict
 from promptopt.errors import InputError
+from promptopt.generators.base import Generator, stable_identity
 from promptopt.interrupt import StopFlag
 from promptopt.mutator import Candidate, PromptMutator
 from promptopt.paths import TRIAL_IMAGES, TRIAL_SCORES, RunPaths
 from promptopt.provenance import environment
-from promptopt.tomlio import changed_paths, differences, dumps
 from promptopt.scorers import atomic
 from promptopt.scorers.base import Scorer
+from promptopt.tomlio import changed_paths, differences, dumps
 
 IDENTITY_ATTR = "search_identity"
 GENERATOR_ATTR = "generator_identity"

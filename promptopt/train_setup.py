@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptopt.generators.training.config import TrainConfig
-from promptopt.generators.training.data import TrainExample
 from promptopt.config import build_dataclass, to_dict
 from promptopt.errors import InputError
+from promptopt.generators.training.config import TrainConfig
+from promptopt.generators.training.data import TrainExample
 from promptopt.grammar import CATEGORY_NAMES
 from promptopt.sim.writer import GI_SIM, GI_SIM_SEED, MAX_SIZE, MIN_SIZE, gi_sim_dataset
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from promptopt.scorers.assets import shipped_features
 from promptopt.scorers.atomic import write_bytes
 from promptopt.scorers.image_identity import images_hash
 from promptopt.scorers.images import load_images
-from promptopt.scorers.assets import shipped_features
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
 

@@ -16,8 +16,8 @@ from promptopt.export import ExportResult, export_study
 from promptopt.factory import RealismAssets, build_generator, build_mutator, build_realism, build_scorers
 from promptopt.interrupt import StopFlag
 from promptopt.paths import DATASET_DIR, PROMPTS_CSV, RunPaths
-from promptopt.search import SearchResult, TrialRecord, check_generator, open_study, run_search
 from promptopt.scorers.base import Scorer
+from promptopt.search import SearchResult, TrialRecord, check_generator, open_study, run_search
 
 console = Console(stderr=True)
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from promptopt.scorers import atomic
 from promptopt.sim.config import SimConfig, sim_key
 from promptopt.sim.labels import Labels
 from promptopt.sim.scene import simulate
-from promptopt.scorers import atomic
 
 REFERENCE_SEED = 20_241  # disjoint from the seeds `promptopt data sim` defaults to
 REFERENCE_VERSION = "v1"

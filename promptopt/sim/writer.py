@@ -21,11 +21,11 @@ from PIL import Image
 
 from promptopt import __version__
 from promptopt.errors import InputError
+from promptopt.scorers.atomic import staged_dir
 from promptopt.sim.config import SimConfig, sim_key
 from promptopt.sim.prompts import choose_prompts, prompt_table
 from promptopt.sim.sampling import sample_scene
 from promptopt.sim.scene import image_rngs, render_scene
-from promptopt.scorers.atomic import staged_dir
 
 FORMATS = ("jpg", "png")
 MIN_SIZE, MAX_SIZE = 32, 1024

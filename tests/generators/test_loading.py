@@ -4,8 +4,9 @@ device/dtype and memory options (tiny models built from configs)."""
 import numpy as np
 import pytest
 
-from promptopt.generators.base import GeneratorConfig, GeneratorInputError
+from promptopt.generators.base import GeneratorConfig
 from promptopt.generators.diffusers_generator import ModelNotFoundError, load_generator, resolve_device
+from promptopt.generators.errors import GeneratorInputError
 from promptopt.generators.schedulers import SCHEDULER_NAMES, SCHEDULERS, apply_scheduler
 
 RENDER = {"guidance_scale": 3.0, "steps": 2}

@@ -8,8 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from promptopt.generators.base import GeneratorConfig, GeneratorInputError, LoraAdapter
+from promptopt.generators.base import GeneratorConfig, LoraAdapter
 from promptopt.generators.diffusers_generator import ModelNotFoundError, load_generator
+from promptopt.generators.errors import GeneratorInputError
 
 PROMPTS, SEEDS = ["a polyp", "z-line"], [3, 4]
 RENDER = {"guidance_scale": 3.0, "steps": 2}

@@ -7,9 +7,9 @@ from PIL import Image
 from promptopt.config import from_dict, override
 from promptopt.errors import InputError
 from promptopt.export import export_study, finalist_trials
-from promptopt.seeds import export_seeds
 from promptopt.paths import RunPaths
 from promptopt.search import open_study, run_search
+from promptopt.seeds import export_seeds
 
 
 @pytest.fixture(scope="module")

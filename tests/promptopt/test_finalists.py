@@ -7,10 +7,10 @@ import pytest
 from promptopt.config import from_dict, override
 from promptopt.export import export_study, finalist_trials
 from promptopt.finalists import Validated, rank_validated, validate_finalists
-from promptopt.seeds import export_seeds, holdout_seeds, validation_seeds
 from promptopt.mutator import Candidate
 from promptopt.paths import RunPaths
 from promptopt.search import open_study, run_search
+from promptopt.seeds import export_seeds, holdout_seeds, validation_seeds
 
 
 class CountingGenerator:

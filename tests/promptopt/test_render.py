@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from promptopt.generators.base import GeneratorConfig
 from promptopt.errors import InputError
+from promptopt.generators.base import GeneratorConfig
 from promptopt.prompt_files import PromptSpec, read_prompts, resolve_prompts
 from promptopt.render import (
     CONFIG_FILE,

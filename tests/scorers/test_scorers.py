@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from promptopt.scorers.intent import IntentScorer, cosine_to, load_minilm
 from promptopt.scorers.image_identity import images_hash
+from promptopt.scorers.intent import IntentScorer, cosine_to, load_minilm
 from promptopt.scorers.realism import RealismScorer, reference_features, set_realism
 
 

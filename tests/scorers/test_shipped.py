@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from promptopt.sim.reference import gi_sim_reference
+from promptopt.scorers.assets import shipped_features, shipped_model
 from promptopt.scorers.features_cache import cache_name
 from promptopt.scorers.image_identity import images_hash
 from promptopt.scorers.images import image_files, load_images
 from promptopt.scorers.realism import reference_features
-from promptopt.scorers.assets import shipped_features, shipped_model
+from promptopt.sim.reference import gi_sim_reference
 
 REFERENCE_SETS = [("polyp", 200), ("landmark", 200), ("instrument", 200), (None, 500)]
 

@@ -5,11 +5,11 @@ import pytest
 import torch
 from PIL import Image
 
-from promptopt.generators.training.train import resolve_train_device, train
 from promptopt.generators.training.checkpoint import load_checkpoint
 from promptopt.generators.training.config import DreamBoothConfig, LoraTrainConfig, TrainConfig
 from promptopt.generators.training.data import TrainExample
 from promptopt.generators.training.loss import snr_loss_weights
+from promptopt.generators.training.train import resolve_train_device, train
 
 
 @pytest.fixture(scope="module", autouse=True)
