@@ -314,3 +314,29 @@ def summarise(dataset: Dataset) -> Summary:
         str(dataset.root), dataset.layout, len(dataset.items), len(all_prompts), len(set(all_prompts)),
         labels, counts, warnings, dataset.skipped,
     )  # fmt: skip
+
+
+def generated_record(
+    file_name: str,
+    *,
+    prompt: str,
+    negative_prompt: str | None,
+    seed: int,
+    guidance_scale: float | None,
+    steps: int | None,
+    generator: dict[str, Any],
+    **origin: Any,
+) -> dict[str, Any]:
+    """One `metadata.jsonl` line of a generated imagefolder, the one shape `promptopt render` and export write (and
+    `load_dataset` and `promptopt evaluate` read): the image's file, what it was rendered from, the generator's
+    identity, then where it came from (`origin`: prompt and image index, or category, rank and scores)."""
+    return {
+        "file_name": file_name,
+        "prompt": prompt,
+        "negative_prompt": negative_prompt,
+        "seed": seed,
+        "guidance_scale": guidance_scale,
+        "steps": steps,
+        "generator": generator,
+        **origin,
+    }

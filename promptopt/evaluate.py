@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from promptopt.dataset import METADATA_FILE
 from promptopt.errors import InputError
 from promptopt.progress import Progress
 from promptopt.scorers.set_metrics import (
@@ -121,7 +122,7 @@ def generated_files(folder: Path) -> list[Path]:
 
 def read_prompts(folder: Path, files: Sequence[Path]) -> list[str] | str:
     """One prompt per image from the folder's metadata.jsonl (an imagefolder), or the reason there is none."""
-    meta = folder / "metadata.jsonl"
+    meta = folder / METADATA_FILE
     if not meta.is_file():
         return f"{folder} has no metadata.jsonl with a prompt per image"
     by_path: dict[Path, str] = {}

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from promptopt.config import StudyConfig, to_dict
+from promptopt.dataset import METADATA_FILE, generated_record
 from promptopt.errors import InputError
 from promptopt.factory import RealismAssets
 from promptopt.finalists import Validated, validate_finalists
@@ -100,7 +101,7 @@ def _write_dataset(
     images_dir.mkdir(parents=True)
     seeds = export_seeds(cfg)
     all_images = []
-    with (folder / DATASET_DIR / "metadata.jsonl").open("w", encoding="utf-8") as meta:
+    with (folder / DATASET_DIR / METADATA_FILE).open("w", encoding="utf-8") as meta:
         for row in rows:
             images = generator.render(
                 [row["prompt"]] * len(seeds),
@@ -112,18 +113,18 @@ def _write_dataset(
             for seed, image in zip(seeds, images):
                 name = f"images/{cfg.study.category}_r{row['rank']:02d}_s{seed}.png"
                 image.save(folder / DATASET_DIR / name)
-                record = {
-                    "file_name": name,
-                    "prompt": row["prompt"],
-                    "negative_prompt": row["negative_prompt"],
-                    "seed": seed,
-                    "guidance_scale": row["guidance_scale"],
-                    "steps": row["steps"],
-                    "category": cfg.study.category,
-                    "rank": row["rank"],
-                    "generator": generator.identity,
-                    "scores": {k[6:]: v for k, v in row.items() if k.startswith("score_")},
-                }
+                record = generated_record(
+                    name,
+                    prompt=row["prompt"],
+                    negative_prompt=row["negative_prompt"],
+                    seed=seed,
+                    guidance_scale=row["guidance_scale"],
+                    steps=row["steps"],
+                    generator=generator.identity,
+                    category=cfg.study.category,
+                    rank=row["rank"],
+                    scores={k[6:]: v for k, v in row.items() if k.startswith("score_")},
+                )
                 meta.write(json.dumps(record, ensure_ascii=False) + "\n")
             all_images += images
             if progress is not None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from promptopt.config import GENERATOR_RUNTIME_KEYS, to_dict
+from promptopt.dataset import METADATA_FILE, generated_record
 from promptopt.errors import InputError
 from promptopt.generators.base import Generator, GeneratorConfig, stable_identity
 from promptopt.prompt_files import PromptSpec
@@ -31,7 +32,6 @@ from promptopt.scorers import atomic
 from promptopt.tomlio import differences
 
 CONFIG_FILE = "render_config.json"
-METADATA_FILE = "metadata.jsonl"
 IMAGES_DIR = "images"
 
 
@@ -226,19 +226,19 @@ class _Writer:
             os.fsync(fh.fileno())
 
     def _record(self, item: _Pending) -> dict[str, Any]:
-        return {
-            "file_name": item.file_name,
-            "prompt": item.spec.prompt,
-            "negative_prompt": item.spec.negative_prompt,
-            "seed": item.seed,
-            "guidance_scale": item.spec.guidance_scale,
-            "steps": item.spec.steps,
-            "height": self.job.generator.height,
-            "width": self.job.generator.width,
-            "prompt_index": item.prompt_index,
-            "image_index": item.image_index,
-            "generator": self.identity,
-        }
+        return generated_record(
+            item.file_name,
+            prompt=item.spec.prompt,
+            negative_prompt=item.spec.negative_prompt,
+            seed=item.seed,
+            guidance_scale=item.spec.guidance_scale,
+            steps=item.spec.steps,
+            generator=self.identity,
+            height=self.job.generator.height,
+            width=self.job.generator.width,
+            prompt_index=item.prompt_index,
+            image_index=item.image_index,
+        )
 
 
 def render_folder(

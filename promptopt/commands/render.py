@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import typer
 
+from promptopt.dataset import METADATA_FILE
 from promptopt.errors import InputError
 from promptopt.prompt_files import DEFAULT_GUIDANCE, DEFAULT_STEPS
 
@@ -165,6 +166,6 @@ def _render(job: Any, out: Path, *, prompts_file: str) -> dict[str, Any]:
         "total": summary.total,
         "seconds": round(summary.seconds, 3),
         "images_per_second": round(summary.images_per_second, 3),
-        "metadata": str(out / "metadata.jsonl"),
+        "metadata": str(out / METADATA_FILE),
         "generator": generator.identity,
     }
