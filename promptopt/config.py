@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-import types
-import typing
-from dataclasses import MISSING, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptopt.errors import InputError
 from promptopt.generators.base import GeneratorConfig
 from promptopt.grammar import CATEGORY_NAMES
+from promptopt.tomlio import build_dataclass, to_dict
 
 DIRECTIONS = ("maximize", "minimize")
 # generator keys that change speed or memory use, not what is drawn: a study may resume with other values
@@ -244,69 +243,6 @@ class StudyConfig:
         }
         data.pop("export")
         return data
-
-
-def to_dict(obj: Any) -> Any:
-    """Plain dicts, lists and scalars of a config (tuples become lists, None sections and `source` are dropped)."""
-    if dataclasses.is_dataclass(obj):
-        return {
-            f.name: to_dict(getattr(obj, f.name))
-            for f in dataclasses.fields(obj)
-            if getattr(obj, f.name) is not None and f.name != "source"
-        }
-    if isinstance(obj, (list, tuple)):
-        return [to_dict(x) for x in obj]
-    if isinstance(obj, dict):
-        return {k: to_dict(v) for k, v in obj.items()}
-    return obj
-
-
-def _join(where: str, key: object) -> str:
-    return f"{where}.{key}" if where else str(key)
-
-
-def _convert(value: Any, hint: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        inner = [a for a in args if a is not type(None)]
-        return _convert(value, inner[0], where)
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise InputError(f"{where} must be a table, got {type(value).__name__}")
-        return build_dataclass(hint, value, where)
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise InputError(f"{where} must be a list, got {type(value).__name__}")
-        return tuple(_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise InputError(f"{where} must be a table, got {type(value).__name__}")
-        return {str(k): _convert(v, args[1], _join(where, k)) for k, v in value.items()}
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, str, bool) and (type(value) is not hint):
-        raise InputError(f"{where} must be {hint.__name__}, got {value!r}")
-    return value
-
-
-def build_dataclass(cls: type, data: dict[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls) if f.init and f.name != "source"}
-    unknown = sorted(set(data) - fields)
-    if unknown:
-        raise InputError(f"unknown key {_join(where, unknown[0])}; valid keys there: {', '.join(sorted(fields))}")
-    kwargs = {k: _convert(v, hints[k], _join(where, k)) for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except TypeError:  # a required key is missing
-        required = {
-            f.name for f in dataclasses.fields(cls) if f.default is MISSING and f.default_factory is MISSING
-        }
-        missing = sorted(required & fields - set(data))
-        raise InputError(f"[{where or 'top level'}] is missing a required key: {', '.join(missing)}") from None
-    except ValueError as err:
-        raise InputError(f"[{where}] {err}" if where else str(err)) from None
 
 
 def from_dict(data: dict[str, Any], source: str = "") -> StudyConfig:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptopt.config import StudyConfig, to_dict
+from promptopt.config import StudyConfig
 from promptopt.dataset import METADATA_FILE, generated_record
 from promptopt.errors import InputError
 from promptopt.factory import RealismAssets
@@ -30,6 +30,7 @@ from promptopt.ranking import rank_trials
 from promptopt.scorers import atomic
 from promptopt.scorers.base import Scorer
 from promptopt.seeds import export_seeds, validation_seeds
+from promptopt.tomlio import to_dict
 
 FID_RELIABLE_N = 2048
 

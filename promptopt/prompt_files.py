@@ -31,7 +31,7 @@ def read_prompts(path: Path) -> tuple[PromptSpec, ...]:
     """Prompts from a .txt (one a line), a .csv with a `prompt` column, or a .json list of prompts or of
     objects with `prompt` (and optionally `negative_prompt`, `guidance_scale`, `steps`, as opg_prompts.json)."""
     if not path.is_file():
-        raise InputError(f"prompts file {path} does not exist: pass a .txt, .csv or .json file with --prompts")
+        raise InputError(f"prompts file {path} does not exist: give a .txt, .csv or .json file of prompts")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:

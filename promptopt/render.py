@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptopt.config import GENERATOR_RUNTIME_KEYS, to_dict
+from promptopt.config import GENERATOR_RUNTIME_KEYS
 from promptopt.dataset import METADATA_FILE, generated_record
 from promptopt.errors import InputError
 from promptopt.generators.base import Generator, GeneratorConfig, stable_identity
 from promptopt.prompt_files import PromptSpec
 from promptopt.scorers import atomic
-from promptopt.tomlio import differences
+from promptopt.tomlio import differences, to_dict
 
 CONFIG_FILE = "render_config.json"
 IMAGES_DIR = "images"

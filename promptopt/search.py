@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from promptopt.config import StudyConfig, to_dict
+from promptopt.config import StudyConfig
 from promptopt.errors import InputError
 from promptopt.generators.base import Generator, stable_identity
 from promptopt.interrupt import StopFlag
@@ -18,7 +18,7 @@ from promptopt.paths import TRIAL_IMAGES, TRIAL_SCORES, RunPaths
 from promptopt.provenance import environment
 from promptopt.scorers import atomic
 from promptopt.scorers.base import Scorer
-from promptopt.tomlio import changed_paths, differences, dumps
+from promptopt.tomlio import changed_paths, differences, dumps, to_dict
 
 IDENTITY_ATTR = "search_identity"
 GENERATOR_ATTR = "generator_identity"

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptopt.config import build_dataclass, to_dict
 from promptopt.errors import InputError
 from promptopt.generators.training.config import TrainConfig
 from promptopt.generators.training.data import TrainExample
 from promptopt.grammar import CATEGORY_NAMES
 from promptopt.sim.writer import GI_SIM, GI_SIM_SEED, MAX_SIZE, MIN_SIZE, gi_sim_dataset
+from promptopt.tomlio import build_dataclass, read_toml, to_dict
 
 CONFIG_FILE = "train_config.toml"
 
@@ -51,17 +51,6 @@ class RunConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return {**to_dict(self.train), "data": to_dict(self.data)}
-
-
-def read_toml(path: Path, what: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{what} {path} does not exist: give an existing TOML file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{what} {path} cannot be read ({err.__class__.__name__}): check its permissions") from None
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{what} {path} is not valid TOML: {err}") from None
 
 
 def _set(data: dict[str, Any], dotted: str, value: Any) -> None:

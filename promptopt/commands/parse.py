@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any, Optional
@@ -11,23 +10,6 @@ import typer
 
 from promptopt import grammar
 from promptopt.errors import InputError
-
-
-def read_prompts(file: Path) -> list[str]:
-    """Prompts from a text file (one a line, blank lines skipped) or a CSV with a `prompt` column."""
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{file}: no such file; give a text file (one prompt a line) or a CSV") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{file}: cannot read it as UTF-8 text ({err}); check the path and encoding") from None
-    if file.suffix.lower() != ".csv":
-        return [line.strip() for line in text.splitlines() if line.strip()]
-    reader = csv.DictReader(text.splitlines())
-    column = next((name for name in reader.fieldnames or [] if name.strip().lower() == "prompt"), None)
-    if column is None:
-        raise InputError(f"{file}: no 'prompt' column (found {reader.fieldnames}); add a header named prompt")
-    return [row[column].strip() for row in reader if (row[column] or "").strip()]
 
 
 def describe(prompt: str) -> dict[str, Any]:
@@ -60,7 +42,7 @@ def _print_table(records: list[dict[str, Any]]) -> None:
 def parse(
     prompts: Optional[list[str]] = typer.Argument(None, help="Prompts to parse.", show_default=False),
     file: Optional[Path] = typer.Option(
-        None, "--file", help="A text file with one prompt a line, or a CSV with a 'prompt' column."
+        None, "--file", help="A text file with one prompt a line, a CSV with a 'prompt' column, or a JSON list."
     ),
     json_lines: bool = typer.Option(False, "--json", help="Print one JSON object per prompt (JSON Lines)."),
 ) -> None:
@@ -68,7 +50,9 @@ def parse(
 
     Exit code 1 when a prompt cannot be parsed (its line carries an "error"); 2 for bad input.
     """
-    texts = list(prompts or []) + (read_prompts(file) if file is not None else [])
+    from promptopt.prompt_files import read_prompts
+
+    texts = list(prompts or []) + ([spec.prompt for spec in read_prompts(file)] if file is not None else [])
     if not texts:
         raise InputError("no prompts: give PROMPT arguments or --file FILE")
     records = [describe(text) for text in texts]

@@ -55,8 +55,10 @@ def test_parse_reads_text_files_and_csv_files_with_a_prompt_column(tmp_path: Pat
 
 def test_parse_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "no-prompt.csv").write_text("text\nx\n", encoding="utf-8")
+    (tmp_path / "empty.txt").write_text("\n", encoding="utf-8")
     for args, fragment in (
-        (["parse", "--file", str(tmp_path / "missing.txt")], "missing.txt: no such file"),
+        (["parse", "--file", str(tmp_path / "empty.txt")], "empty.txt holds no prompts"),
+        (["parse", "--file", str(tmp_path / "missing.txt")], "missing.txt does not exist"),
         (["parse", "--file", str(tmp_path / "no-prompt.csv")], "no 'prompt' column"),
         (["parse"], "no prompts"),
     ):

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from promptopt.config import from_dict, load_study, override, to_dict
+from promptopt.config import from_dict, load_study, override
 from promptopt.errors import InputError
+from promptopt.tomlio import to_dict
 from promptopt.tomlio import dumps
 
 STUDIES = Path(__file__).resolve().parents[2] / "studies"
