@@ -17,7 +17,6 @@ from promptopt.dataset import Dataset, Item, load_dataset
 from promptopt.errors import InputError
 from promptopt.labels import ATTRIBUTES, targets
 from promptopt.progress import Progress
-from promptopt.sim.writer import GI_SIM, GI_SIM_SEED, gi_sim_dataset
 
 if TYPE_CHECKING:
     from promptopt.scorers.aligner import Aligner, AlignerConfig
@@ -38,17 +37,6 @@ class FeatureSet:
     def targets(self) -> tuple[np.ndarray, np.ndarray]:
         """(y, known) over `labels.ATTRIBUTES`."""
         return targets(item.labels for item in self.items)
-
-
-def resolve_data(data: str, *, gi_sim_images: int, size: int) -> Path:
-    """The dataset folder `--data` names: a path, or `gi-sim` (seed GI_SIM_SEED, generated into the cache dir)."""
-    if data == GI_SIM:
-        from promptopt.paths import cache_dir
-
-        if gi_sim_images < 2:
-            raise InputError(f"--gi-sim-images must be at least 2, got {gi_sim_images}")
-        return gi_sim_dataset(gi_sim_images, size, GI_SIM_SEED, cache_dir())
-    return Path(data)
 
 
 def load_backbone(spec: str, device: str) -> Any:

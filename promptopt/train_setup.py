@@ -16,7 +16,7 @@ from promptopt.errors import InputError
 from promptopt.generators.training.config import TrainConfig
 from promptopt.generators.training.data import TrainExample
 from promptopt.grammar import CATEGORY_NAMES
-from promptopt.sim.writer import GI_SIM, GI_SIM_SEED, MAX_SIZE, MIN_SIZE, gi_sim_dataset
+from promptopt.sim.writer import GI_SIM, MAX_SIZE, MIN_SIZE, resolve_data
 from promptopt.tomlio import build_dataclass, read_toml, to_dict
 
 CONFIG_FILE = "train_config.toml"
@@ -94,20 +94,16 @@ def build_run_config(config: Path | None, init: Path | None, flags: dict[str, An
     return RunConfig(build_dataclass(TrainConfig, data, ""), build_dataclass(DataSection, section, "data"))
 
 
-def resolve_data(section: DataSection, resolution: int) -> Path:
-    """The dataset folder; `gi-sim` is simulated once into the cache dir at the training resolution."""
+def training_data(section: DataSection, resolution: int) -> Path:
+    """The dataset folder; `gi-sim` is simulated once into the cache dir at the training resolution (as PNG)."""
     if not section.path:
         raise InputError("no training data: pass --data DIR (a dataset folder, CSV or metadata.jsonl) or --data gi-sim")
-    if section.path != GI_SIM:
-        return Path(section.path).expanduser()
-    if not MIN_SIZE <= resolution <= MAX_SIZE:
+    if section.path == GI_SIM and not MIN_SIZE <= resolution <= MAX_SIZE:
         raise InputError(
             f"GI-sim images are {MIN_SIZE} to {MAX_SIZE} pixels wide: choose a --resolution in that range, "
             f"not {resolution}"
         )
-    from promptopt.paths import cache_dir
-
-    return gi_sim_dataset(section.gi_sim_images, resolution, GI_SIM_SEED, cache_dir(), image_format="png")
+    return resolve_data(section.path, gi_sim_images=section.gi_sim_images, size=resolution, image_format="png")
 
 
 def training_examples(folder: Path, section: DataSection, *, dreambooth: bool) -> tuple[list[TrainExample], int]:

@@ -39,9 +39,12 @@ def _features(
 ) -> Any:
     """Load the dataset and check the options that depend on it (the split; when `labelled`, that some attribute
     can be fitted) before any feature is computed, then compute or read its image features."""
+    from promptopt.fitdata import dataset_features, load_backbone, load_items, require_trainable, split
     from promptopt.generators.diffusers_generator import resolve_device
-    from promptopt.fitdata import dataset_features, load_backbone, load_items, require_trainable, resolve_data, split
+    from promptopt.sim.writer import GI_SIM, resolve_data
 
+    if data == GI_SIM and gi_sim_images < 2:  # a held-out split needs two images
+        raise InputError(f"--gi-sim-images must be at least 2, got {gi_sim_images}")
     dataset = load_items(resolve_data(data, gi_sim_images=gi_sim_images, size=size))
     split(len(dataset.items), holdout, 0)
     if labelled:

@@ -108,7 +108,7 @@ def train(
         build_run_config,
         check_out_folder,
         dumps_run,
-        resolve_data,
+        training_data,
         training_examples,
     )
     from promptopt.commands.train_progress import run_training
@@ -119,7 +119,7 @@ def train(
     check_writable(out)
     check_out_folder(out, run, resume=resume is not None)
     _check_early(cfg, out, resume)
-    folder = resolve_data(run.data, cfg.resolution)
+    folder = training_data(run.data, cfg.resolution)
     examples, left_out = training_examples(folder, run.data, dreambooth=cfg.method == "dreambooth-lora")
     quiet_libraries()
     base_folder = _base_folder(cfg.base) if cfg.base else None

@@ -142,3 +142,15 @@ def gi_sim_dataset(n: int, size: int, seed: int, cache: Path, *, image_format: s
     if not (target / "prompt-gt.csv").is_file():
         write_dataset(target, n, size, seed, image_format=image_format, overwrite=True)
     return target
+
+
+def resolve_data(data: str, *, gi_sim_images: int, size: int, image_format: str = "jpg") -> Path:
+    """The dataset folder a `--data` value names: a path, or `gi-sim` (`gi_sim_images` images at `size`, seed
+    GI_SIM_SEED, made once into the cache dir)."""
+    if data != GI_SIM:
+        return Path(data).expanduser()
+    if gi_sim_images < 1:
+        raise InputError(f"--gi-sim-images must be at least 1, got {gi_sim_images}")
+    from promptopt.paths import cache_dir
+
+    return gi_sim_dataset(gi_sim_images, size, GI_SIM_SEED, cache_dir(), image_format=image_format)
