@@ -85,7 +85,7 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
-class Models:
+class EvaluationModels:
     """The networks an evaluation uses; None where its metrics were not asked for or not given."""
 
     backbone: Any | None
@@ -145,7 +145,7 @@ def read_prompts(folder: Path, files: Sequence[Path]) -> list[str] | str:
     return [p for p in prompts if p is not None]
 
 
-def load_models(cfg: EvaluateConfig, *, with_clip: bool) -> Models:
+def load_models(cfg: EvaluateConfig, *, with_clip: bool) -> EvaluationModels:
     """Load the backbone, IS network, classifier and CLIP model the requested metrics need."""
     from promptopt.scorers.backbones import load_backbone
 
@@ -165,7 +165,7 @@ def load_models(cfg: EvaluateConfig, *, with_clip: bool) -> Models:
         from promptopt.scorers.clip import load_clip
 
         clip = _loaded("--clip", lambda: load_clip(cfg.clip, device=cfg.device))
-    return Models(backbone, is_network, classifier, classifier_features, clip)
+    return EvaluationModels(backbone, is_network, classifier, classifier_features, clip)
 
 
 def _loaded(option: str, load: Callable[[], Any]) -> Any:
@@ -206,7 +206,7 @@ class GeneratedOutputs:
     clip_embeds: np.ndarray | None
 
 
-def generated_pass(files: Sequence[Path], models: Models, progress: Progress | None) -> GeneratedOutputs:
+def generated_pass(files: Sequence[Path], models: EvaluationModels, progress: Progress | None) -> GeneratedOutputs:
     """Everything the metrics need from the generated images, in one pass of CHUNK images at a time."""
     from promptopt.scorers.images import load_images
 
@@ -274,7 +274,7 @@ def reference_side(
 # ---------------------------------------------------------------- metrics
 
 
-def inception_score_rows(outputs: GeneratedOutputs, models: Models, cfg: EvaluateConfig, n: int) -> list[MetricRow]:
+def inception_score_rows(outputs: GeneratedOutputs, models: EvaluationModels, cfg: EvaluateConfig, n: int) -> list[MetricRow]:
     from promptopt.scorers.inception_score import class_distribution
 
     rows = []
@@ -300,7 +300,7 @@ def inception_score_rows(outputs: GeneratedOutputs, models: Models, cfg: Evaluat
 
 
 def clip_row(
-    outputs: GeneratedOutputs, models: Models, cfg: EvaluateConfig, prompts: list[str] | str, n: int
+    outputs: GeneratedOutputs, models: EvaluationModels, cfg: EvaluateConfig, prompts: list[str] | str, n: int
 ) -> MetricRow:
     if cfg.clip is None:
         return MetricRow("clip", None, None, n, None, None, None, "no CLIP model given: pass --clip MODEL")
@@ -323,7 +323,7 @@ def clip_row(
 # ---------------------------------------------------------------- the evaluation
 
 
-def evaluate(cfg: EvaluateConfig, *, models: Models | None = None, progress: Progress | None = None) -> Evaluation:
+def evaluate(cfg: EvaluateConfig, *, models: EvaluationModels | None = None, progress: Progress | None = None) -> Evaluation:
     """Evaluate cfg.generated against cfg.reference; `models` skips loading (benchmarks, tests)."""
     files = generated_files(cfg.generated)
     if not cfg.reference.is_dir():

@@ -26,10 +26,10 @@ class RealismAssets:
 
 
 def build_generator(cfg: StudyConfig) -> Any:
-    return load_sampler(cfg.generator)
+    return generator_for(cfg.generator)
 
 
-def load_sampler(cfg: GeneratorConfig) -> Any:
+def generator_for(cfg: GeneratorConfig) -> Any:
     """`generators.assembly.build_generator`, with what the user can fix as an InputError."""
     from promptopt.generators.assembly import build_generator as build
     from promptopt.generators.errors import GeneratorInputError, ModelNotFoundError

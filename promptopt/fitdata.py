@@ -19,7 +19,7 @@ from promptopt.labels import ATTRIBUTES, targets
 from promptopt.progress import Progress
 
 if TYPE_CHECKING:
-    from promptopt.scorers.aligner import Aligner, AlignerConfig
+    from promptopt.scorers.aligner import Aligner, AlignerFitConfig
     from promptopt.scorers.classifier import Classifier, ProbeConfig
 
 
@@ -106,7 +106,7 @@ def split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_classifier_on(fs: FeatureSet, *, holdout: float, config: ProbeConfig) -> tuple[Classifier, dict[str, Any]]:
     """The attribute classifier fitted on the training part of `fs` and its held-out metrics (also in its meta)."""
-    from promptopt.scorers.classifier import NoTrainableAttributeError, evaluate, fit_classifier
+    from promptopt.scorers.classifier import NoTrainableAttributeError, attribute_metrics, fit_classifier
 
     y, known = fs.targets()
     train, held_out = split(len(fs.items), holdout, config.seed)
@@ -116,7 +116,7 @@ def fit_classifier_on(fs: FeatureSet, *, holdout: float, config: ProbeConfig) ->
         )
     except NoTrainableAttributeError as err:
         raise InputError(f"{fs.root}: {err}") from None
-    metrics = evaluate(classifier, fs.features[held_out], y[held_out], known[held_out], ATTRIBUTES)
+    metrics = attribute_metrics(classifier, fs.features[held_out], y[held_out], known[held_out], ATTRIBUTES)
     classifier.meta.update(_provenance(fs, holdout, len(held_out)), metrics=metrics)
     return classifier, metrics
 
@@ -132,7 +132,7 @@ def prompt_pairs(items: tuple[Item, ...]) -> tuple[tuple[str, ...], np.ndarray]:
 
 
 def fit_aligner_on(
-    fs: FeatureSet, text_model: Any, *, holdout: float, config: AlignerConfig
+    fs: FeatureSet, text_model: Any, *, holdout: float, config: AlignerFitConfig
 ) -> tuple[Aligner, dict[str, Any]]:
     """The aligner fitted on the training images' prompt pairs of `fs`, and its held-out retrieval metrics
     (candidates: the held-out images' distinct prompts; see `scorers.aligner`)."""

@@ -43,7 +43,7 @@ def tstr(
     `backbone` is a feature function with a `name` (`scorers.backbones.load_backbone`); the config's seed also
     draws the real split.
     """
-    from promptopt.scorers.classifier import ProbeConfig, evaluate
+    from promptopt.scorers.classifier import ProbeConfig, attribute_metrics
 
     config = config or ProbeConfig()
     datasets = {"synthetic": load_items(synthetic), "real": load_items(real)}
@@ -55,7 +55,7 @@ def tstr(
     on_synthetic = _fit(syn, np.arange(len(syn.items)), config, "synthetic")
     on_real = _fit(real_fs, train, config, "real (training part)")
     args = (real_fs.features[test], y_real[test], known_real[test], ATTRIBUTES)
-    metrics = {"tstr": evaluate(on_synthetic, *args), "trtr": evaluate(on_real, *args)}
+    metrics = {"tstr": attribute_metrics(on_synthetic, *args), "trtr": attribute_metrics(on_real, *args)}
     compared, not_compared = _compare(on_synthetic, on_real, metrics)
     return {
         "synthetic": {"root": syn.root, "images": len(syn.items)},

@@ -41,7 +41,7 @@ MAX_LOGIT_SCALE = math.log(100.0)
 
 
 @dataclass(frozen=True)
-class AlignerConfig:
+class AlignerFitConfig:
     """How the aligner is trained: the shared space's `dim`, AdamW settings, the initial temperature (learnt,
     clamped at 1/100 as in CLIP) and the seed of the initialisation and the shuffles."""
 
@@ -128,7 +128,7 @@ def fit_aligner(
     *,
     backbone: str,
     text_encoder: str = TEXT_ENCODER,
-    config: AlignerConfig = AlignerConfig(),
+    config: AlignerFitConfig = AlignerFitConfig(),
 ) -> Aligner:
     """Fit on (n, d) image features, (m, e) embeddings of the m distinct prompts, and the (n, m) boolean
     matrix `positives` (image i has prompt j)."""
@@ -156,7 +156,7 @@ def fit_aligner(
     return Aligner(backbone, text_encoder, mean, std, {k: v.detach() for k, v in params.items()}, meta)
 
 
-def _init(image_dim: int, text_dim: int, config: AlignerConfig) -> dict[str, Any]:
+def _init(image_dim: int, text_dim: int, config: AlignerFitConfig) -> dict[str, Any]:
     import torch
 
     gen = torch.Generator().manual_seed(config.seed)
@@ -175,7 +175,7 @@ def _soft_cross_entropy(logits: Any, targets: Any) -> Any:
     return -(weights * logits.log_softmax(dim=1)).sum(dim=1).mean()
 
 
-def _train(params: dict[str, Any], x: Any, t: Any, p: Any, config: AlignerConfig) -> None:
+def _train(params: dict[str, Any], x: Any, t: Any, p: Any, config: AlignerFitConfig) -> None:
     import torch
 
     for tensor in params.values():

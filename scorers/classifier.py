@@ -222,7 +222,7 @@ def binary_scores(predicted: np.ndarray, labels: np.ndarray) -> dict[str, float]
     }
 
 
-def evaluate(
+def attribute_metrics(
     classifier: Classifier, features: np.ndarray, y: np.ndarray, known: np.ndarray, attributes: Sequence[str]
 ) -> dict[str, Any]:
     """Held-out metrics of the classifier's attributes on labels y / known given for `attributes`.

@@ -112,11 +112,11 @@ def aligner(
     embeddings into one space (multi-positive symmetric InfoNCE); reports held-out retrieval recall@1/5."""
     from promptopt.commands.common import quiet_libraries
     from promptopt.fitdata import fit_aligner_on
-    from promptopt.scorers.aligner import AlignerConfig
+    from promptopt.scorers.aligner import AlignerFitConfig
     from promptopt.scorers.intent import load_minilm
 
     check_out(out)
-    config = _config(AlignerConfig, epochs=epochs, dim=dim, seed=seed)
+    config = _config(AlignerFitConfig, epochs=epochs, dim=dim, seed=seed)
     fs = _features(
         data,
         backbone=backbone,

@@ -109,9 +109,9 @@ def render(
 
 def load_render_generator(cfg: Any) -> Any:
     """Load the generator with its sampling, turning what the user can fix into InputError."""
-    from promptopt.factory import load_sampler
+    from promptopt.factory import generator_for
 
-    return load_sampler(cfg)
+    return generator_for(cfg)
 
 
 def _render(job: Any, out: Path, *, prompts_file: str) -> dict[str, Any]:

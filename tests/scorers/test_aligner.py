@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from promptopt.scorers.aligner import (
-    AlignerConfig,
+    AlignerFitConfig,
     AlignerScorer,
     chance_hit,
     encode_texts,
@@ -18,7 +18,7 @@ from promptopt.scorers.aligner import (
 )
 
 GI_SIM_IMAGES = 200  # the same set in every test file, so its features are computed once per session
-FAST = AlignerConfig(epochs=60)
+FAST = AlignerFitConfig(epochs=60)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_every_image_ranks_its_own_prompts_first_shared_ones_included():
     images = (rng.normal(size=(40, 16)) + 3 * group[:, None] * np.eye(16)[0]).astype(np.float32)
     texts = rng.normal(size=(3, 8)).astype(np.float32)
     positives = np.stack([np.ones(40, bool), group == 0, group == 1], axis=1)
-    model = fit_aligner(images, texts, positives, backbone="b", config=AlignerConfig(dim=8, epochs=100, lr=1e-2))
+    model = fit_aligner(images, texts, positives, backbone="b", config=AlignerFitConfig(dim=8, epochs=100, lr=1e-2))
     sim = model.embed_images(images) @ model.embed_texts(texts).T
     lacking = np.where(group == 0, 2, 1)
     lacked = sim[np.arange(40), lacking]
@@ -106,8 +106,8 @@ def test_save_load_round_trip_and_determinism(fitted, gi_sim, minilm, tmp_path):
     texts = np.random.default_rng(0).normal(size=(3, 384))
     np.testing.assert_array_equal(loaded.embed_texts(texts), model.embed_texts(texts))
     assert loaded.meta["metrics"] == metrics and 0.01 <= loaded.meta["temperature"] <= 1.0
-    again, _ = fit_aligner_on(gi_sim, minilm, holdout=0.25, config=AlignerConfig(epochs=3))
-    twice, _ = fit_aligner_on(gi_sim, minilm, holdout=0.25, config=AlignerConfig(epochs=3))
+    again, _ = fit_aligner_on(gi_sim, minilm, holdout=0.25, config=AlignerFitConfig(epochs=3))
+    twice, _ = fit_aligner_on(gi_sim, minilm, holdout=0.25, config=AlignerFitConfig(epochs=3))
     np.testing.assert_array_equal(again.embed_images(gi_sim.features), twice.embed_images(gi_sim.features))
     from promptopt.scorers.classifier import load_classifier
 
@@ -150,6 +150,6 @@ def test_scorer_prefers_an_images_own_prompts(fitted, gi_sim, minilm):
 
 def test_config_validation():
     with pytest.raises(ValueError, match="dim must be at least 1"):
-        AlignerConfig(dim=0)
+        AlignerFitConfig(dim=0)
     with pytest.raises(ValueError, match="temperature must be between"):
-        AlignerConfig(temperature=2.0)
+        AlignerFitConfig(temperature=2.0)

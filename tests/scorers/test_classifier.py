@@ -10,8 +10,8 @@ from promptopt.scorers.classifier import (
     ClassifierScorer,
     NoTrainableAttributeError,
     ProbeConfig,
+    attribute_metrics,
     binary_scores,
-    evaluate,
     fit_classifier,
     load_classifier,
 )
@@ -95,7 +95,7 @@ def test_unknown_labels_are_masked_out(gi_sim):
     b = fit_classifier(x, scrambled, known, ATTRIBUTES, backbone="b", config=FAST)
     assert a.attributes == b.attributes
     np.testing.assert_array_equal(a.predict_proba(x), b.predict_proba(x))
-    assert evaluate(a, x, y, known, ATTRIBUTES) == evaluate(a, x, scrambled, known, ATTRIBUTES)
+    assert attribute_metrics(a, x, y, known, ATTRIBUTES) == attribute_metrics(a, x, scrambled, known, ATTRIBUTES)
     unknown_as_absent = fit_classifier(x, y, np.ones_like(known), ATTRIBUTES, backbone="b", config=FAST)
     most_unknown = max(a.attributes, key=lambda name: (~known[:, ATTRIBUTES.index(name)]).sum())
     masked = a.predict_proba(x)[:, a.attributes.index(most_unknown)]
