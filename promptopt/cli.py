@@ -35,13 +35,16 @@ app.add_typer(evaluate_app, name="evaluate")
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an InputError raised by a command into one line on stderr and exit code 2."""
+    """Turn what the user can fix, raised by a command (an InputError, or an image file that cannot be read), into
+    one line on stderr and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from promptopt.scorers.images import UnreadableImageError
+
         try:
             return fn(*args, **kwargs)
-        except InputError as err:
+        except (InputError, UnreadableImageError) as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
 

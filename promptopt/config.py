@@ -18,6 +18,7 @@ from promptopt.grammar import CATEGORY_NAMES
 from promptopt.tomlio import build_dataclass, to_dict
 
 DIRECTIONS = ("maximize", "minimize")
+MAX_SEED = 2**31 - 1  # the sampler's seed (study seed + trials so far) must stay below numpy's 2**32
 # generator keys that change speed or memory use, not what is drawn: a study may resume with other values
 GENERATOR_RUNTIME_KEYS = ("device", "dtype", "batch_size", "attention_slicing", "vae_tiling", "compile")
 # generator keys added after the first studies ran: left out of the identity at their defaults, so those resume
@@ -42,6 +43,8 @@ class StudySection:
             raise ValueError(f"unknown category {self.category!r}: choose one of {', '.join(CATEGORY_NAMES)}")
         if self.n_trials < 1:
             raise ValueError(f"n_trials must be at least 1, got {self.n_trials}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be between 0 and {MAX_SEED}, got {self.seed}")
         if self.images_per_trial < 2:
             raise ValueError(f"images_per_trial must be at least 2 (KID needs two images), got {self.images_per_trial}")
         if not self.name or "/" in self.name or self.name.startswith("."):

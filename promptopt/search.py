@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from promptopt.config import StudyConfig
@@ -21,6 +22,7 @@ from promptopt.scorers.base import Scorer
 from promptopt.tomlio import changed_paths, differences, dumps, to_dict
 
 IDENTITY_ATTR = "search_identity"
+BASELINE_ATTR = "baseline"  # user attr of the queued plain seed prompt trial
 GENERATOR_ATTR = "generator_identity"
 
 
@@ -68,20 +70,26 @@ def open_study(cfg: StudyConfig, paths: RunPaths) -> Any:
     """Create or resume the study; refuse to resume one made with a different search configuration."""
     import optuna
 
+    from sqlalchemy.exc import DatabaseError
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     paths.root.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.RDBStorage(paths.storage_url, engine_kwargs={"connect_args": {"timeout": 60}})
+    check_database(paths.db)
     try:
-        n_existing = len(optuna.load_study(study_name=cfg.study.name, storage=storage).trials)
-    except KeyError:
-        n_existing = 0
-    study = optuna.create_study(
-        study_name=cfg.study.name,
-        storage=storage,
-        directions=[o.direction for o in cfg.objectives],
-        sampler=make_sampler(cfg, n_existing),
-        load_if_exists=True,
-    )
+        storage = optuna.storages.RDBStorage(paths.storage_url, engine_kwargs={"connect_args": {"timeout": 60}})
+        try:
+            n_existing = len(optuna.load_study(study_name=cfg.study.name, storage=storage).trials)
+        except KeyError:
+            n_existing = 0
+        study = optuna.create_study(
+            study_name=cfg.study.name,
+            storage=storage,
+            directions=[o.direction for o in cfg.objectives],
+            sampler=make_sampler(cfg, n_existing),
+            load_if_exists=True,
+        )
+    except DatabaseError as err:
+        raise InputError(f"{paths.db} cannot be read as an Optuna study ({_first_line(err)}): {DB_FIX}") from None
     identity = json.dumps(cfg.search_identity(), sort_keys=True)
     stored = study.user_attrs.get(IDENTITY_ATTR)
     if stored is None:
@@ -93,6 +101,25 @@ def open_study(cfg: StudyConfig, paths: RunPaths) -> Any:
             f"(changed: {', '.join(changed)}); use another --out or a new [study] name to start a new study"
         )
     return study
+
+
+DB_FIX = "move it away (it is left as it is) and run again to start a new study, or choose another --out"
+
+
+def check_database(db: Path) -> None:
+    """Refuse a study.db that is not an SQLite database (empty, truncated or another file): SQLite would treat an
+    empty file as a new database and write over it."""
+    if not db.exists():
+        return
+    with db.open("rb") as fh:
+        header = fh.read(16)
+    if header != b"SQLite format 3\x00":
+        what = "empty" if not header else "not an SQLite database"
+        raise InputError(f"{db} is {what}: {DB_FIX}")
+
+
+def _first_line(err: Exception) -> str:
+    return str(getattr(err, "orig", None) or err).splitlines()[0]
 
 
 def check_generator(study: Any, generator: Generator, paths: RunPaths) -> None:
@@ -161,6 +188,18 @@ def _previous_results(study: Any) -> dict[tuple[str, str, float, int], tuple[int
     return out
 
 
+def _queue_baseline(study: Any, mutator: PromptMutator, seen: dict[tuple[str, str, float, int], Any]) -> None:
+    """Queue the plain seed prompt, the baseline the search must beat, until a trial of it completes: a new study's
+    first trial, and again when a kill lost that trial (recovery failed it) before it completed."""
+    from optuna.trial import TrialState
+
+    if mutator.baseline().key() in seen:
+        return
+    pending = study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
+    if not any(trial.user_attrs.get(BASELINE_ATTR) for trial in pending):
+        study.enqueue_trial(mutator.baseline_params(), user_attrs={BASELINE_ATTR: True})
+
+
 def render_candidate(generator: Generator, candidate: Candidate, seeds: Sequence[int]) -> list[Any]:
     """The candidate's images, one per seed."""
     return generator.render(
@@ -208,8 +247,7 @@ def run_search(
     seeds = cfg.study.eval_seeds
     result = SearchResult(n_complete=len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))))
     seen = _previous_results(study)
-    if not study.trials:  # a new study's first trial is the plain seed prompt: the baseline the search must beat
-        study.enqueue_trial(mutator.baseline_params())
+    _queue_baseline(study, mutator, seen)
     if on_trial is not None:
         on_trial(result.n_complete, None)
     while result.n_complete < cfg.study.n_trials and not stop.requested:

@@ -12,13 +12,12 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image
+from promptopt.scorers.images import open_rgb
 
 
 def pixel_digest(path: Path) -> bytes:
     """sha256 of the decoded RGB image: width, height and pixel bytes."""
-    with Image.open(path) as im:
-        rgb = im.convert("RGB")
+    rgb = open_rgb(path)
     digest = hashlib.sha256(f"RGB:{rgb.width}x{rgb.height}:".encode())
     digest.update(rgb.tobytes())
     return digest.digest()

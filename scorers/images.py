@@ -29,10 +29,20 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
+class UnreadableImageError(ValueError):
+    """An image file that cannot be decoded (corrupt, truncated or not an image); the message names the file."""
+
+
+def open_rgb(path: Path) -> Image.Image:
+    """The image at `path`, decoded fully and converted to RGB (what every scorer sees), or UnreadableImageError."""
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as err:  # PIL's UnidentifiedImageError is an OSError
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UnreadableImageError(f"image {path} cannot be read ({reason}): replace or remove it") from None
+
+
 def load_images(paths: Sequence[Path]) -> list[Image.Image]:
     """Open images fully (so their files may close)."""
-    out = []
-    for path in paths:
-        with Image.open(path) as im:
-            out.append(im.convert("RGB"))
-    return out
+    return [open_rgb(path) for path in paths]

@@ -96,4 +96,8 @@ def task_progress(*, quiet: bool, suffix: str = "", transient: bool = False) -> 
         bars.update(tasks[task], completed=done)
 
     with bars:
-        yield update
+        try:
+            yield update
+        except BaseException:
+            bars.live.transient = True  # an error's one line replaces the bars
+            raise

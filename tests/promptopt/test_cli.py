@@ -68,6 +68,8 @@ def test_search_then_resume_then_export(study_toml, tmp_path):
         (["search", "--study", "missing.toml"], "does not exist"),
         (["search", "--category", "polyp", "-n", "0"], "n_trials must be at least 1"),
         (["search", "--category", "polyp", "-n", "-3"], "n_trials must be at least 1"),
+        (["search", "--category", "polyp", "--seed", "-1"], "seed must be between 0 and 2147483647, got -1"),
+        (["search", "--category", "polyp", "--seed", str(2**63)], "seed must be between 0 and 2147483647"),
         (["search"], "name a category"),
         (["export", "nowhere"], "is not a run folder"),
     ],

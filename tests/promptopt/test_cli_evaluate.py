@@ -240,12 +240,19 @@ def test_a_folder_named_like_the_default_command_is_still_a_folder(sets, dinov2,
         (["{gen}", "-r", "{ref}", "--backbone", "dinov2:/no/such"], "--backbone: DINOv2 folder /no/such has no config"),
         (["{gen}", "-r", "{ref}", "--metrics", "is", "--is-network", "/no/net.pt"], "--is-network: IS network"),
         (["{gen}", "-r", "{ref}", "--metrics", "clip", "--clip", "/no/clip"], "--clip: CLIP model"),
+        (["{gen}", "-r", "{gen}/../broken", "--backbone", "{dinov2}"], "002.png cannot be read (image file is truncated)"),
+        (["{gen}/../broken", "-r", "{ref}", "--backbone", "{dinov2}"], "002.png cannot be read (image file is truncated)"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(sets, args, message):
+def test_bad_input_is_one_line_and_exit_2(sets, dinov2, args, message):
     generated, reference, _, _ = sets
     (generated.parent / "empty").mkdir()
-    args = [a.format(gen=generated, ref=reference) for a in args]
+    broken = generated.parent / "broken"  # a copy of the generated set with one truncated PNG
+    broken.mkdir()
+    for path in generated.glob("*.png"):
+        data = path.read_bytes()
+        (broken / path.name).write_bytes(data[:100] if path.name == "002.png" else data)
+    args = [a.format(gen=generated, ref=reference, dinov2=f"dinov2:{dinov2}") for a in args]
     result = runner.invoke(app, ["evaluate", *args])
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()

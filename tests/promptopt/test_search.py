@@ -45,6 +45,36 @@ def test_a_new_study_starts_from_the_plain_seed_prompt(small_cfg, tmp_path, buil
     assert len(study.trials) == 3 and study.trials[2].params != mutator.baseline_params()
 
 
+def test_a_baseline_lost_to_a_kill_is_queued_again(small_cfg, tmp_path, build):
+    paths = RunPaths(tmp_path / "run")
+    _, _, mutator, _ = build(small_cfg)
+    study = open_study(small_cfg, paths)
+    study.enqueue_trial(mutator.baseline_params(), user_attrs={"baseline": True})
+    killed = study.ask()  # the baseline trial, RUNNING when the process was killed mid-render
+    assert mutator.propose(killed) == mutator.baseline()
+    study, _ = _run(override(small_cfg, "study", n_trials=2), paths, build)
+    assert study.trials[killed.number].state == TrialState.FAIL
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    baseline = [t for t in complete if t.user_attrs["candidate"] == dataclasses.asdict(mutator.baseline())]
+    assert len(complete) == 2 and len(baseline) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "is empty"), (b"not a database", "is not an SQLite database"), (None, "database disk image is malformed")],
+)
+def test_a_damaged_study_db_is_refused_and_left_as_it_is(small_cfg, tmp_path, build, content, message):
+    paths = RunPaths(tmp_path / "run")
+    if content is None:  # a truncated copy of a real study
+        _run(override(small_cfg, "study", n_trials=1), paths, build)
+        content = paths.db.read_bytes()[:5000]
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.db.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        open_study(small_cfg, paths)
+    assert paths.db.read_bytes() == content
+
+
 def test_rerun_with_a_larger_budget_resumes_the_same_study(small_cfg, tmp_path, build):
     paths = RunPaths(tmp_path / "run")
     _run(small_cfg, paths, build)
