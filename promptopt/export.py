@@ -161,6 +161,8 @@ def export_study(
     rows = prompt_rows(cfg, finalists, validated)
     dataset_realism = None
     n_images = 0
+    atomic.remove_stale_staging(paths.root)  # what a killed export left (its staged export/ and the old one)
+    atomic.remove_stale_staging(paths.validation)
     with atomic.staged_dir(paths.export) as folder:
         _write_prompts(folder, rows)
         if cfg.export.images_per_prompt and generator is not None:

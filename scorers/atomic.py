@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,18 +62,24 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def _owner() -> str:
+    """Who stages a folder: `<host>-<pid>`, so a later run can tell a killed process's leftovers from a live one's."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 @contextmanager
 def staged_dir(target: Path) -> Iterator[Path]:
     """Yield an empty staging folder beside `target`; on success it replaces `target` as a whole.
 
-    On any error (or interruption) the staging folder is removed and `target` is left as it was.
+    On any error (or interruption) the staging folder is removed and `target` is left as it was. A process killed
+    meanwhile leaves `.<name>.staging-<host>-<pid>-*` behind, which `remove_stale_staging` removes later.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_dir(target.parent, f".{target.name}.staging-")
+    staging = staging_dir(target.parent, f".{target.name}.staging-{_owner()}-")
     try:
         yield staging
         if target.exists():
-            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-{_owner()}-"))
             os.replace(target, old / target.name)
             os.replace(staging, target)
             shutil.rmtree(old, ignore_errors=True)
@@ -83,9 +90,29 @@ def staged_dir(target: Path) -> Iterator[Path]:
 
 
 def remove_stale_staging(folder: Path) -> None:
-    """Remove staging and old folders a killed process left in `folder`."""
-    if folder.is_dir():
-        for path in folder.glob(".*.staging-*"):
+    """Remove the staging and old folders that killed processes left in `folder`. A folder whose owner still runs
+    on this machine (another worker's) is kept, and so is one staged on another host, which cannot be checked."""
+    if not folder.is_dir():
+        return
+    for path in [*folder.glob(".*.staging-*"), *folder.glob(".*.old-*")]:
+        if path.is_dir() and _owner_is_gone(path.name):
             shutil.rmtree(path, ignore_errors=True)
-        for path in folder.glob(".*.old-*"):
-            shutil.rmtree(path, ignore_errors=True)
+
+
+def _owner_is_gone(name: str) -> bool:
+    """Whether the process named in a staging folder's `<host>-<pid>-<random>` tail has ended (a name without an
+    owner, from an older promptopt, counts as ended)."""
+    tail = name.split(".staging-", 1)[-1] if ".staging-" in name else name.split(".old-", 1)[-1]
+    host, _, rest = tail.rpartition("-")[0].rpartition("-")
+    pid = rest
+    if not host or not pid.isdigit():
+        return True
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False

@@ -165,7 +165,10 @@ def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[
     exported = _export(cfg, paths, study, generator, realism, scorers)
     if not quiet:
         console.print(f"optimal prompts: {exported.folder / PROMPTS_CSV}")
-        console.print(f"synthetic dataset: {exported.folder / DATASET_DIR} ({exported.n_images} images)")
+        if exported.n_images:
+            console.print(f"synthetic dataset: {exported.folder / DATASET_DIR} ({exported.n_images} images)")
+        else:  # the export folder is replaced as a whole: say so, rather than name a folder that is gone
+            console.print("synthetic dataset: none (--images-per-prompt 0; the previous export was replaced whole)")
     holdout = _holdout(cfg, exported, generator, scorers, quiet=quiet)
     if holdout is not None and not quiet:
         console.print(_holdout_text(holdout), soft_wrap=True, highlight=False)

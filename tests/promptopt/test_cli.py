@@ -59,6 +59,8 @@ def test_search_then_resume_then_export(study_toml, tmp_path):
     )
     assert unvalidated.exit_code == 0 and not any(k.startswith("validation") for k in json.loads(unvalidated.stdout)[0])
     assert not (out / "t" / "export" / "dataset").exists()
+    shown = runner.invoke(app, ["export", str(out / "t"), "--images-per-prompt", "0", "--validation-images", "0"])
+    assert "synthetic dataset: none (--images-per-prompt 0" in shown.output and "dataset (0 images)" not in shown.output
 
 
 @pytest.mark.parametrize(

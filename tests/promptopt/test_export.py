@@ -1,5 +1,8 @@
 import csv
 import json
+import socket
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -98,6 +101,15 @@ def test_interrupted_export_keeps_the_previous_one(finished):
         export_study(cfg, paths, study, generator=Dying())
     assert (paths.export / "opg_prompts.csv").read_bytes() == before
     assert sorted(p.name for p in paths.root.iterdir() if p.name.startswith(".")) == []
+
+
+def test_export_removes_what_a_killed_export_left(finished):
+    cfg, paths, study, _, _ = finished
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftover = paths.root / f".export.staging-{socket.gethostname()}-{int(ended.stdout)}-x1y2"  # SIGKILL mid-export
+    (leftover / "dataset").mkdir(parents=True)
+    export_study(cfg, paths, study, generator=None)
+    assert not leftover.exists() and (paths.export / "opg_prompts.csv").is_file()
 
 
 def test_export_without_complete_trials_is_an_input_error(small_cfg, tmp_path):
