@@ -3,8 +3,9 @@ print the summary."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import nullcontext
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -33,6 +34,33 @@ def _best_text(cfg: StudyConfig, study: Any) -> str:
     return f"{len(study.best_trials)} trials on the Pareto front"
 
 
+@contextmanager
+def _phase(message: str, *, quiet: bool) -> Iterator[None]:
+    """A spinner on a terminal; in a log (stderr not a terminal: `make search > log`, nohup, CI), where a spinner
+    prints nothing, a line once the phase is done (none when it fails: the error is the one line); nothing when
+    quiet."""
+    if not quiet and console.is_terminal:
+        with console.status(message, spinner="dots"):
+            yield
+        return
+    start = time.perf_counter()
+    yield
+    _log(f"{message}: done in {time.perf_counter() - start:.1f} s", quiet=quiet)
+
+
+def _log(message: str, *, quiet: bool) -> None:
+    """A line for a log, where bars and spinners cannot redraw (stderr is not a terminal)."""
+    if not quiet and not console.is_terminal:
+        console.print(message, highlight=False)
+
+
+def _trial_line(cfg: StudyConfig, record: TrialRecord, n_complete: int, best: str) -> str:
+    """A log line per trial, for when the bar cannot redraw (not a terminal)."""
+    values = ", ".join(f"{o.name} {v:.4f}" for o, v in zip(cfg.objectives, record.values))
+    again = f", same candidate as trial {record.duplicate_of}" if record.duplicate_of is not None else ""
+    return f"trial {record.number}: {values}{again}; {n_complete}/{cfg.study.n_trials} complete, {best}"
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -47,7 +75,7 @@ def _progress() -> Progress:
 def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bool) -> dict[str, Any]:
     """Search until the study holds cfg.study.n_trials complete trials, export, and return a summary."""
     quiet_libraries()
-    with console.status("loading generator and scorers", spinner="dots") if not quiet else nullcontext():
+    with _phase("loading generator and scorers", quiet=quiet):
         generator = build_generator(cfg)
         realism = build_realism(cfg, device=generator.device)
         scorers = build_scorers(cfg, realism, device=generator.device)
@@ -58,7 +86,10 @@ def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bo
         task = progress.add_task(f"search {cfg.study.name}", total=cfg.study.n_trials, best="")
 
         def on_trial(n_complete: int, record: TrialRecord | None) -> None:
-            progress.update(task, completed=n_complete, best=_best_text(cfg, study))
+            best = _best_text(cfg, study)
+            progress.update(task, completed=n_complete, best=best)
+            if record is not None:
+                _log(_trial_line(cfg, record, n_complete, best), quiet=quiet)
 
         result = run_search(
             cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, stop=stop, on_trial=on_trial
@@ -83,7 +114,7 @@ def _holdout(
         return None
     from promptopt.holdout import export_holdout
 
-    with console.status("hold-out check: best vs seed prompt", spinner="dots") if not quiet else nullcontext():
+    with _phase("hold-out check: best vs seed prompt", quiet=quiet):
         return export_holdout(cfg, exported.folder, exported.rows, generator, scorers)
 
 

@@ -63,6 +63,21 @@ def test_search_then_resume_then_export(study_toml, tmp_path):
     assert "synthetic dataset: none (--images-per-prompt 0" in shown.output and "dataset (0 images)" not in shown.output
 
 
+def test_a_log_gets_a_line_per_phase_and_per_trial(study_toml, tmp_path):
+    """Not a terminal (`make search > log`, nohup, CI): bars and spinners cannot redraw, so plain lines say what
+    happens."""
+    result = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(tmp_path), "-n", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("loading generator and scorers: done in ") for line in lines)
+    trials = [line for line in lines if line.startswith("trial ")]
+    assert [line.split(":")[0] for line in trials] == ["trial 0", "trial 1"]
+    assert trials[0].startswith("trial 0: quality ") and "1/2 complete, best quality" in trials[0]
+    assert "2/2 complete, best quality" in trials[1]
+    assert any(line.startswith("validate + export ") for line in lines)  # the bar's last state
+    assert any(line.startswith("hold-out check: best vs seed prompt: done in ") for line in lines)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
