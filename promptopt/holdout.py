@@ -38,12 +38,19 @@ def holdout_check(
     cfg: StudyConfig, best: Candidate, baseline: Candidate, generator: Any, classifier: Any
 ) -> dict[str, Any]:
     """Hit rates of `best` and the plain `baseline` on the hold-out seeds, and their paired comparison;
-    `classifier` is a ClassifierScorer."""
+    `classifier` is a ClassifierScorer. When `best` is the plain seed prompt itself, it is rendered once and
+    `best_is_seed_prompt` says so: there is nothing to compare."""
     seeds = holdout_seeds(cfg)
-    out: dict[str, Any] = {"images": len(seeds), "seeds": [seeds[0], seeds[-1]]}
+    same = best == baseline
+    out: dict[str, Any] = {
+        "images": len(seeds), "seeds": {"first": seeds[0], "last": seeds[-1]}, "best_is_seed_prompt": same
+    }  # fmt: skip
     hits = {}
-    for label, candidate in (("best", best), ("seed_prompt", baseline)):
-        hits[label] = classifier.target_probabilities(render_candidate(generator, candidate, seeds)) >= THRESHOLD
+    for label, candidate in (("seed_prompt", baseline), ("best", best)):
+        if label == "best" and same:
+            hits[label] = hits["seed_prompt"]
+        else:
+            hits[label] = classifier.target_probabilities(render_candidate(generator, candidate, seeds)) >= THRESHOLD
         out[label] = {**asdict(candidate), "hit_rate": float(hits[label].mean())}
     only_best = int((hits["best"] & ~hits["seed_prompt"]).sum())
     only_plain = int((hits["seed_prompt"] & ~hits["best"]).sum())

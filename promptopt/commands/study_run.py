@@ -120,6 +120,12 @@ def _holdout(
 
 def _holdout_text(h: dict[str, Any]) -> str:
     paired = h["paired"]
+    if h["best_is_seed_prompt"]:
+        return (
+            f"hold-out check ({h['images']} fresh seeds, classifier hit rate): the first exported prompt is the plain "
+            f"seed prompt itself ({h['seed_prompt']['prompt']!r}, hit rate {h['seed_prompt']['hit_rate']:.3f}): "
+            "the search found nothing better, so there is nothing to compare"
+        )
     return (
         f"hold-out check ({h['images']} fresh seeds, classifier hit rate): best prompt "
         f"{h['best']['hit_rate']:.3f} vs plain seed prompt {h['seed_prompt']['hit_rate']:.3f} "

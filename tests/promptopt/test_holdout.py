@@ -52,7 +52,9 @@ def test_mcnemar_exact_is_the_two_sided_binomial_test_on_discordant_pairs():
 def test_search_reports_both_hit_rates_and_writes_them(make_study_dict, reference, tmp_path):
     summary, out = _search(make_study_dict, reference, tmp_path, holdout_images=4)
     holdout = summary["holdout"]
-    assert holdout["images"] == 4 and set(holdout) == {"images", "seeds", "best", "seed_prompt", "paired"}
+    keys = {"images", "seeds", "best_is_seed_prompt", "best", "seed_prompt", "paired"}
+    assert holdout["images"] == 4 and set(holdout) == keys
+    assert holdout["seeds"]["last"] - holdout["seeds"]["first"] == 3
     paired = holdout["paired"]
     difference = holdout["best"]["hit_rate"] - holdout["seed_prompt"]["hit_rate"]
     assert difference == pytest.approx((paired["best_only"] - paired["seed_prompt_only"]) / 4)
@@ -69,7 +71,8 @@ def test_search_reports_both_hit_rates_and_writes_them(make_study_dict, referenc
     assert json.loads((out / "t" / "export" / "holdout.json").read_text()) == holdout
     printed = runner.invoke(app, ["search", "--study", str(tmp_path / "study.toml"), "--out", str(out), "-n", "2"])
     assert printed.exit_code == 0 and "hold-out check (4 fresh seeds" in printed.output
-    assert "McNemar exact p = " in printed.output
+    again = json.loads((out / "t" / "export" / "holdout.json").read_text())
+    assert ("nothing to compare" if again["best_is_seed_prompt"] else "McNemar exact p = ") in printed.output
 
 
 def test_export_reruns_the_check_with_its_own_seed_count(make_study_dict, reference, tmp_path):
@@ -82,3 +85,25 @@ def test_export_reruns_the_check_with_its_own_seed_count(make_study_dict, refere
     holdout = json.loads((out / "t" / "export" / "holdout.json").read_text())
     assert holdout["images"] == 6 and "hold-out check (6 fresh seeds" in exported.output
     assert holdout["best"]["prompt"] == summary["export"]["top_prompts"][0]
+
+
+def test_a_best_prompt_that_is_the_seed_prompt_is_said_plainly(make_study_dict, reference, build):
+    from promptopt.holdout import holdout_check
+
+    cfg = from_dict(_with_classifier(make_study_dict, reference, holdout_images=4))
+    from promptopt.factory import build_scorers
+
+    generator, _, mutator, realism = build(cfg)
+    classifier = next(s for s in build_scorers(cfg, realism) if s.name == "classifier")
+    rendered = []
+
+    class Counted:  # the real generator, counting its calls
+        def render(self, prompts, seeds, **kwargs):
+            rendered.append(len(prompts))
+            return generator.render(prompts, seeds, **kwargs)
+
+    plain = mutator.baseline()
+    result = holdout_check(cfg, plain, plain, Counted(), classifier)
+    assert result["best_is_seed_prompt"] and result["best"]["hit_rate"] == result["seed_prompt"]["hit_rate"]
+    assert result["paired"] == {"best_only": 0, "seed_prompt_only": 0, "mcnemar_p": 1.0}
+    assert rendered == [4]  # rendered once, not checked against itself
