@@ -34,6 +34,16 @@ def _best_text(cfg: StudyConfig, study: Any) -> str:
     return f"{len(study.best_trials)} trials on the Pareto front"
 
 
+def _best_trials(cfg: StudyConfig, study: Any) -> list[dict[str, Any]]:
+    """The best trial (the Pareto front with several objectives) as numbers: trial number and objective values."""
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return []
+    names = [o.name for o in cfg.objectives]
+    return [{"trial": t.number, "values": dict(zip(names, t.values))} for t in study.best_trials]
+
+
 @contextmanager
 def _phase(message: str, *, quiet: bool) -> Iterator[None]:
     """A spinner on a terminal; in a log (stderr not a terminal: `make search > log`, nohup, CI), where a spinner
@@ -143,7 +153,8 @@ def _summary(cfg: StudyConfig, paths: RunPaths, study: Any, result: SearchResult
         "complete_trials": result.n_complete,
         "new_trials": len(result.new_trials),
         "stopped_early": result.stopped_early,
-        "best": _best_text(cfg, study),
+        "best": _best_trials(cfg, study),
+        "best_text": _best_text(cfg, study),
         "seconds": {"render": result.timing.render_s, "score": result.timing.score_s, "total": result.timing.total_s},
         "export": None
         if exported is None
@@ -174,7 +185,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     state = "stopped early (run the same command to resume)" if summary["stopped_early"] else "done"
     console.print(
         f"[bold]{summary['study']}[/]: {state}, {summary['complete_trials']} complete trials "
-        f"({summary['new_trials']} new), {summary['best']}"
+        f"({summary['new_trials']} new), {summary['best_text']}"
     )
     console.print(f"study: {summary['storage']}")
     if summary["export"]:

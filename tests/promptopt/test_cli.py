@@ -40,6 +40,8 @@ def test_search_then_resume_then_export(study_toml, tmp_path):
     assert first.exit_code == 0, first.output
     summary = json.loads(first.stdout)
     assert summary["complete_trials"] == 2 and summary["new_trials"] == 2
+    (best,) = summary["best"]  # numbers, one objective: one best trial
+    assert summary["best_text"] == f"best quality {best['values']['quality']:.4f} (trial {best['trial']})"
     assert Path(summary["export"]["prompts_csv"]).is_file()
     assert summary["export"]["images"] == len(summary["export"]["top_prompts"]) * 2
     assert "on 2 validation seeds" in summary["export"]["validation"]
