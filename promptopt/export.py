@@ -124,7 +124,7 @@ def _write_dataset(
                     generator=generator.identity,
                     category=cfg.study.category,
                     rank=row["rank"],
-                    scores={k[6:]: v for k, v in row.items() if k.startswith("score_")},
+                    prompt_scores={k[6:]: v for k, v in row.items() if k.startswith("score_")},  # not this image's
                 )
                 meta.write(json.dumps(record, ensure_ascii=False) + "\n")
             all_images += images

@@ -51,7 +51,7 @@ def test_export_dataset_is_an_imagefolder_with_metadata(finished):
     for line in lines:
         assert Image.open(dataset / line["file_name"]).size == (32, 32)
         assert line["seed"] in export_seeds(cfg)
-        assert set(line) >= {"file_name", "prompt", "negative_prompt", "seed", "generator", "scores"}
+        assert set(line) >= {"file_name", "prompt", "negative_prompt", "seed", "generator", "prompt_scores"}
     assert not set(export_seeds(cfg)) & set(cfg.study.eval_seeds)
     from promptopt import grammar
     from promptopt.dataset import load_dataset
