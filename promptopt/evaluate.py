@@ -98,17 +98,6 @@ class EvaluationModels:
 # ---------------------------------------------------------------- inputs
 
 
-def resolve_device(device: str) -> str:
-    """`scorers.device.resolve_device`, a device this machine lacks being an InputError."""
-    from promptopt.scorers.device import DeviceError
-    from promptopt.scorers.device import resolve_device as resolve
-
-    try:
-        return resolve(device)
-    except DeviceError as err:
-        raise InputError(f"--{err}") from None
-
-
 def generated_files(folder: Path) -> list[Path]:
     from promptopt.scorers.images import image_files
 
@@ -274,7 +263,9 @@ def reference_side(
 # ---------------------------------------------------------------- metrics
 
 
-def inception_score_rows(outputs: GeneratedOutputs, models: EvaluationModels, cfg: EvaluateConfig, n: int) -> list[MetricRow]:
+def inception_score_rows(
+    outputs: GeneratedOutputs, models: EvaluationModels, cfg: EvaluateConfig, n: int
+) -> list[MetricRow]:
     from promptopt.scorers.inception_score import class_distribution
 
     rows = []
@@ -323,7 +314,9 @@ def clip_row(
 # ---------------------------------------------------------------- the evaluation
 
 
-def evaluate(cfg: EvaluateConfig, *, models: EvaluationModels | None = None, progress: Progress | None = None) -> Evaluation:
+def evaluate(
+    cfg: EvaluateConfig, *, models: EvaluationModels | None = None, progress: Progress | None = None
+) -> Evaluation:
     """Evaluate cfg.generated against cfg.reference; `models` skips loading (benchmarks, tests)."""
     files = generated_files(cfg.generated)
     if not cfg.reference.is_dir():

@@ -68,6 +68,16 @@ def quiet_libraries() -> None:
     transformers_logging.disable_progress_bar()
 
 
+def device_flag(device: str) -> str:
+    """A `--device` value resolved on this machine (`promptopt.scorers.device`); one it lacks is an InputError."""
+    from promptopt.scorers.device import DeviceError, resolve_device
+
+    try:
+        return resolve_device(device)
+    except DeviceError as err:
+        raise InputError(f"--{err}") from None
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 

@@ -71,13 +71,14 @@ def evaluate(
     that cannot be computed from what was given is listed with the reason. Numbers are comparable only at equal
     sample sizes and with the same backbone.
     """
-    from promptopt.evaluate import METRICS, EvaluateConfig, resolve_device
+    from promptopt.commands.common import device_flag
+    from promptopt.evaluate import METRICS, EvaluateConfig
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else METRICS
     folder, identity, classifier = _gi_sim_defaults(reference, classifier)
     cfg = EvaluateConfig(
         generated=generated, reference=folder, reference_identity=identity, metrics=names, backbone=backbone, clip=clip,
-        classifier=classifier, is_network=is_network, seed=seed, device=resolve_device(device),
+        classifier=classifier, is_network=is_network, seed=seed, device=device_flag(device),
     )  # fmt: skip
     result = _run(cfg, quiet=as_json)
     if as_json:

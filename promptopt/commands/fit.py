@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from promptopt.commands.common import check_writable, print_json, task_progress
+from promptopt.commands.common import check_writable, device_flag, print_json, task_progress
 from promptopt.commands.options import (
     backbone_option,
     epochs_option,
@@ -40,7 +40,6 @@ def _features(
     """Load the dataset and check the options that depend on it (the split; when `labelled`, that some attribute
     can be fitted) before any feature is computed, then compute or read its image features."""
     from promptopt.fitdata import dataset_features, load_backbone, load_items, require_trainable, split
-    from promptopt.generators.diffusers_generator import resolve_device
     from promptopt.sim.writer import GI_SIM, resolve_data
 
     if data == GI_SIM and gi_sim_images < 2:  # a held-out split needs two images
@@ -49,7 +48,7 @@ def _features(
     split(len(dataset.items), holdout, 0)
     if labelled:
         require_trainable(dataset)
-    features = load_backbone(backbone, resolve_device(device, "auto")[0])
+    features = load_backbone(backbone, device_flag(device))
     with task_progress(quiet=quiet, transient=True) as progress:
         return dataset_features(dataset, features, progress=progress)
 

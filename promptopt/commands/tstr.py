@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from promptopt.commands.common import print_json, task_progress
+from promptopt.commands.common import device_flag, print_json, task_progress
 from promptopt.commands.options import (
     backbone_option,
     epochs_option,
@@ -33,7 +33,6 @@ def tstr(
 ) -> None:
     """Fit the attribute classifier on SYNTHETIC (TSTR) and on REAL's training part (TRTR), test both on REAL's
     held-out part: per-attribute recall, F1 and AUROC, and their macro averages over the attributes both share."""
-    from promptopt.generators.diffusers_generator import resolve_device
     from promptopt.fitdata import load_backbone
     from promptopt.tstr import tstr as run_tstr
     from promptopt.scorers.classifier import ProbeConfig
@@ -42,7 +41,7 @@ def tstr(
         config = ProbeConfig(epochs=epochs, hidden=hidden, seed=seed)
     except ValueError as err:
         raise InputError(str(err)) from None
-    features = load_backbone(backbone, resolve_device(device, "auto")[0])
+    features = load_backbone(backbone, device_flag(device))
     with task_progress(quiet=as_json, transient=True) as progress:
         result = run_tstr(synthetic, real, features, holdout=holdout, config=config, progress=progress)
     if as_json:

@@ -111,6 +111,8 @@ def empty(tmp_path_factory):
         ("small", ["--backbone", "resnet"], "--backbone: unknown feature backbone 'resnet'"),
         ("gi-sim", ["--gi-sim-images", "1"], "--gi-sim-images must be at least 2"),
         ("gi-sim", ["--size", "8"], "--size must be between 32 and 1024"),
+        ("small", ["--device", "gpu"], "--device 'gpu' is not a device"),
+        ("small", ["--device", "cuda:7"], "--device cuda:7: "),  # no such GPU here (none, or fewer than 8)
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(command, data, extra, message, request, tmp_path):

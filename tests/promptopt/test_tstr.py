@@ -112,4 +112,6 @@ def test_command_prints_the_comparison_and_json(synthetic, real, result):
     assert json.loads(as_json.stdout)["macro"] == result["macro"]  # deterministic, and JSON floats round-trip
     bad = runner.invoke(app, ["evaluate", "tstr", str(synthetic), str(real / "nowhere")])
     assert bad.exit_code == 2 and "no such file or folder" in bad.output
+    no_gpu = runner.invoke(app, ["evaluate", "tstr", str(synthetic), str(real), "--device", "cuda:7"])
+    assert no_gpu.exit_code == 2 and "--device cuda:7: " in no_gpu.output
     assert len(bad.output.strip().splitlines()) == 1
