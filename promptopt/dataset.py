@@ -329,7 +329,7 @@ def generated_record(
 ) -> dict[str, Any]:
     """One `metadata.jsonl` line of a generated imagefolder, the one shape `promptopt render` and export write (and
     `load_dataset` and `promptopt evaluate` read): the image's file, what it was rendered from, the generator's
-    identity, then where it came from (`origin`: prompt and image index, or category, rank and scores)."""
+    identity, then where it came from (`origin`: size, prompt and image index; or category, rank and the prompt's scores)."""
     return {
         "file_name": file_name,
         "prompt": prompt,

@@ -26,6 +26,7 @@ from promptopt.scorers.classifier import THRESHOLD
 from promptopt.search import render_candidate
 from promptopt.seeds import holdout_seeds
 
+
 def mcnemar_exact(only_first: int, only_second: int) -> float:
     """Two-sided exact McNemar p-value from the discordant pair counts (1.0 when there are none)."""
     from scipy.stats import binomtest
@@ -45,12 +46,13 @@ def holdout_check(
     out: dict[str, Any] = {
         "images": len(seeds), "seeds": {"first": seeds[0], "last": seeds[-1]}, "best_is_seed_prompt": same
     }  # fmt: skip
-    hits = {}
-    for label, candidate in (("seed_prompt", baseline), ("best", best)):
-        if label == "best" and same:
-            hits[label] = hits["seed_prompt"]
-        else:
-            hits[label] = classifier.target_probabilities(render_candidate(generator, candidate, seeds)) >= THRESHOLD
+
+    def hit(candidate: Candidate) -> Any:
+        return classifier.target_probabilities(render_candidate(generator, candidate, seeds)) >= THRESHOLD
+
+    hits = {"seed_prompt": hit(baseline)}
+    hits["best"] = hits["seed_prompt"] if same else hit(best)
+    for label, candidate in (("best", best), ("seed_prompt", baseline)):
         out[label] = {**asdict(candidate), "hit_rate": float(hits[label].mean())}
     only_best = int((hits["best"] & ~hits["seed_prompt"]).sum())
     only_plain = int((hits["seed_prompt"] & ~hits["best"]).sum())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -102,15 +103,13 @@ def remove_stale_staging(folder: Path) -> None:
 def _owner_is_gone(name: str) -> bool:
     """Whether the process named in a staging folder's `<host>-<pid>-<random>` tail has ended (a name without an
     owner, from an older promptopt, counts as ended)."""
-    tail = name.split(".staging-", 1)[-1] if ".staging-" in name else name.split(".old-", 1)[-1]
-    host, _, rest = tail.rpartition("-")[0].rpartition("-")
-    pid = rest
-    if not host or not pid.isdigit():
+    owner = re.search(r"\.(?:staging|old)-(.+)-(\d+)-[^-]+$", name)
+    if owner is None:
         return True
-    if host != socket.gethostname():
+    if owner[1] != socket.gethostname():
         return False
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(owner[2]), 0)
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, another user's

@@ -46,19 +46,20 @@ def image_features(
 ) -> np.ndarray:
     """(len(paths), d) float32 features of the images, row i for paths[i].
 
-    `identity` names the set (default: `images_hash(paths)`). `on_chunk(k)` is called after each chunk of k images
-    is done (for a progress bar); a cache hit calls it once with len(paths).
+    `identity` names the set (default: `images_hash(paths)`, computed only when there is a cache dir: shipped
+    features are named by recipe identities). `on_chunk(k)` is called after each chunk of k images is done (for a
+    progress bar); a cache hit calls it once with len(paths).
     """
     if not paths:
         raise ValueError("no image paths given: pass at least one image file")
-    name = cache_name(backbone, identity or images_hash(paths))
-    for stored in (shipped_features(name), cache_dir / "features" / name if cache_dir is not None else None):
-        if stored is not None and stored.is_file():
-            cached = np.load(stored)
-            if cached.shape[0] == len(paths):
-                if on_chunk is not None:
-                    on_chunk(len(paths))
-                return cached.astype(np.float32, copy=False)
+    key = identity or (images_hash(paths) if cache_dir is not None else None)
+    name = cache_name(backbone, key) if key is not None else None
+    for stored in _stored(name, cache_dir):
+        cached = np.load(stored)
+        if cached.shape[0] == len(paths):
+            if on_chunk is not None:
+                on_chunk(len(paths))
+            return cached.astype(np.float32, copy=False)
     parts = []
     for start in range(0, len(paths), chunk):
         batch = paths[start : start + chunk]
@@ -66,9 +67,17 @@ def image_features(
         if on_chunk is not None:
             on_chunk(len(batch))
     feats = np.concatenate(parts)
-    if cache_dir is not None:
+    if cache_dir is not None and name is not None:
         save_array(cache_dir / "features" / name, feats)
     return feats
+
+
+def _stored(name: str | None, cache_dir: Path | None) -> list[Path]:
+    """Where features of that name already are: the shipped copy, then the cache dir's."""
+    if name is None:
+        return []
+    places = [shipped_features(name), cache_dir / "features" / name if cache_dir is not None else None]
+    return [path for path in places if path is not None and path.is_file()]
 
 
 def save_array(target: Path, array: np.ndarray) -> None:

@@ -23,17 +23,6 @@ from promptopt.search import SearchResult, TrialRecord, check_generator, open_st
 console = Console(stderr=True)
 
 
-def _best_text(cfg: StudyConfig, study: Any) -> str:
-    from optuna.trial import TrialState
-
-    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        return "no trial yet"
-    if len(cfg.objectives) == 1:
-        best = study.best_trial
-        return f"best {cfg.objectives[0].name} {best.values[0]:.4f} (trial {best.number})"
-    return f"{len(study.best_trials)} trials on the Pareto front"
-
-
 def _best_trials(cfg: StudyConfig, study: Any) -> list[dict[str, Any]]:
     """The best trial (the Pareto front with several objectives) as numbers: trial number and objective values."""
     from optuna.trial import TrialState
@@ -41,7 +30,18 @@ def _best_trials(cfg: StudyConfig, study: Any) -> list[dict[str, Any]]:
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         return []
     names = [o.name for o in cfg.objectives]
-    return [{"trial": t.number, "values": dict(zip(names, t.values))} for t in study.best_trials]
+    best = [study.best_trial] if len(names) == 1 else study.best_trials  # one, even when a repeated candidate ties
+    return [{"trial": t.number, "values": dict(zip(names, t.values))} for t in best]
+
+
+def _best_text(cfg: StudyConfig, best: list[dict[str, Any]]) -> str:
+    """The line `_best_trials` reads as."""
+    if not best:
+        return "no trial yet"
+    if len(cfg.objectives) == 1:
+        name = cfg.objectives[0].name
+        return f"best {name} {best[0]['values'][name]:.4f} (trial {best[0]['trial']})"
+    return f"{len(best)} trials on the Pareto front"
 
 
 @contextmanager
@@ -96,7 +96,7 @@ def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bo
         task = progress.add_task(f"search {cfg.study.name}", total=cfg.study.n_trials, best="")
 
         def on_trial(n_complete: int, record: TrialRecord | None) -> None:
-            best = _best_text(cfg, study)
+            best = _best_text(cfg, _best_trials(cfg, study))
             progress.update(task, completed=n_complete, best=best)
             if record is not None:
                 _log(_trial_line(cfg, record, n_complete, best), quiet=quiet)
@@ -153,8 +153,8 @@ def _summary(cfg: StudyConfig, paths: RunPaths, study: Any, result: SearchResult
         "complete_trials": result.n_complete,
         "new_trials": len(result.new_trials),
         "stopped_early": result.stopped_early,
-        "best": _best_trials(cfg, study),
-        "best_text": _best_text(cfg, study),
+        "best": (best := _best_trials(cfg, study)),
+        "best_text": _best_text(cfg, best),
         "seconds": {"render": result.timing.render_s, "score": result.timing.score_s, "total": result.timing.total_s},
         "export": None
         if exported is None
