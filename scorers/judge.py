@@ -56,7 +56,9 @@ def head_slices(schema: Schema) -> list[tuple[Head, slice]]:
 @dataclass(frozen=True)
 class JudgeConfig:
     """The network and its training. `size`: input width and height; `widths`: channels of the four conv
-    blocks; `noise`: std of the Gaussian noise added to training pixels (on the [-1, 1] scale)."""
+    blocks; `noise`: std of the Gaussian noise added to training pixels (on the [-1, 1] scale); `balance`: how
+    much images showing rare attribute values are drawn more often (0: every image once an epoch; b > 0: drawn
+    with replacement, weight = the largest (1 / share of images showing it) ** b over the values it shows)."""
 
     size: int = 64
     widths: tuple[int, ...] = (32, 64, 96, 128)
@@ -66,6 +68,7 @@ class JudgeConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     noise: float = 0.03
+    balance: float = 0.5
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -74,8 +77,8 @@ class JudgeConfig:
         for name in ("epochs", "batch_size", "dense"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0 or self.weight_decay < 0 or self.noise < 0:
-            raise ValueError("lr must be > 0, weight_decay and noise >= 0")
+        if self.lr <= 0 or self.weight_decay < 0 or self.noise < 0 or self.balance < 0:
+            raise ValueError("lr must be > 0, weight_decay, noise and balance >= 0")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JudgeConfig:

@@ -3,8 +3,9 @@
 Labels come as `y` (n, outputs) in {0, 1} with a mask `known` of the same shape: an unknown label adds nothing
 to the loss and is left out of every metric. A yes/no output is trained with binary cross-entropy; an exclusive
 head with cross-entropy over its values, on the rows where the whole head is known. Training is AdamW with a
-one-cycle learning rate over seeded mini-batches; each batch gets light Gaussian noise and a random brightness
-and contrast change (no flips: they would move the location cells).
+one-cycle learning rate over seeded mini-batches, images showing rare attribute values drawn more often
+(`JudgeConfig.balance`); each batch gets light Gaussian noise and a random brightness and contrast change (no
+flips: they would move the location cells).
 
 Calibration fits one temperature a head on held-out images by minimising the same loss (`calibrate`).
 `judge_metrics` reports per output the AUROC and the accuracy at p >= 0.5, and the expected calibration error
@@ -53,6 +54,17 @@ def _augment(x: Any, noise: float, gen: Any) -> Any:
     return x * contrast + brightness + noise * torch.randn(x.shape, generator=gen)
 
 
+def draw_weights(y: np.ndarray, known: np.ndarray, balance: float) -> np.ndarray | None:
+    """Per image, how often it is drawn (see `JudgeConfig.balance`); None for plain shuffling."""
+    if balance == 0:
+        return None
+    positive = (y > 0.5) & known
+    share = positive.sum(axis=0) / np.maximum(known.sum(axis=0), 1)
+    rarity = np.where(positive, 1.0 / np.maximum(share, 1e-6), 1.0) ** balance
+    weights = rarity.max(axis=1)
+    return weights / weights.sum()
+
+
 def fit_judge(
     pixels: np.ndarray,
     y: np.ndarray,
@@ -80,10 +92,15 @@ def fit_judge(
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=steps)
     y_t, known_t = torch.from_numpy(y.astype(np.float32)), torch.from_numpy(known.astype(bool))
     gen = torch.Generator().manual_seed(config.seed)
+    weights = draw_weights(y, known, config.balance)
     net.train()
     for epoch in range(config.epochs):
         losses = []
-        for batch in torch.randperm(len(pixels), generator=gen).split(config.batch_size):
+        if weights is None:
+            order = torch.randperm(len(pixels), generator=gen)
+        else:
+            order = torch.multinomial(torch.from_numpy(weights), len(pixels), replacement=True, generator=gen)
+        for batch in order.split(config.batch_size):
             x = _augment(to_input(pixels[batch.numpy()]), config.noise, gen)
             loss = _loss(net(x), y_t[batch], known_t[batch], schema)
             optimiser.zero_grad()

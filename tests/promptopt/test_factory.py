@@ -58,7 +58,7 @@ def test_sampling_needs_a_loadable_clip_model(make_study_dict, tmp_path):
         build_generator(from_dict(data))
 
 
-def test_judge_consistency_is_a_study_metric(make_study_dict, make_images_32, tiny_judge_file):
+def test_judge_consistency_is_a_study_metric(make_study_dict, make_images_32, tiny_judge_file, tmp_path):
     """A judge fitted and saved is scored through the study config, on the study's target."""
     data = make_study_dict("/unused", target={"polyp_types": ["ip"]})
     data["scorers"] = {"judge": {"model": str(tiny_judge_file)}}

@@ -104,3 +104,14 @@ def test_head_summary_names_the_weakest_output():
     summary = head_summary(per)["h"]
     assert summary["weakest"] == "b" and summary["macro_auroc"] == pytest.approx(0.8)
     assert summary["unscored"] == ["c"]
+
+
+def test_rare_values_are_drawn_more_often():
+    from promptopt.scorers.judge_training import draw_weights
+
+    y = np.array([[1, 0], [0, 0], [0, 0], [0, 1]], dtype=np.float32)  # each output shown by 1 of 4 known images
+    known = np.array([[1, 1], [1, 1], [1, 1], [1, 0]], dtype=bool)
+    known[3, 1] = True
+    weights = draw_weights(y, known, 1.0)
+    assert weights == pytest.approx(np.array([4, 1, 1, 4]) / 10)
+    assert draw_weights(y, known, 0.0) is None
