@@ -57,7 +57,8 @@ def print_heads(title: str, metrics: dict) -> None:
     print(f"\n{title}: presence macro AUROC {metrics['presence_macro_auroc']:.3f}, ECE {metrics['ece']:.4f}")
     for head, h in metrics["heads"].items():
         if h["macro_auroc"] is not None:
-            print(f"  {head:<22} macro {h['macro_auroc']:.3f}  weakest {h['weakest']} {h['weakest_auroc']:.3f}")
+            print(f"  {head:<22} macro {h['macro_auroc']:.3f}  weakest {h['weakest']} {h['weakest_auroc']:.3f}"
+                  f"  ECE {h['ece']:.4f}")  # fmt: skip
 
 
 def single_clause_prompts() -> dict[Clause, str]:

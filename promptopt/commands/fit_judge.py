@@ -86,11 +86,11 @@ def _autoencoder(model: str, device: str) -> Any:
 def _print(s: dict[str, Any]) -> None:
     ae = s["autoencoder"]["model"] if s["autoencoder"] else "no autoencoder"
     typer.echo(f"judge fitted on {s['n_train']} images of {s['data']['source']} ({ae}); measured on {s['n_test']}")
-    typer.echo(f"{'head':<24} {'macro AUROC':>11} {'weakest output':>34} {'accuracy':>8}")
+    typer.echo(f"{'head':<24} {'macro AUROC':>11} {'weakest output':>34} {'accuracy':>8} {'ECE':>6}")
     for head, h in s["heads"].items():
         if h["macro_auroc"] is None:
             typer.echo(f"{head:<24} {'-':>11} {'(no output with both classes)':>34}")
             continue
         weakest = f"{h['weakest']} {h['weakest_auroc']:.3f}"
-        typer.echo(f"{head:<24} {h['macro_auroc']:>11.3f} {weakest:>34} {h['accuracy']:>8.3f}")
+        typer.echo(f"{head:<24} {h['macro_auroc']:>11.3f} {weakest:>34} {h['accuracy']:>8.3f} {h['ece']:>6.4f}")
     typer.echo(f"expected calibration error {s['ece']:.4f}; saved {s['out']}")

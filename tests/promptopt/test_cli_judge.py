@@ -120,3 +120,19 @@ def test_fit_bad_input(args, message, tmp_path, monkeypatch):
     result = runner.invoke(app, [*FIT, *args])
     assert result.exit_code == 2 and message in _error_line(result)
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_consistency_names_a_prompt_the_grammar_cannot_read(judge_file, tmp_path):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    rows = [("a.png", "Generate an image containing a polyp."), ("b.png", "Generate a banana on a plate.")]
+    for name, _ in rows:
+        Image.new("RGB", (32, 32), (200, 80, 80)).save(folder / name)
+    (folder / "metadata.jsonl").write_text("".join(json.dumps({"file_name": f, "prompt": p}) + "\n" for f, p in rows))
+    args = ["evaluate", str(folder), "--reference", str(folder), "--metrics", "consistency", "--judge", str(judge_file)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "banana" in _error_line(result)
+    result = runner.invoke(app, [*args, "--skip-bad", "--json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)["metrics"][0]
+    assert "1 (image, prompt) pairs of 1 images" in row["note"] and "1 bad rows" in row["note"]

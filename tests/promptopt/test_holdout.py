@@ -82,6 +82,12 @@ def test_search_reports_both_consistencies_and_writes_them(make_study_dict, refe
     }  # fmt: skip
     first = summary["export"]["top_prompts"][0]
     assert holdout["best"]["prompt"] == first
+    records = [json.loads(line) for line in (out / "t" / "export" / "dataset" / "metadata.jsonl").open()]
+    judged = records[0]["judge"]  # each exported image carries the judge's view of it
+    assert set(judged) == {"consistency", "target_consistency", "probabilities"}
+    assert 0.0 <= judged["consistency"] <= 1.0 and judged["probabilities"]["polyp"] == pytest.approx(
+        judged["target_consistency"], abs=1e-5
+    )  # the polyp study's target is the polyp output alone
     assert json.loads((out / "t" / "export" / "holdout.json").read_text()) == holdout
     printed = runner.invoke(app, ["search", "--study", str(tmp_path / "study.toml"), "--out", str(out), "-n", "2"])
     assert printed.exit_code == 0 and "hold-out check (4 fresh seeds" in printed.output

@@ -50,6 +50,7 @@ def test_learns_presence_and_an_exclusive_head(trained):
     assert metrics["outputs"]["noise_flag"]["n_present"] == 0  # masked everywhere: never measured
     assert metrics["outputs"]["noise_flag"]["auroc"] is None
     assert metrics["heads"]["side"]["weakest"] in ("side=left", "side=right")
+    assert 0.0 <= metrics["heads"]["presence"]["ece"] <= 1.0
     proba = trained.predict_pixels(pixels)
     assert np.allclose(proba[:, 2] + proba[:, 3], 1.0)  # a softmax over the exclusive head
 
