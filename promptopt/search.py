@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,7 +24,9 @@ from promptopt.paths import TRIAL_IMAGES, TRIAL_SCORES, RunPaths
 from promptopt.provenance import environment
 from promptopt.scorers import atomic
 from promptopt.scorers.base import Scorer
-from promptopt.storage import DEFAULT_GRACE_S, ask, fail_stale_trials, first_line, heartbeat, masked, open_storage
+from promptopt.storage import (
+    DEFAULT_GRACE_S, ask, fail_stale_trials, first_line, heartbeat, masked, open_storage, sqlite_file,
+)  # fmt: skip
 from promptopt.tomlio import changed_paths, differences, dumps, to_dict
 
 IDENTITY_ATTR = "search_identity"
@@ -88,14 +92,14 @@ def open_study(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = storage or paths.storage_url
-    if url == paths.storage_url:
-        paths.root.mkdir(parents=True, exist_ok=True)
-        check_database(paths.db)
+    db = sqlite_file(url)
+    if db is not None:
+        prepare_database(db)
     try:
         rdb = open_storage(url, grace_s)
         study, created = _create_or_load(cfg, rdb, create=create)
     except DatabaseError as err:
-        where = paths.db if url == paths.storage_url else masked(url)
+        where = db or masked(url)
         raise InputError(f"{where} cannot be read as an Optuna study ({first_line(err, url)}): {DB_FIX}") from None
     except KeyError:
         raise InputError(f"storage {masked(url)} holds no study {cfg.study.name!r}: run `promptopt search` first") from None
@@ -132,11 +136,22 @@ def _create_or_load(cfg: StudyConfig, storage: Any, *, create: bool) -> tuple[An
 DB_FIX = "move it away (it is left as it is) and run again to start a new study, or choose another --out"
 
 
-def check_database(db: Path) -> None:
+def prepare_database(db: Path) -> None:
     """Refuse a study.db that is not an SQLite database (empty, truncated or another file): SQLite would treat an
-    empty file as a new database and write over it."""
+    empty file as a new database and write over it. Create a missing one whole (its header written), so that a worker
+    starting at the same moment never finds it empty."""
+    db.parent.mkdir(parents=True, exist_ok=True)
     if not db.exists():
-        return
+        fd, tmp = atomic.staging_file(db.parent, f".{db.name}.")
+        os.close(fd)
+        try:
+            with contextlib.closing(sqlite3.connect(tmp)) as con:
+                con.executescript("CREATE TABLE promptopt_new (x); DROP TABLE promptopt_new;")
+            os.link(tmp, db)
+        except FileExistsError:  # another worker's, complete
+            pass
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     with db.open("rb") as fh:
         header = fh.read(16)
     if header != b"SQLite format 3\x00":

@@ -14,6 +14,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from promptopt.errors import InputError
@@ -22,7 +23,7 @@ STORAGE_ENV = "PROMPTOPT_STORAGE"  # the storage URL when --storage is not given
 DEFAULT_GRACE_S = 60
 MAX_RETRY = 3  # how often one trial is run again after its worker died
 SCHEMES = ("sqlite", "postgresql", "mysql")
-DRIVERS = {"postgresql": "psycopg2-binary (installed with promptopt)", "mysql": "a MySQL driver, e.g. `pip install pymysql`, with mysql+pymysql://"}  # fmt: skip
+DRIVERS = {"postgresql": "psycopg[binary] (installed with promptopt)", "mysql": "a MySQL driver, e.g. `pip install pymysql`, with mysql+pymysql://"}  # fmt: skip
 _CREATE_TRIES = 8
 
 
@@ -47,6 +48,16 @@ def check_url(url: str) -> str:
             f"--storage {masked(url)}: unsupported database {parsed.get_backend_name()!r}: use {', '.join(SCHEMES)}"
         )
     return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL (None for another database, or SQLite in memory)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def masked(url: str) -> str:
@@ -103,7 +114,7 @@ def open_storage(url: str, grace_s: int = DEFAULT_GRACE_S) -> Any:
                     grace_period=grace_s,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
                 )
-        except (NoSuchModuleError, ModuleNotFoundError):
+        except (NoSuchModuleError, ImportError):
             raise InputError(f"--storage {masked(url)}: its database driver is not installed: install {DRIVERS.get(backend, 'it')}") from None
         except IntegrityError:  # another worker created the tables meanwhile
             time.sleep(0.2 * (attempt + 1))
