@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -25,14 +24,13 @@ from promptopt.provenance import environment
 from promptopt.scorers import atomic
 from promptopt.scorers.base import Scorer
 from promptopt.storage import (
-    DEFAULT_GRACE_S, ask, fail_stale_trials, first_line, heartbeat, masked, open_storage, sqlite_file,
+    DEFAULT_GRACE_S, WORKER_ATTR, ask, fail_stale_trials, first_line, heartbeat, masked, open_storage, sqlite_file,
 )  # fmt: skip
 from promptopt.tomlio import changed_paths, differences, dumps, to_dict
 
 IDENTITY_ATTR = "search_identity"
 BASELINE_ATTR = "baseline"  # user attr of the queued plain seed prompt trial
 GENERATOR_ATTR = "generator_identity"
-WORKER_ATTR = "worker"  # user attr: `<host>-<pid>` of the process that ran the trial
 OVER_CAP_ATTR = "over_cap"  # user attr of a trial failed unrun: the study's cap was reached as it started
 WAIT_S = 1.0  # how often a worker waiting for the others' last trials looks again
 
@@ -292,7 +290,7 @@ def run_search(
     while (trial := _next_trial(cfg, study, stop)) is not None:
         try:
             with heartbeat(study, trial):
-                trial.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}-{os.getpid()}")
+                trial.set_user_attr(WORKER_ATTR, atomic.owner())
                 study.sampler = make_sampler(cfg, trial.number)
                 seen = _previous_results(study)  # other workers' trials too
                 record, images = _evaluate(cfg, paths, trial, generator, scorers, mutator, seeds, seen, result.timing)
@@ -328,14 +326,17 @@ def _next_trial(cfg: StudyConfig, study: Any, stop: StopFlag) -> Any:
 
     while not stop.requested:
         fail_stale_trials(study)
-        complete = _count(study, TrialState.COMPLETE)
+        trials = study.get_trials(deepcopy=False)
+        complete = sum(t.state == TrialState.COMPLETE for t in trials)
         if complete >= cfg.study.n_trials:
             return None
-        if complete + _count(study, TrialState.RUNNING) < cfg.study.n_trials:
-            study.sampler = make_sampler(cfg, len(study.get_trials(deepcopy=False)))
+        if complete + sum(t.state == TrialState.RUNNING for t in trials) < cfg.study.n_trials:
+            study.sampler = make_sampler(cfg, len(trials))
             trial = ask(study)
-            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            ahead = _count(study, TrialState.COMPLETE) + sum(t.number < trial.number for t in running)
+            ahead = sum(
+                t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING and t.number < trial.number)
+                for t in study.get_trials(deepcopy=False)
+            )
             if ahead < cfg.study.n_trials:
                 return trial
             trial.set_user_attr(OVER_CAP_ATTR, True)  # another worker took the last place at the same moment

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from promptopt.errors import InputError
+from promptopt.scorers import atomic
 
 STORAGE_ENV = "PROMPTOPT_STORAGE"  # the storage URL when --storage is not given
 DEFAULT_GRACE_S = 60
+WORKER_ATTR = "worker"  # a trial's user attr: `<host>-<pid>` of the process that runs it (`atomic.owner`)
 MAX_RETRY = 3  # how often one trial is run again after its worker died
 SCHEMES = ("sqlite", "postgresql", "mysql")
 DRIVERS = {"postgresql": "psycopg[binary] (installed with promptopt)", "mysql": "a MySQL driver, e.g. `pip install pymysql`, with mysql+pymysql://"}  # fmt: skip
@@ -130,9 +132,10 @@ def open_storage(url: str, grace_s: int = DEFAULT_GRACE_S) -> Any:
 
 def fail_stale_trials(study: Any) -> None:
     """Fail the RUNNING trials whose worker is gone, and queue each again (at most MAX_RETRY times): those whose last
-    heartbeat is older than the grace period (Optuna's rule) and those that never sent one and started longer ago
+    heartbeat is older than the grace period (Optuna's rule), those that never sent one and started longer ago
     than that (a worker killed between starting a trial and its first heartbeat, or one of a promptopt from before
-    heartbeats). Of several workers doing this at once, one fails and queues each trial.
+    heartbeats), and at once those whose worker ran on this machine and has ended (a run restarted after a kill
+    need not wait for the grace period). Of several workers doing this at once, one fails and queues each trial.
 
     Optuna offers this only inside `study.optimize` and only for trials with a heartbeat: the reads use its storage's
     internals (the versions in constraints.txt; tests/promptopt/test_storage.py checks them)."""
@@ -141,7 +144,7 @@ def fail_stale_trials(study: Any) -> None:
     from sqlalchemy.exc import OperationalError
 
     storage = study._storage
-    stale = set(storage._get_stale_trial_ids(study._study_id)) | _silent_trial_ids(study)
+    stale = set(storage._get_stale_trial_ids(study._study_id)) | _silent_trial_ids(study) | _ended_here(study)
     retry = storage.get_heartbeat_stale_trial_callback()
     for trial_id in sorted(stale):
         try:
@@ -150,6 +153,14 @@ def fail_stale_trials(study: Any) -> None:
         except (UpdateFinishedTrialError, OperationalError):  # another worker failed it first
             continue
         retry(study, storage.get_trial(trial_id))
+
+
+def _ended_here(study: Any) -> set[int]:
+    """Ids of RUNNING trials whose worker (`WORKER_ATTR`) ran on this machine and has ended."""
+    from optuna.trial import TrialState
+
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return {t._trial_id for t in running if WORKER_ATTR in t.user_attrs and atomic.owner_is_gone(t.user_attrs[WORKER_ATTR])}
 
 
 def _silent_trial_ids(study: Any) -> set[int]:

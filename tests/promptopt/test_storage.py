@@ -87,3 +87,23 @@ def test_a_password_in_the_storage_url_is_written_nowhere(tmp_path, reference, m
     assert "***@" in result.output and SECRET not in result.output + exported.output + "".join(capfd.readouterr())
     written = [p for p in Path(out).rglob("*") if p.is_file()]
     assert len(written) > 5 and not [p for p in written if SECRET.encode() in p.read_bytes()]
+
+
+def test_a_trial_whose_worker_ended_on_this_machine_is_retried_at_once(small_cfg, tmp_path):
+    """A run restarted right after a kill does not wait for the grace period; a live worker's trial stays."""
+    import socket
+    import subprocess
+
+    from promptopt.scorers import atomic
+    from promptopt.storage import fail_stale_trials
+
+    study = open_study(small_cfg, RunPaths(tmp_path / "run"), grace_s=600)
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    killed, live = study.ask(), study.ask()
+    for trial, owner in ((killed, f"{socket.gethostname()}-{ended.pid}"), (live, atomic.owner())):
+        study._storage.record_heartbeat(trial._trial_id)
+        trial.set_user_attr("worker", owner)
+    fail_stale_trials(study)
+    assert study.trials[killed.number].state == TrialState.FAIL and study.trials[live.number].state == TrialState.RUNNING
+    assert [t.system_attrs["failed_trial"] for t in study.get_trials(states=(TrialState.WAITING,))] == [killed.number]
