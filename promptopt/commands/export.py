@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from promptopt.commands.common import print_json
+from promptopt.commands.common import check_writable, print_json
 from promptopt.config import load_study, override
 from promptopt.errors import InputError
 from promptopt.storage import STORAGE_ENV, check_url
@@ -39,6 +39,7 @@ def export(
     paths = RunPaths(run_dir)
     if not paths.config.is_file() or not (storage or paths.db.is_file()):
         raise InputError(f"{run_dir} is not a run folder (no study.db and config.toml): pass <out>/<study name>")
+    check_writable(run_dir, fix="make it writable, or copy the run folder elsewhere and export the copy")
     cfg = override(
         load_study(paths.config), "export", top_k=top_k, images_per_prompt=images_per_prompt,
         validation_images=validation_images, holdout_images=holdout_images,

@@ -19,7 +19,7 @@ from promptopt.interrupt import StopFlag
 from promptopt.paths import DATASET_DIR, PROMPTS_CSV, RunPaths
 from promptopt.scorers.base import Scorer
 from promptopt.search import SearchResult, TrialRecord, check_generator, open_study, run_search
-from promptopt.storage import masked
+from promptopt.storage import masked, open_storage
 
 console = Console(stderr=True)
 
@@ -89,12 +89,14 @@ def run_and_export(
     """Search until the study in `storage` (None: the run folder's SQLite file) holds cfg.study.n_trials complete
     trials, export (in the worker that completed the last trial), and return a summary."""
     quiet_libraries()
-    study = open_study(cfg, paths, storage, grace_s=grace_s)  # first: a storage that cannot be opened fails at once
+    if storage is not None:
+        open_storage(storage, grace_s)  # a database that cannot be reached fails before the models load
     with _phase("loading generator and scorers", quiet=quiet):
         generator = build_generator(cfg)
         realism = build_realism(cfg, device=generator.device)
         scorers = build_scorers(cfg, realism, device=generator.device)
         mutator = build_mutator(cfg)
+    study = open_study(cfg, paths, storage, grace_s=grace_s)
     check_generator(study, generator, paths)
     with _progress() as progress, StopFlag().installed() as stop:
         task = progress.add_task(f"search {cfg.study.name}", total=cfg.study.n_trials, best="")
