@@ -35,9 +35,6 @@ from promptopt.search import open_study, run_search  # noqa: E402
 from promptopt.storage import masked  # noqa: E402
 from promptopt.tomlio import dumps  # noqa: E402
 
-NO_EXPORT = ["--no-export"]
-
-
 def study_dict(reference: Path, name: str, n_trials: int) -> dict[str, Any]:
     return {
         "study": {"name": name, "category": "polyp", "n_trials": n_trials, "seed": 0, "images_per_trial": 2},
@@ -63,7 +60,7 @@ def throughput(tmp: Path, reference: Path, workers: int, trials: int, storage: s
     name = f"b{uuid.uuid4().hex[:8]}"
     toml = tmp / f"{name}.toml"
     toml.write_text(dumps(study_dict(reference, name, trials)))
-    cmd = [sys.executable, "-m", "promptopt.cli", "search", "--study", str(toml), "--out", str(tmp / "runs"), *NO_EXPORT]
+    cmd = [sys.executable, "-m", "promptopt.cli", "search", "--study", str(toml), "--out", str(tmp / "runs"), "--no-export"]
     cmd += ["--storage", storage] if storage else []
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) for _ in range(workers)]
@@ -100,19 +97,23 @@ def main() -> None:
         write_reference(reference)
         storage = args.postgres
         where = masked(storage) if storage else "SQLite (one file in the run folder)"
-        print(f"{args.trials} trials per study, tiny-random 32x32, 2 images x 2 steps, storage {where}, {os.cpu_count()} CPUs")
+        print(f"{args.trials} trials per study, tiny-random 32x32, 2 images x 2 steps, storage {where}, "
+              f"{os.cpu_count()} CPUs")
         for workers in (1, 2, 4):
             start = time.perf_counter()
             rate = throughput(tmp, reference, workers, args.trials, storage)
-            print(f"  {workers} worker(s): {rate:.1f} trials/min (wall with model loading {time.perf_counter() - start:.0f} s)")
+            wall = time.perf_counter() - start
+            print(f"  {workers} worker(s): {rate:.1f} trials/min (wall with model loading {wall:.0f} s)")
         cfg = from_dict(study_dict(reference, "parts", args.trials))
         generator = build_generator(cfg)
-        parts = (generator, build_scorers(cfg, build_realism(cfg, device=generator.device), device=generator.device), build_mutator(cfg))
+        scorers = build_scorers(cfg, build_realism(cfg, device=generator.device), device=generator.device)
+        parts = (generator, scorers, build_mutator(cfg))
         for label, url in (("SQLite", None), ("PostgreSQL", storage)):
             if label == "PostgreSQL" and not url:
                 print("  PostgreSQL: no --postgres URL given")
                 continue
-            print(f"  per-trial overhead outside render and score, one worker, {label}: {overhead_ms(tmp, reference, args.trials, url, parts):.0f} ms")
+            ms = overhead_ms(tmp, reference, args.trials, url, parts)
+            print(f"  per-trial overhead outside render and score, one worker, {label}: {ms:.0f} ms")
 
 
 if __name__ == "__main__":

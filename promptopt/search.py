@@ -79,7 +79,12 @@ def make_sampler(cfg: StudyConfig, trial_number: int) -> Any:
 
 
 def open_study(
-    cfg: StudyConfig, paths: RunPaths, storage: str | None = None, *, grace_s: int = DEFAULT_GRACE_S, create: bool = True
+    cfg: StudyConfig,
+    paths: RunPaths,
+    storage: str | None = None,
+    *,
+    grace_s: int = DEFAULT_GRACE_S,
+    create: bool = True,
 ) -> Any:
     """Create or resume the study in `storage` (default: the run folder's SQLite file); refuse to resume one made with
     a different search configuration. The process that creates it queues the plain seed prompt as its first trial.
@@ -100,7 +105,8 @@ def open_study(
         where = db or masked(url)
         raise InputError(f"{where} cannot be read as an Optuna study ({first_line(err, url)}): {DB_FIX}") from None
     except KeyError:
-        raise InputError(f"storage {masked(url)} holds no study {cfg.study.name!r}: run `promptopt search` first") from None
+        missing = f"storage {masked(url)} holds no study {cfg.study.name!r}: run `promptopt search` first"
+        raise InputError(missing) from None
     if created:
         study.enqueue_trial(build_mutator(cfg).baseline_params(), user_attrs={BASELINE_ATTR: True})
     identity = json.dumps(cfg.search_identity(), sort_keys=True)
@@ -124,8 +130,9 @@ def _create_or_load(cfg: StudyConfig, storage: Any, *, create: bool) -> tuple[An
     if create:
         directions = [o.direction for o in cfg.objectives]
         try:
-            study = optuna.create_study(study_name=cfg.study.name, storage=storage, directions=directions, sampler=sampler)
-            return study, True
+            return optuna.create_study(
+                study_name=cfg.study.name, storage=storage, directions=directions, sampler=sampler
+            ), True
         except optuna.exceptions.DuplicatedStudyError:
             pass
     return optuna.load_study(study_name=cfg.study.name, storage=storage, sampler=sampler), False

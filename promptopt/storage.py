@@ -9,6 +9,7 @@ heartbeat is older than the grace period belongs to a worker that was killed: an
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 import warnings
@@ -25,7 +26,10 @@ DEFAULT_GRACE_S = 60
 WORKER_ATTR = "worker"  # a trial's user attr: `<host>-<pid>` of the process that runs it (`atomic.owner`)
 MAX_RETRY = 3  # how often one trial is run again after its worker died
 SCHEMES = ("sqlite", "postgresql", "mysql")
-DRIVERS = {"postgresql": "psycopg[binary] (installed with promptopt)", "mysql": "a MySQL driver, e.g. `pip install pymysql`, with mysql+pymysql://"}  # fmt: skip
+DRIVERS = {
+    "postgresql": "psycopg[binary] (installed with promptopt)",
+    "mysql": "a MySQL driver, e.g. `pip install pymysql`, with mysql+pymysql://",
+}
 _CREATE_TRIES = 8
 
 
@@ -101,7 +105,7 @@ def open_storage(url: str, grace_s: int = DEFAULT_GRACE_S) -> Any:
     from sqlalchemy.exc import IntegrityError, NoSuchModuleError, OperationalError
 
     backend = url.split(":", 1)[0].split("+", 1)[0]
-    connect_args = {"timeout": 60} if backend == "sqlite" else {"connect_timeout": 20} if backend == "postgresql" else {}
+    connect_args = {"sqlite": {"timeout": 60}, "postgresql": {"connect_timeout": 20}}.get(backend, {})
     engine_kwargs: dict[str, Any] = {"connect_args": connect_args}
     if backend != "sqlite":
         engine_kwargs["pool_pre_ping"] = True
@@ -114,10 +118,12 @@ def open_storage(url: str, grace_s: int = DEFAULT_GRACE_S) -> Any:
                     engine_kwargs=engine_kwargs,
                     heartbeat_interval=heartbeat_interval(grace_s),
                     grace_period=grace_s,
-                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY),
                 )
         except (NoSuchModuleError, ImportError):
-            raise InputError(f"--storage {masked(url)}: its database driver is not installed: install {DRIVERS.get(backend, 'it')}") from None
+            driver = DRIVERS.get(backend, "it")
+            message = f"--storage {masked(url)}: its database driver is not installed: install {driver}"
+            raise InputError(message) from None
         except IntegrityError:  # another worker created the tables meanwhile
             time.sleep(0.2 * (attempt + 1))
         except OperationalError as err:
@@ -152,7 +158,9 @@ def fail_stale_trials(study: Any) -> None:
                 continue
         except (UpdateFinishedTrialError, OperationalError):  # another worker failed it first
             continue
-        retry(study, storage.get_trial(trial_id))
+        failed = copy.deepcopy(storage.get_trial(trial_id))
+        failed.user_attrs.pop(WORKER_ATTR, None)  # the retry's worker is not yet known, and not the dead one
+        retry(study, failed)
 
 
 def _ended_here(study: Any) -> set[int]:
@@ -160,7 +168,8 @@ def _ended_here(study: Any) -> set[int]:
     from optuna.trial import TrialState
 
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    return {t._trial_id for t in running if WORKER_ATTR in t.user_attrs and atomic.owner_is_gone(t.user_attrs[WORKER_ATTR])}
+    ended = {t._trial_id: t.user_attrs[WORKER_ATTR] for t in running if WORKER_ATTR in t.user_attrs}
+    return {trial_id for trial_id, owner in ended.items() if atomic.owner_is_gone(owner)}
 
 
 def _silent_trial_ids(study: Any) -> set[int]:

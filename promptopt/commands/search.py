@@ -41,7 +41,8 @@ def search(
     ),
     grace_period: int = typer.Option(
         DEFAULT_GRACE_S, "--grace-period", min=1,
-        help="Seconds without a heartbeat after which a running trial's worker counts as gone: the trial is failed and run again.",
+        help="Seconds without a heartbeat after which a running trial's worker counts as gone: the trial is failed "
+        "and run again.",
     ),
     no_export: bool = typer.Option(False, "--no-export", help="Skip the export at the end."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),

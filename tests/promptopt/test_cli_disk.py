@@ -51,7 +51,8 @@ def _one_line(result) -> str:
 def test_export_on_a_read_only_run_folder_is_one_line(study_toml, tmp_path, mounts):
     """Before: a 125-line traceback."""
     out = tmp_path / "runs"
-    assert runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "-n", "2", *QUICK]).exit_code == 0
+    searched = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "-n", "2", *QUICK])
+    assert searched.exit_code == 0, searched.output
     read_only = tmp_path / "read-only"
     read_only.mkdir()
     mounts("--bind", out, read_only)

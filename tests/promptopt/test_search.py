@@ -12,7 +12,7 @@ from promptopt.errors import InputError
 from promptopt.interrupt import StopFlag
 from promptopt.paths import RunPaths
 from promptopt.search import check_generator, open_study, recover, run_search
-from promptopt.storage import heartbeat
+from promptopt.storage import ask, heartbeat
 
 
 def _run(cfg, paths, build, grace_s=60, **kwargs):
@@ -49,7 +49,7 @@ def test_a_new_study_starts_from_the_plain_seed_prompt(small_cfg, tmp_path, buil
 
 def _killed_trial(study):
     """A trial as a worker killed mid-trial leaves it: RUNNING, its heartbeats stopped."""
-    trial = study.ask()
+    trial = ask(study)
     study._storage.record_heartbeat(trial._trial_id)
     return trial
 
@@ -123,11 +123,11 @@ def test_recovery_retries_the_trial_of_a_killed_worker_and_leaves_a_live_ones(sm
     """Another worker starting meanwhile, or any worker between trials, fails only trials whose heartbeat stopped."""
     paths = RunPaths(tmp_path / "run")
     study, _ = _run(override(small_cfg, "study", n_trials=1), paths, build, grace_s=2)
-    live = study.ask()
+    live = ask(study)
     with heartbeat(study, live):
         killed = _killed_trial(study)
         killed.suggest_categorical("steps", [2])
-        silent = study.ask()  # killed before its first heartbeat (or left by a promptopt from before heartbeats)
+        silent = ask(study)  # killed before its first heartbeat (or left by a promptopt from before heartbeats)
         for trial in (live, killed, silent):
             (paths.trial(trial.number) / "images").mkdir(parents=True)
         (paths.trials / ".0009.staging-x").mkdir()

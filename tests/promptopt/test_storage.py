@@ -22,7 +22,7 @@ def test_a_password_is_masked_and_scrubbed():
     url = f"postgresql://ana:{SECRET}@db.example:5432/studies"
     assert masked(url) == "postgresql://ana:***@db.example:5432/studies"
     assert masked("sqlite:////tmp/x/study.db") == "sqlite:////tmp/x/study.db"
-    assert scrubbed(f"failed for {url} ({SECRET})", url) == "failed for postgresql://ana:***@db.example:5432/studies (***)"
+    assert scrubbed(f"at {url} ({SECRET})", url) == "at postgresql://ana:***@db.example:5432/studies (***)"
     encoded = "postgresql://ana:p%40ss@h/db"  # the password p@ss, as a URL writes it
     assert scrubbed("p@ss and p%40ss", encoded) == "*** and ***"
 
@@ -70,7 +70,9 @@ def test_workers_starting_at_once_on_a_new_sqlite_file_create_one_study_with_one
     assert [t.user_attrs for t in study.get_trials(states=(TrialState.WAITING,))] == [{"baseline": True}]
 
 
-@pytest.mark.skipif(not POSTGRES, reason="PROMPTOPT_TEST_POSTGRES is not set (`bash .ci/run` starts a PostgreSQL and sets it)")
+@pytest.mark.skipif(
+    not POSTGRES, reason="PROMPTOPT_TEST_POSTGRES is not set (`bash .ci/run` starts a PostgreSQL and sets it)"
+)
 def test_a_password_in_the_storage_url_is_written_nowhere(tmp_path, reference, make_study_dict, capfd):
     from promptopt.tomlio import dumps
     from sqlalchemy.engine import make_url
@@ -80,7 +82,8 @@ def test_a_password_in_the_storage_url_is_written_nowhere(tmp_path, reference, m
     toml.write_text(dumps(make_study_dict(str(reference), name=name)))
     url = make_url(POSTGRES).set(password=SECRET).render_as_string(hide_password=False)  # the test server trusts
     out = tmp_path / "runs"
-    result = runner.invoke(app, ["search", "--study", str(toml), "--out", str(out), "-n", "2"], env={"PROMPTOPT_STORAGE": url})
+    args = ["search", "--study", str(toml), "--out", str(out), "-n", "2"]
+    result = runner.invoke(app, args, env={"PROMPTOPT_STORAGE": url})
     assert result.exit_code == 0, result.output
     exported = runner.invoke(app, ["export", str(out / name), "--storage", url, "--json"])
     assert exported.exit_code == 0, exported.output
@@ -95,15 +98,16 @@ def test_a_trial_whose_worker_ended_on_this_machine_is_retried_at_once(small_cfg
     import subprocess
 
     from promptopt.scorers import atomic
-    from promptopt.storage import fail_stale_trials
+    from promptopt.storage import ask, fail_stale_trials
 
     study = open_study(small_cfg, RunPaths(tmp_path / "run"), grace_s=600)
     ended = subprocess.Popen(["true"])
     ended.wait()
-    killed, live = study.ask(), study.ask()
+    killed, live = ask(study), ask(study)
     for trial, owner in ((killed, f"{socket.gethostname()}-{ended.pid}"), (live, atomic.owner())):
         study._storage.record_heartbeat(trial._trial_id)
         trial.set_user_attr("worker", owner)
     fail_stale_trials(study)
-    assert study.trials[killed.number].state == TrialState.FAIL and study.trials[live.number].state == TrialState.RUNNING
+    assert study.trials[killed.number].state == TrialState.FAIL
+    assert study.trials[live.number].state == TrialState.RUNNING
     assert [t.system_attrs["failed_trial"] for t in study.get_trials(states=(TrialState.WAITING,))] == [killed.number]

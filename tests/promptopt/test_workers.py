@@ -38,7 +38,8 @@ def study_name(tmp_path, reference, make_study_dict):
 def start_worker(toml, out, n, *args):
     cmd = [sys.executable, "-m", "promptopt.cli", "search", "--study", str(toml), "--out", str(out), "-n", str(n)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([*cmd, *NO_EXPORT_WORK, "--json", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)  # fmt: skip
+    cmd += [*NO_EXPORT_WORK, "--json", *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
 
 
 def finish(procs, timeout=400):
@@ -63,7 +64,8 @@ def check_study(study, run_dir, n, summaries):
         if trial.user_attrs.get("duplicate_of") is not None:
             assert by_number[trial.user_attrs["duplicate_of"]].user_attrs["candidate"] == trial.user_attrs["candidate"]
         else:  # rendered: no equal candidate had completed when it started
-            assert all(t.datetime_complete > trial.datetime_start for t in same if t.user_attrs.get("duplicate_of") is None and t.number < trial.number)
+            earlier = [t for t in same if t.user_attrs.get("duplicate_of") is None and t.number < trial.number]
+            assert all(t.datetime_complete > trial.datetime_start for t in earlier)
     assert all(s["complete_trials"] == n and not s["stopped_early"] for s in summaries)
     assert sum(s["exported_here"] for s in summaries) == 1
     assert (run_dir / "export" / "opg_prompts.csv").is_file()
@@ -91,7 +93,8 @@ def test_four_workers_on_one_postgres_study(study_name, tmp_path):
 @needs_postgres
 def test_a_worker_killed_mid_trial_loses_only_that_trial_which_is_run_again(study_name, tmp_path):
     name, toml = study_name
-    victim, survivor = (start_worker(toml, tmp_path / "runs", 6, "--storage", POSTGRES, "--grace-period", "2") for _ in range(2))  # fmt: skip
+    args = ("--storage", POSTGRES, "--grace-period", "2")
+    victim, survivor = (start_worker(toml, tmp_path / "runs", 6, *args) for _ in range(2))
     owner = f"{socket.gethostname()}-{victim.pid}"
     deadline = time.time() + 300
     while time.time() < deadline and victim.poll() is None:
