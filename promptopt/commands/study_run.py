@@ -114,6 +114,7 @@ def run_and_export(
     if export and result.finished_here:
         exported = _export(cfg, paths, study, generator, realism, scorers)
     summary = _summary(cfg, paths, masked(storage or paths.storage_url), study, result, exported)
+    summary["export_elsewhere"] = export and not result.stopped_early and not result.finished_here
     holdout = _holdout(cfg, exported, generator, scorers, quiet=quiet)
     if holdout is not None:
         summary["holdout"] = holdout
@@ -198,7 +199,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"({summary['new_trials']} new), {summary['best_text']}"
     )
     console.print(f"study: {summary['storage']}")
-    if not summary["stopped_early"] and not summary["exported_here"]:
+    if summary["export_elsewhere"]:
         console.print("export: left to the worker that completed the study's last trial (or run `promptopt export`)")
     if summary["export"]:
         ex = summary["export"]

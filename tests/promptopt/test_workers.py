@@ -68,6 +68,7 @@ def check_study(study, run_dir, n, summaries):
             assert all(t.datetime_complete > trial.datetime_start for t in earlier)
     assert all(s["complete_trials"] == n and not s["stopped_early"] for s in summaries)
     assert sum(s["exported_here"] for s in summaries) == 1
+    assert sum(s["export_elsewhere"] for s in summaries) == len(summaries) - 1
     assert (run_dir / "export" / "opg_prompts.csv").is_file()
     return complete
 
