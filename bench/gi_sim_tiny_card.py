@@ -4,7 +4,7 @@ Usage: .venv/bin/python bench/gi_sim_tiny_card.py [--model gi-sim-tiny]
        [--part all|response|conditioning|realism|speed|grid|features]
        [--n-response 64] [--n-realism 500] [--guidance 6.0] [--steps 20] [--threads 0] [--out DIR] [--json FILE]
 
-- response: for polyp, instrument and box artefact, the shipped GI-sim classifier's hit rate on --n-response
+- response: for polyp, instrument and box artefact, the shipped GI-sim judge's hit rate on --n-response
   images from the positive prompt and from the matching negative prompt, on the same seeds 0..n-1.
 - realism: FID and KID (Inception pool features) against the held-out GI-sim set `promptopt evaluate` uses by
   default (500 images, 64x64, seed 20241) of (a) --n-realism images of the model, each from the prompts of one
@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 from promptopt.generators.base import GeneratorConfig  # noqa: E402
 from promptopt.prompt_files import DEFAULT_GUIDANCE, DEFAULT_STEPS  # noqa: E402
 
-RESPONSE_PAIRS = {  # classifier attribute: (positive prompt, negative prompt), both challenge wordings
+RESPONSE_PAIRS = {  # judge output: (positive prompt, negative prompt), both challenge wordings
     "polyp": ("Generate an image containing a polyp.", "Generate an image with no polyps."),
     "instrument": ("Generate an image with 1 instrument.", "Generate an image with no instruments."),
     "box_artefact": (
@@ -73,22 +73,19 @@ def load(model: str, steps: int, threads: int):
     return generator, time.perf_counter() - start
 
 
-def classifier_scorer(attribute: str, features):
-    from promptopt.scorers.classifier import ClassifierScorer, load_classifier
-    from promptopt.scorers.assets import shipped_model
+def response(generator, args) -> dict:
+    from promptopt.judge_schema import COLUMN
+    from promptopt.judge_scorer import open_judge
 
-    return ClassifierScorer(load_classifier(shipped_model("classifier")), features, [attribute])
-
-
-def response(generator, features, args) -> dict:
+    judge = open_judge("gi-sim", "the shipped judge")
     seeds = list(range(args.n_response))
     out = {}
     for attribute, (positive, negative) in RESPONSE_PAIRS.items():
-        scorer = classifier_scorer(attribute, features)
         rates = {}
         for label, prompt in (("positive", positive), ("negative", negative)):
             images = generator.render([prompt] * len(seeds), seeds, guidance_scale=args.guidance, steps=args.steps)
-            rates[label] = {"prompt": prompt, "hit_rate": scorer.score(images, [prompt] * len(images))["hit_rate"]}
+            hit_rate = float((judge.predict(images)[:, COLUMN[attribute]] >= 0.5).mean())
+            rates[label] = {"prompt": prompt, "hit_rate": hit_rate}
         out[attribute] = rates
         print(f"{attribute:13s} positive {rates['positive']['hit_rate']:.3f}  negative {rates['negative']['hit_rate']:.3f}")
     return out
@@ -248,7 +245,7 @@ def main() -> None:
         generator, _ = load(args.model, args.steps, args.threads)
         features = InceptionFeatures()
         if "response" in parts:
-            figures["response"] = response(generator, features, args)
+            figures["response"] = response(generator, args)
         if "conditioning" in parts:
             figures["conditioning"] = conditioning(generator)
         if "realism" in parts:

@@ -28,7 +28,7 @@ app = typer.Typer(
 data_app = typer.Typer(help="Inspect datasets of GI endoscopy images with prompts.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 fit_app = typer.Typer(
-    help="Fit the offline scorers (attribute classifier, text–image aligner) on a dataset.", no_args_is_help=True
+    help="Fit the offline scorers (judge, attribute probe, text–image aligner) on a dataset.", no_args_is_help=True
 )
 app.add_typer(fit_app, name="fit")
 evaluate_app = typer.Typer(cls=DefaultGroup, help=EVALUATE_HELP, no_args_is_help=True)
@@ -72,11 +72,24 @@ def main(
 
 
 def _register() -> None:
-    from promptopt.commands import data_sim, data_stats, evaluate, export, fit, parse, render, search, tstr
+    from promptopt.commands import (
+        classify,
+        data_sim,
+        data_stats,
+        evaluate,
+        export,
+        fit,
+        fit_judge,
+        parse,
+        render,
+        search,
+        tstr,
+    )
 
     app.command("search")(guarded(search.search))
     app.command("export")(guarded(export.export))
     app.command("parse")(guarded(parse.parse))
+    app.command("classify")(guarded(classify.classify))
     app.command("render")(guarded(render.render))
     from promptopt.commands import train
 
@@ -84,6 +97,7 @@ def _register() -> None:
     data_app.command("stats")(guarded(data_stats.stats))
     data_app.command("sim")(guarded(data_sim.sim))
     data_app.command("sim-grid")(guarded(data_sim.sim_grid))
+    fit_app.command("judge")(guarded(fit_judge.judge))
     fit_app.command("classifier")(guarded(fit.classifier))
     fit_app.command("aligner")(guarded(fit.aligner))
     evaluate_app.command("images", cls=DefaultCommand)(guarded(evaluate.evaluate))

@@ -14,7 +14,7 @@ from typing import Any
 
 from promptopt.errors import InputError
 from promptopt.generators.base import GeneratorConfig
-from promptopt.grammar import CATEGORY_NAMES
+from promptopt.grammar import CATEGORY_NAMES, categories, validate
 from promptopt.tomlio import build_dataclass, to_dict
 
 DIRECTIONS = ("maximize", "minimize")
@@ -30,17 +30,23 @@ GENERATOR_LATER_KEYS = (
 
 @dataclass(frozen=True)
 class StudySection:
-    """What is searched and how long. `n_trials` is the total number of complete trials wanted."""
+    """What is searched and how long. `n_trials` is the total number of complete trials wanted. `target`: the
+    attribute values every image should show besides the category, in the grammar's form (for example
+    `{ polyp_types = ["ip"], polyp_sizes = [">20mm"] }`); the judge scores them and the search keeps them."""
 
     name: str
     category: str
     n_trials: int = 12
     seed: int = 0
     images_per_trial: int = 4
+    target: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORY_NAMES:
             raise ValueError(f"unknown category {self.category!r}: choose one of {', '.join(CATEGORY_NAMES)}")
+        validate(self.target)
+        if self.target and self.category not in categories(self.target) and categories(self.target):
+            raise ValueError(f"target {self.target} is not a {self.category} target: name {self.category} attributes")
         if self.n_trials < 1:
             raise ValueError(f"n_trials must be at least 1, got {self.n_trials}")
         if not 0 <= self.seed <= MAX_SEED:
@@ -126,11 +132,12 @@ class DiversityConfig:
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
-    """Category hit rate from a classifier fitted with `promptopt fit classifier` (a .safetensors path, or
-    `gi-sim`: the one shipped with promptopt, fitted on GI-sim)."""
+class JudgeSection:
+    """Target consistency, hit rate and prompt consistency from the judge (`promptopt.judge_scorer`): a
+    .safetensors from `promptopt fit judge`, or `gi-sim`, the one shipped with promptopt (fitted on GI-sim through
+    gi-sim-tiny's autoencoder)."""
 
-    model: str
+    model: str = GI_SIM_REFERENCE
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ class ScorersConfig:
     realism: RealismConfig | None = None
     clip: ClipConfig | None = None
     diversity: DiversityConfig | None = None
-    classifier: ClassifierConfig | None = None
+    judge: JudgeSection | None = None
     aligner: AlignerConfig | None = None
 
     def metrics(self) -> dict[str, bool]:
@@ -161,8 +168,8 @@ class ScorersConfig:
             out["clip_score"] = True
         if self.diversity is not None:
             out["diversity"] = True
-        if self.classifier is not None:
-            out.update(hit_rate=True, target_probability=True)
+        if self.judge is not None:
+            out.update(target_consistency=True, hit_rate=True, consistency=True)
         if self.aligner is not None:
             out["aligner_score"] = True
         return out
@@ -190,8 +197,8 @@ class ObjectiveConfig:
 class ExportConfig:
     """What the export holds: the top-k distinct prompts and a dataset rendered from them on fresh seeds.
     `validation_images` fresh seeds re-score the top-k before they are ranked (`promptopt.finalists`; 0 ranks
-    them by their trial scores). With a `[scorers.classifier]`, `holdout_images` other fresh seeds compare the
-    first prompt's hit rate with the plain seed prompt's (`promptopt.holdout`; 0 skips the check)."""
+    them by their trial scores). With a `[scorers.judge]`, `holdout_images` other fresh seeds compare the
+    first prompt's target consistency with the plain seed prompt's (`promptopt.holdout`; 0 skips the check)."""
 
     top_k: int = 5
     images_per_prompt: int = 8
@@ -237,7 +244,7 @@ class StudyConfig:
     def search_identity(self) -> dict[str, Any]:
         """The parts that must not change when a study resumes (n_trials and export may)."""
         data = to_dict(self)
-        data["study"] = {k: v for k, v in data["study"].items() if k != "n_trials"}
+        data["study"] = {k: v for k, v in data["study"].items() if k != "n_trials" and (k != "target" or v)}
         defaults = to_dict(GeneratorConfig())
         data["generator"] = {
             k: v
@@ -274,7 +281,7 @@ def load_study(path: Path) -> StudyConfig:
     if scorers.realism is not None and scorers.realism.reference != GI_SIM_REFERENCE:
         folder = str((here / Path(scorers.realism.reference).expanduser()).resolve())
         scorers = dataclasses.replace(scorers, realism=dataclasses.replace(scorers.realism, reference=folder))
-    for name in ("classifier", "aligner"):
+    for name in ("judge", "aligner"):
         section = getattr(scorers, name)
         if section is not None and section.model != GI_SIM_REFERENCE:
             model = str((here / Path(section.model).expanduser()).resolve())

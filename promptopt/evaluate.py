@@ -31,7 +31,7 @@ from promptopt.scorers.set_metrics import (
     prdc_rows,
 )
 
-METRICS = ("fid", "kid", "prdc", "is", "clip", "diversity", "memorisation")
+METRICS = ("fid", "kid", "prdc", "is", "clip", "diversity", "memorisation", "consistency")
 BACKBONE_METRICS = ("fid", "kid", "prdc", "diversity", "memorisation")
 PROMPT_KEYS = ("prompt", "caption", "text")
 CHUNK = 64
@@ -47,10 +47,12 @@ class EvaluateConfig:
     metrics: tuple[str, ...] = METRICS
     backbone: str = "inception"
     clip: str | None = None
-    classifier: Path | None = None
+    judge: str | None = None
     is_network: Path | None = None
     seed: int = 0
     device: str = "cpu"
+    skip_bad: bool = False
+    prompts_required: bool = False  # consistency was asked for by name: images without prompts are an error
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.metrics if m not in METRICS]
@@ -90,8 +92,7 @@ class EvaluationModels:
 
     backbone: Any | None
     is_network: Any | None
-    classifier: Any | None
-    classifier_features: Any | None
+    judge: Any | None
     clip: Any | None
 
 
@@ -142,19 +143,21 @@ def load_models(cfg: EvaluateConfig, *, with_clip: bool) -> EvaluationModels:
     backbone = None
     if wanted & set(BACKBONE_METRICS):
         backbone = _loaded("--backbone", lambda: load_backbone(cfg.backbone, cfg.device))
-    is_network = classifier = classifier_features = None
+    is_network = judge = None
     if "is" in wanted and cfg.is_network is not None:
         from promptopt.scorers.inception_score import LogitsNetwork
 
         is_network = _loaded("--is-network", lambda: LogitsNetwork(cfg.is_network, cfg.device))
-    if "is" in wanted and cfg.classifier is not None:
-        classifier, classifier_features = _load_classifier(cfg, backbone)
+    if wanted & {"is", "consistency"} and cfg.judge is not None:
+        from promptopt.judge_scorer import open_judge
+
+        judge = open_judge(cfg.judge, "--judge")
     clip = None
     if "clip" in wanted and cfg.clip is not None and with_clip:
         from promptopt.scorers.clip import load_clip
 
         clip = _loaded("--clip", lambda: load_clip(cfg.clip, device=cfg.device))
-    return EvaluationModels(backbone, is_network, classifier, classifier_features, clip)
+    return EvaluationModels(backbone, is_network, judge, clip)
 
 
 def _loaded(option: str, load: Callable[[], Any]) -> Any:
@@ -164,30 +167,13 @@ def _loaded(option: str, load: Callable[[], Any]) -> Any:
         raise InputError(f"{option}: {err}") from None
 
 
-def _load_classifier(cfg: EvaluateConfig, backbone: Any) -> tuple[Any, Any]:
-    """The attribute classifier and the features it was fitted on: the --backbone's when the names agree,
-    else the Inception features when it was fitted on those."""
-    from promptopt.scorers.classifier import load_classifier
-    from promptopt.scorers.inception import InceptionFeatures
-
-    classifier = _loaded("--classifier", lambda: load_classifier(cfg.classifier))
-    if backbone is not None and backbone.name == classifier.backbone:
-        return classifier, backbone
-    if classifier.backbone == InceptionFeatures.name:
-        return classifier, InceptionFeatures(device=cfg.device)
-    raise InputError(
-        f"--classifier {cfg.classifier} was fitted on {classifier.backbone!r} features: "
-        "pass the --backbone it was fitted with"
-    )
-
-
 # ---------------------------------------------------------------- the pass over the generated images
 
 
 @dataclass(frozen=True)
 class GeneratedOutputs:
-    """Per generated image: backbone features, IS class probabilities, classifier attribute probabilities, CLIP
-    image embeddings (None where not needed)."""
+    """Per generated image: backbone features, IS class probabilities, judge probabilities, CLIP image embeddings
+    (None where not needed)."""
 
     features: np.ndarray | None
     is_probs: np.ndarray | None
@@ -207,10 +193,8 @@ def generated_pass(files: Sequence[Path], models: EvaluationModels, progress: Pr
             parts["features"].append(features)
         if models.is_network is not None:
             parts["is"].append(models.is_network(images))
-        if models.classifier is not None:
-            shared = features is not None and models.classifier_features is models.backbone
-            inputs = features if shared else models.classifier_features(images)
-            parts["attributes"].append(models.classifier.predict_proba(inputs))
+        if models.judge is not None:
+            parts["attributes"].append(models.judge.predict(images))
         if models.clip is not None:
             from promptopt.scorers.clip import encode_images
 
@@ -272,19 +256,21 @@ def inception_score_rows(
     if outputs.is_probs is not None:
         rows.append(is_row("is", outputs.is_probs, models.is_network.name, cfg.seed))
     if outputs.attribute_probs is not None:
-        name = Path(str(cfg.classifier)).name
-        n_attr = outputs.attribute_probs.shape[1]
+        from promptopt.judge_schema import PRESENCE
+
+        name = Path(str(cfg.judge)).name
         extra = (
-            f"; classes: the classifier's {n_attr} attribute probabilities normalised per image; "
+            f"; classes: the judge's {len(PRESENCE)} presence probabilities normalised per image; "
             "not comparable with the ImageNet IS"
         )
-        rows.append(is_row("is_domain_classifier", class_distribution(outputs.attribute_probs), name, cfg.seed, extra))
+        presence = outputs.attribute_probs[:, : len(PRESENCE)]
+        rows.append(is_row("is_judge", class_distribution(presence), name, cfg.seed, extra))
     if not rows:
         rows.append(
             MetricRow(
                 "is", None, None, n, None, None, None,
                 "the bundled Inception network has no class logits: pass --is-network FILE (TorchScript, "
-                "returns logits) for the standard IS or --classifier FILE for the domain-classifier IS",
+                "returns logits) for the standard IS or --judge FILE for the judge IS",
             )
         )  # fmt: skip
     return rows
@@ -309,6 +295,48 @@ def clip_row(
     note = f"{cut} of {n} prompts cut to {clip.context_length} tokens" if cut else ""
     se = float(scores.std(ddof=1) / math.sqrt(n))
     return MetricRow("clip", float(scores.mean()), se, n, None, clip.name, True, note)
+
+
+def consistency_row(files: Sequence[Path], outputs: GeneratedOutputs, cfg: EvaluateConfig) -> MetricRow:
+    """Mean prompt–image consistency over every (image, prompt) pair the generated folder's listing holds
+    (prompt-gt.csv or metadata.jsonl); its standard error is over images (each image's mean over its prompts)."""
+    from promptopt.consistency import clause_probabilities, clauses, combine
+    from promptopt.dataset import load_dataset
+
+    n = len(files)
+    if cfg.judge is None:
+        return MetricRow("consistency", None, None, n, None, None, None, "no judge given: pass --judge FILE")
+    try:
+        dataset = load_dataset(cfg.generated, skip_bad=cfg.skip_bad)
+    except InputError as err:
+        if cfg.prompts_required:
+            raise InputError(f"consistency needs a prompt for each image: {err}") from None
+        return MetricRow("consistency", None, None, n, None, Path(cfg.judge).name, None, f"no prompts: {err}")
+    from promptopt import grammar
+
+    row_of = {path.resolve(): i for i, path in enumerate(files)}
+    per_image, pairs, empty = [], 0, 0
+    for item in dataset.items:
+        if item.image.resolve() not in row_of:
+            continue
+        proba = outputs.attribute_probs[row_of[item.image.resolve()]][None, :]
+        values = []
+        for prompt in item.prompts:
+            found = clauses(grammar.parse(prompt))
+            if not found:
+                empty += 1
+                continue
+            values.append(float(combine(clause_probabilities(proba, found))[0]))
+        pairs += len(values)
+        if values:
+            per_image.append(float(np.mean(values)))
+    if not per_image:
+        raise InputError(f"{cfg.generated}: no prompt asks for anything the judge can check")
+    note = f"{pairs} (image, prompt) pairs of {len(per_image)} images; clause probabilities averaged per pair"
+    if empty or dataset.skipped:
+        note += f"; left out: {empty} prompts asking nothing checkable, {len(dataset.skipped)} bad rows"
+    se = float(np.std(per_image, ddof=1) / math.sqrt(len(per_image))) if len(per_image) > 1 else None
+    return MetricRow("consistency", float(np.mean(per_image)), se, len(per_image), None, Path(cfg.judge).name, True, note)
 
 
 # ---------------------------------------------------------------- the evaluation
@@ -349,6 +377,8 @@ def evaluate(
             rows += inception_score_rows(outputs, models, cfg, n)
         elif metric == "clip":
             rows.append(clip_row(outputs, models, cfg, prompts, n))
+        elif metric == "consistency":
+            rows.append(consistency_row(files, outputs, cfg))
     return Evaluation(
         str(cfg.generated), str(cfg.reference), cfg.backbone, name, n, None if ref is None else len(ref),
         cached, cfg.seed, tuple(rows),

@@ -97,7 +97,10 @@ def _write_dataset(
     rows: list[dict[str, Any]],
     generator: Generator,
     progress: Callable[[int], None] | None,
+    judge: Any | None = None,
 ) -> list[Any]:
+    """Render each row's prompt on the export seeds into `folder`/dataset (imagefolder + metadata.jsonl); with a
+    `judge` (a JudgeScorer), each image's record holds the judge's view of it."""
     images_dir = folder / DATASET_DIR / "images"
     images_dir.mkdir(parents=True)
     seeds = export_seeds(cfg)
@@ -111,7 +114,8 @@ def _write_dataset(
                 guidance_scale=row["guidance_scale"],
                 steps=row["steps"],
             )
-            for seed, image in zip(seeds, images):
+            judged = judge.image_records(images, row["prompt"]) if judge is not None else [{}] * len(images)
+            for seed, image, view in zip(seeds, images, judged):
                 name = f"images/{cfg.study.category}_r{row['rank']:02d}_s{seed}.png"
                 image.save(folder / DATASET_DIR / name)
                 record = generated_record(
@@ -125,6 +129,7 @@ def _write_dataset(
                     category=cfg.study.category,
                     rank=row["rank"],
                     prompt_scores={k[6:]: v for k, v in row.items() if k.startswith("score_")},  # not this image's
+                    **({"judge": view} if view else {}),
                 )
                 meta.write(json.dumps(record, ensure_ascii=False) + "\n")
             all_images += images
@@ -166,7 +171,8 @@ def export_study(
     with atomic.staged_dir(paths.export) as folder:
         _write_prompts(folder, rows)
         if cfg.export.images_per_prompt and generator is not None:
-            images = _write_dataset(folder, cfg, rows, generator, progress)
+            judge = next((s for s in scorers if s.name == "judge"), None)
+            images = _write_dataset(folder, cfg, rows, generator, progress, judge)
             n_images = len(images)
             if realism is not None and n_images >= 2:
                 fake = realism.features(images)

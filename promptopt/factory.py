@@ -41,7 +41,7 @@ def generator_for(cfg: GeneratorConfig) -> Any:
 
 
 def build_mutator(cfg: StudyConfig) -> PromptMutator:
-    return PromptMutator(CATEGORIES[cfg.study.category], cfg.mutator)
+    return PromptMutator(CATEGORIES[cfg.study.category], cfg.mutator, cfg.study.target)
 
 
 def reference_folder(cfg: StudyConfig) -> Path:
@@ -99,15 +99,10 @@ def build_scorers(cfg: StudyConfig, realism: RealismAssets | None, device: str =
         from promptopt.scorers.diversity import DiversityScorer
 
         scorers.append(DiversityScorer(inception(), metric=cfg.scorers.diversity.metric))
-    if cfg.scorers.classifier is not None:
-        from promptopt.labels import category_attributes
-        from promptopt.scorers.classifier import ClassifierScorer, load_classifier
+    if cfg.scorers.judge is not None:
+        from promptopt.judge_scorer import JudgeScorer, open_judge, study_target
 
-        classifier = _load_fitted(load_classifier, cfg.scorers.classifier.model, "classifier")
-        try:
-            scorers.append(ClassifierScorer(classifier, inception(), category_attributes(cfg.study.category)))
-        except ValueError as err:
-            raise InputError(f"[scorers.classifier] model: {err}") from None
+        scorers.append(JudgeScorer(open_judge(cfg.scorers.judge.model, "[scorers.judge] model"), study_target(cfg)))
     if cfg.scorers.aligner is not None:
         from promptopt.scorers.aligner import AlignerScorer, load_aligner
 

@@ -8,6 +8,7 @@ NSGA-II see the same space in every trial and `optuna.trial.FixedTrial` can repl
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,11 @@ class Candidate:
         return cls(data["prompt"], data["negative_prompt"], data["guidance_scale"], data["steps"])
 
 
+def with_target(prompt: str, target: Mapping[str, Any]) -> str:
+    """`prompt` with the target's attribute values put in (replacing what it says of the same keys)."""
+    return grammar.render({**grammar.parse(prompt), **target}) if target else prompt
+
+
 def seed_prompts(category: str, k: int) -> tuple[str, ...]:
     """The k most frequent development prompts that target `category`."""
     ranked = []
@@ -57,12 +63,15 @@ def _with_article(article: str | None, noun: str) -> str:
 
 
 class PromptMutator:
-    """Builds a Candidate from a trial's suggestions over fixed pools."""
+    """Builds a Candidate from a trial's suggestions over fixed pools. With a `target` (attribute values in the
+    grammar's form), every seed prompt says them and no detail mutation touches their keys."""
 
-    def __init__(self, category: Category, cfg: MutatorConfig):
+    def __init__(self, category: Category, cfg: MutatorConfig, target: Mapping[str, Any] | None = None):
         self.category = category
         self.cfg = cfg
-        self.seeds = seed_prompts(category.name, cfg.seed_prompts)
+        self.target = dict(target or {})
+        self.seeds = tuple(dict.fromkeys(with_target(p, self.target) for p in seed_prompts(category.name, cfg.seed_prompts)))
+        self.details = tuple((key, pool) for key, pool in category.details if key not in self.target)
         alternatives = "|".join(re.escape(s) for s in sorted(category.synonyms, key=len, reverse=True))
         self._head = re.compile(rf"\b(?:(an?) )*(?:{alternatives})\b(?!s\b| snare)", re.IGNORECASE)
 
@@ -76,7 +85,7 @@ class PromptMutator:
         guidance = cfg.guidance_min + round((clipped - cfg.guidance_min) / cfg.guidance_step) * cfg.guidance_step
         return {
             "seed_prompt": self.seeds[0],
-            **{key: KEEP for key, _ in self.category.details},
+            **{key: KEEP for key, _ in self.details},
             "opener": grammar.CHALLENGE_OPENER,
             "synonym": self.category.head,
             "descriptor": "",
@@ -93,7 +102,7 @@ class PromptMutator:
 
     def propose(self, trial: Any) -> Candidate:
         prompt = trial.suggest_categorical("seed_prompt", self.seeds)
-        changes = {key: trial.suggest_categorical(key, (KEEP, *pool)) for key, pool in self.category.details}
+        changes = {key: trial.suggest_categorical(key, (KEEP, *pool)) for key, pool in self.details}
         changes = {key: [value] for key, value in changes.items() if value != KEEP}
         if changes:
             prompt = grammar.render({**grammar.parse(prompt), **changes})

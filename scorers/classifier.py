@@ -1,4 +1,5 @@
-"""A multi-label attribute classifier on frozen image features, and the category scorer built on it.
+"""A multi-label attribute probe on frozen image features: the downstream classifier of TSTR (`promptopt evaluate
+tstr`, `promptopt fit classifier`). The search's judge is another model (`scorers.judge`).
 
 The probe is logistic regression (`hidden=0`) or a one-hidden-layer MLP on standardised features (by default
 the 2048-d InceptionV3 pool features), trained in torch with a masked binary cross-entropy: a label the data
@@ -7,23 +8,21 @@ leaves unknown (mask False) adds nothing to the loss and is left out of every me
 gives the same weights.
 
 Held-out metrics are per attribute: AUROC (rank-based, ties counted half), and recall, precision and F1 at
-probability 0.5 (the threshold `ClassifierScorer` uses). An attribute whose held-out labels hold one class only
+probability 0.5. An attribute whose held-out labels hold one class only
 has no AUROC and is listed under `skipped` with the reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from promptopt.scorers.fitting import auroc, data_hash, load_model, one_thread, save_model, standardisation
 
-FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
 KIND = "classifier"
 THRESHOLD = 0.5
 
@@ -257,43 +256,3 @@ def attribute_metrics(
         "macro_auroc": float(np.mean([m["auroc"] for m in per.values()])) if per else None,
         "macro_f1": float(np.mean([m["f1"] for m in per.values()])) if per else None,
     }
-
-
-class ClassifierScorer:
-    """Category hit rate: the fraction of images whose probability for any target attribute is >= 0.5, and
-    `target_probability`, the mean of that probability (a smoother objective for a few images per trial).
-
-    Also reports each attribute's mean probability over the batch as diagnostics, `p_<attribute>` with spaces and
-    hyphens as underscores (`p_z_line`).
-    """
-
-    name = "classifier"
-    metrics = {"hit_rate": True, "target_probability": True}
-
-    def __init__(self, classifier: Classifier, features: FeatureFn, target_attributes: Sequence[str]):
-        missing = [a for a in target_attributes if a not in classifier.attributes]
-        if not target_attributes or missing:
-            raise ValueError(
-                f"target attributes {missing or list(target_attributes)} are not among the classifier's "
-                f"{list(classifier.attributes)}: refit it on data that labels them"
-            )
-        feature_name = getattr(features, "name", None)
-        if feature_name is not None and feature_name != classifier.backbone:
-            raise ValueError(
-                f"features come from {feature_name!r} but the classifier was fitted on {classifier.backbone!r}"
-            )
-        self.classifier = classifier
-        self.features = features
-        self.targets = [classifier.attributes.index(a) for a in target_attributes]
-
-    def target_probabilities(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Per image, the highest probability among the target attributes (a hit when >= 0.5)."""
-        return self.classifier.predict_proba(self.features(images))[:, self.targets].max(axis=1)
-
-    def score(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, float]:
-        proba = self.classifier.predict_proba(self.features(images))
-        target = proba[:, self.targets].max(axis=1)
-        out = {"hit_rate": float(np.mean(target >= THRESHOLD)), "target_probability": float(target.mean())}
-        for j, name in enumerate(self.classifier.attributes):
-            out[f"p_{name.replace(' ', '_').replace('-', '_')}"] = float(proba[:, j].mean())
-        return out

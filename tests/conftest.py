@@ -21,3 +21,21 @@ def one_torch_thread():
     yield
     torch.set_num_threads(before)
 
+
+
+@pytest.fixture(scope="session")
+def tiny_judge_file(tmp_path_factory):
+    """A judge of promptopt's schema, trained for one epoch on random 16×16 pixels (a real file, meaningless)."""
+    import numpy as np
+
+    from promptopt.judge_schema import OUTPUTS, SCHEMA
+    from promptopt.scorers.judge import JudgeConfig
+    from promptopt.scorers.judge_training import fit_judge
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(32, 16, 16, 3), dtype=np.uint8)
+    y = (rng.random((32, len(OUTPUTS))) < 0.5).astype(np.float32)
+    config = JudgeConfig(size=16, widths=(8, 16), dense=8, epochs=1, batch_size=16)
+    path = tmp_path_factory.mktemp("judge") / "judge.safetensors"
+    fit_judge(pixels, y, np.ones(y.shape, bool), SCHEMA, config).save(path)
+    return path

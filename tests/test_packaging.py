@@ -58,7 +58,8 @@ def test_wheel_carries_the_studies_and_the_shipped_assets(wheel):
     shipped = [f"promptopt/scorers/gi-sim/features/{p.name}" for p in features]
     assert len(shipped) == 4 and set(shipped) <= names
     assert {
-        "promptopt/scorers/gi-sim/classifier.safetensors",
+        "promptopt/scorers/gi-sim/judge.safetensors",
+        "promptopt/scorers/gi-sim/judge.json",
         "promptopt/generators/gi-sim-tiny/unet/diffusion_pytorch_model.safetensors",
         "promptopt/scorers/atomic.py",
         "promptopt/data/medvqa-gi-2024-prompts.csv",

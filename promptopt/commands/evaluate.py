@@ -11,28 +11,26 @@ from promptopt.commands.common import print_json
 
 EVALUATE_HELP = """Evaluate generated images against real ones, or (tstr) train on synthetic and test on real.
 
-promptopt evaluate GENERATED --reference REAL computes FID, KID, PRDC, IS, CLIP score, diversity and
-memorisation; a folder named tstr is written ./tstr."""
+promptopt evaluate GENERATED --reference REAL computes FID, KID, PRDC, IS, CLIP score, diversity,
+memorisation and prompt–image consistency; a folder named tstr is written ./tstr."""
 
 
 GI_SIM_HELD_OUT = (500, 64)  # images, size: the default reference, disjoint from training's GI-sim seed 0
 
 
-def _gi_sim_defaults(reference: str, classifier: Path | None) -> tuple[Path, str | None, Path | None]:
+def _gi_sim_defaults(reference: str, judge: str | None) -> tuple[Path, str | None, str | None]:
     """`--reference gi-sim`: the held-out GI-sim folder (made once, cached), its identity (the folder's name: the
-    recipe that made it) and the shipped classifier."""
+    recipe that made it) and the shipped judge."""
     if reference != "gi-sim":
-        return Path(reference), None, classifier
+        return Path(reference), None, judge
     from promptopt.paths import cache_dir
     from promptopt.sim.reference import gi_sim_reference
-    from promptopt.scorers.assets import shipped_model
-
     from promptopt.errors import InputError
 
     n, size = GI_SIM_HELD_OUT
     try:
         folder = gi_sim_reference(None, n, size, cache_dir())
-        return folder, folder.name, classifier or shipped_model("classifier")
+        return folder, folder.name, judge or "gi-sim"
     except FileNotFoundError as err:
         raise InputError(str(err)) from None
 
@@ -44,7 +42,8 @@ def evaluate(
         "GI-sim images at 64x64 (seed 20241; features shipped).",
     ),
     metrics: Optional[str] = typer.Option(
-        None, "--metrics", help="Comma-separated: fid,kid,prdc,is,clip,diversity,memorisation (default: all)."
+        None, "--metrics", help="Comma-separated: fid,kid,prdc,is,clip,diversity,memorisation,consistency "
+        "(default: all).",
     ),
     backbone: str = typer.Option(
         "inception", "--backbone", help="Features of FID, KID, PRDC, diversity, memorisation: inception, "
@@ -53,9 +52,12 @@ def evaluate(
     clip: Optional[str] = typer.Option(
         None, "--clip", help="open_clip model for CLIP score (folder, ARCH:FILE or cached ARCH/TAG)."
     ),
-    classifier: Optional[Path] = typer.Option(
-        None, "--classifier", help="Attribute classifier (promptopt fit) for the domain-classifier IS "
-        "(default with --reference gi-sim: the shipped GI-sim classifier).",
+    judge: Optional[str] = typer.Option(
+        None, "--judge", help="Judge (gi-sim or a file from promptopt fit judge) for consistency and the judge IS "
+        "(default with --reference gi-sim: the shipped GI-sim judge).",
+    ),
+    skip_bad: bool = typer.Option(
+        False, "--skip-bad", help="Consistency: leave out prompts the grammar cannot read, and count them."
     ),
     is_network: Optional[Path] = typer.Option(
         None, "--is-network", help="TorchScript network for the standard IS: uint8 NCHW 299x299 images -> logits."
@@ -75,10 +77,11 @@ def evaluate(
     from promptopt.evaluate import METRICS, EvaluateConfig
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else METRICS
-    folder, identity, classifier = _gi_sim_defaults(reference, classifier)
+    folder, identity, judge = _gi_sim_defaults(reference, judge)
     cfg = EvaluateConfig(
         generated=generated, reference=folder, reference_identity=identity, metrics=names, backbone=backbone, clip=clip,
-        classifier=classifier, is_network=is_network, seed=seed, device=device_flag(device),
+        judge=judge, is_network=is_network, seed=seed, device=device_flag(device), skip_bad=skip_bad,
+        prompts_required=metrics is not None and "consistency" in names,
     )  # fmt: skip
     result = _run(cfg, quiet=as_json)
     if as_json:

@@ -136,18 +136,20 @@ def _holdout(
 
 
 def _holdout_text(h: dict[str, Any]) -> str:
-    paired = h["paired"]
+    paired, plain = h["paired"], h["seed_prompt"]
+    head = f"hold-out check ({h['images']} fresh seeds, judge target consistency)"
     if h["best_is_seed_prompt"]:
         return (
-            f"hold-out check ({h['images']} fresh seeds, classifier hit rate): the first exported prompt is the plain "
-            f"seed prompt itself ({h['seed_prompt']['prompt']!r}, hit rate {h['seed_prompt']['hit_rate']:.3f}): "
-            "the search found nothing better, so there is nothing to compare"
+            f"{head}: the first exported prompt is the plain seed prompt itself ({plain['prompt']!r}, consistency "
+            f"{plain['target_consistency']:.3f}, hit rate {plain['hit_rate']:.3f}): the search found nothing better, "
+            "so there is nothing to compare"
         )
     return (
-        f"hold-out check ({h['images']} fresh seeds, classifier hit rate): best prompt "
-        f"{h['best']['hit_rate']:.3f} vs plain seed prompt {h['seed_prompt']['hit_rate']:.3f} "
-        f"({h['seed_prompt']['prompt']!r}); seeds only the best hits: {paired['best_only']}, only the plain: "
-        f"{paired['seed_prompt_only']}, McNemar exact p = {paired['mcnemar_p']:.3g}"
+        f"{head}: best prompt {h['best']['target_consistency']:.3f} vs plain seed prompt "
+        f"{plain['target_consistency']:.3f} ({plain['prompt']!r}), Wilcoxon p = {paired['wilcoxon_p']:.3g}; "
+        f"hit rate {h['best']['hit_rate']:.3f} vs {plain['hit_rate']:.3f} (seeds only the best hits: "
+        f"{paired['best_only']}, only the plain: {paired['seed_prompt_only']}, McNemar exact p = "
+        f"{paired['mcnemar_p']:.3g})"
     )
 
 

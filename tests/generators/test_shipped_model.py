@@ -49,16 +49,15 @@ def test_renders_deterministically_at_the_default_size(generator):
     ],
 )
 def test_a_prompt_gives_its_attribute_more_often_than_its_negation(generator, attribute, positive, negative):
-    from promptopt.scorers.classifier import ClassifierScorer, load_classifier
-    from promptopt.scorers.inception import InceptionFeatures
-    from promptopt.scorers.assets import shipped_model
+    from promptopt.judge_schema import COLUMN
+    from promptopt.judge_scorer import open_judge
 
-    scorer = ClassifierScorer(load_classifier(shipped_model("classifier")), InceptionFeatures(), [attribute])
+    judge = open_judge("gi-sim", "the shipped judge")
     seeds = list(range(8))
     rates = {}
     for prompt in (positive, negative):
         images = generator.render([prompt] * 8, seeds, guidance_scale=7.5, steps=10)
-        rates[prompt] = scorer.score(images, [prompt] * 8)["hit_rate"]
+        rates[prompt] = float((judge.predict(images)[:, COLUMN[attribute]] >= 0.5).mean())
     assert rates[positive] >= rates[negative] + 0.375, rates
 
 

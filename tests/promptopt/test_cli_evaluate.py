@@ -104,9 +104,8 @@ def _rows(report: dict) -> dict:
     return {row["metric"]: row for row in report["metrics"]}
 
 
-def test_every_metric_equals_the_library_on_the_same_features(sets, dinov2, tiny_clip, is_network, tmp_path):
+def test_every_metric_equals_the_library_on_the_same_features(sets, dinov2, tiny_clip, is_network, tiny_judge_file):
     from promptopt.scorers.backbones import load_backbone
-    from promptopt.scorers.classifier import ProbeConfig, fit_classifier
     from promptopt.scorers.clip import ClipScorer, load_clip
     from promptopt.scorers.diversity import mean_pairwise_distance
     from promptopt.scorers.inception_score import LogitsNetwork, class_distribution, inception_score
@@ -117,16 +116,10 @@ def test_every_metric_equals_the_library_on_the_same_features(sets, dinov2, tiny
     generated, reference, gen_images, ref_images = sets
     backbone = load_backbone(f"dinov2:{dinov2}")
     gen, ref = backbone(gen_images), backbone(ref_images)
-    rng = np.random.default_rng(0)
-    classifier = fit_classifier(
-        rng.normal(size=(20, 32)), (rng.random((20, 3)) > 0.5).astype(float), np.ones((20, 3), bool),
-        ("polyp", "instrument", "text"), backbone=backbone.name, config=ProbeConfig(epochs=3),
-    )  # fmt: skip
-    classifier.save(tmp_path / "clf.safetensors")
 
     report = _evaluate(
         str(generated), "--reference", str(reference), "--backbone", f"dinov2:{dinov2}", "--clip", str(tiny_clip),
-        "--is-network", str(is_network), "--classifier", str(tmp_path / "clf.safetensors"), "--seed", "3",
+        "--is-network", str(is_network), "--judge", str(tiny_judge_file), "--seed", "3",
     )  # fmt: skip
     rows = _rows(report)
     assert report["n_generated"] == 6 and report["n_reference"] == 7 and report["backbone"] == backbone.name
@@ -147,9 +140,13 @@ def test_every_metric_equals_the_library_on_the_same_features(sets, dinov2, tiny
     probs = LogitsNetwork(is_network)(gen_images)
     assert rows["is"]["value"] == pytest.approx(inception_score(probs[order], splits=2)[0])
     assert rows["is"]["backbone"] == "logits.pt" and rows["is"]["se"] is not None
-    domain = class_distribution(classifier.predict_proba(gen))
-    assert rows["is_domain_classifier"]["value"] == pytest.approx(inception_score(domain[order], splits=2)[0])
-    assert rows["is_domain_classifier"]["backbone"] == "clf.safetensors"
+    from promptopt.judge_schema import PRESENCE
+    from promptopt.scorers.judge import load_judge
+
+    presence = load_judge(tiny_judge_file).predict(gen_images)[:, : len(PRESENCE)]
+    domain = class_distribution(presence)
+    assert rows["is_judge"]["value"] == pytest.approx(inception_score(domain[order], splits=2)[0])
+    assert rows["is_judge"]["backbone"] == "judge.safetensors"
 
     prompts = [PROMPTS[i % 3] for i in range(6)]
     clip_score = ClipScorer(load_clip(str(tiny_clip))).score(gen_images, prompts)["clip_score"]

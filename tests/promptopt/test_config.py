@@ -15,7 +15,7 @@ STUDIES = Path(__file__).resolve().parents[2] / "studies"
 def test_shipped_studies_load(name):
     cfg = load_study(STUDIES / f"{name}.toml")
     assert cfg.study.category == name
-    assert cfg.generator.model == "gi-sim-tiny" and cfg.scorers.classifier.model == "gi-sim"
+    assert cfg.generator.model == "gi-sim-tiny" and cfg.scorers.judge.model == "gi-sim"
     assert [o.name for o in cfg.objectives] == ["quality"]
 
 

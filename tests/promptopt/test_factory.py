@@ -58,22 +58,18 @@ def test_sampling_needs_a_loadable_clip_model(make_study_dict, tmp_path):
         build_generator(from_dict(data))
 
 
-def test_classifier_hit_rate_is_a_study_metric(make_study_dict, make_images_32, tmp_path):
-    """A classifier fitted (here on random features) and saved is scored through the study config."""
-    import numpy as np
-
-    from promptopt.scorers.classifier import fit_classifier
-    from promptopt.scorers.inception import InceptionFeatures
-
-    rng = np.random.default_rng(0)
-    y = (rng.random((40, 1)) < 0.5).astype(np.float32)
-    features = rng.normal(size=(40, 2048)).astype(np.float32) + 3 * y
-    fit_classifier(features, y, np.ones(y.shape, dtype=bool), ["polyp"], backbone=InceptionFeatures.name).save(tmp_path / "c.safetensors")
-    data = make_study_dict("/unused")
-    data["scorers"] = {"classifier": {"model": str(tmp_path / "c.safetensors")}}
-    data["objectives"] = [{"name": "hits", "terms": {"hit_rate": 1.0}}]
+def test_judge_consistency_is_a_study_metric(make_study_dict, make_images_32, tiny_judge_file, tmp_path):
+    """A judge fitted and saved is scored through the study config, on the study's target."""
+    data = make_study_dict("/unused", target={"polyp_types": ["ip"]})
+    data["scorers"] = {"judge": {"model": str(tiny_judge_file)}}
+    data["objectives"] = [{"name": "hits", "terms": {"target_consistency": 1.0}}]
     (scorer,) = build_scorers(from_dict(data), realism=None)
-    assert 0.0 <= scorer.score(make_images_32, ["p"] * 3)["hit_rate"] <= 1.0
+    scores = scorer.score(make_images_32, ["Generate an image containing a polyp."] * 3)
+    assert 0.0 <= scores["target_consistency"] <= 1.0 and 0.0 <= scores["hit_rate"] <= 1.0
+    assert {"c_polyp", "c_polyp_types_ip"} <= set(scores)
+    data["scorers"] = {"judge": {"model": str(tiny_judge_file.with_name("none.safetensors"))}}
+    with pytest.raises(InputError, match="fit one with `promptopt fit judge"):
+        build_scorers(from_dict(data), realism=None)
     data["scorers"] = {"aligner": {"model": str(tmp_path / "none.safetensors")}}
     data["objectives"] = [{"name": "align", "terms": {"aligner_score": 1.0}}]
     with pytest.raises(InputError, match="fit one with `promptopt fit aligner"):

@@ -15,13 +15,14 @@ from promptopt.sim.reference import gi_sim_reference
 REFERENCE_SETS = [("polyp", 200), ("landmark", 200), ("instrument", 200), (None, 500)]
 
 
-def test_shipped_classifier_and_aligner_load_on_inception_features(inception):
+def test_shipped_judge_and_aligner_load(inception):
+    from promptopt.judge_schema import SCHEMA
     from promptopt.scorers.aligner import load_aligner
-    from promptopt.scorers.classifier import load_classifier
+    from promptopt.scorers.judge import load_judge
 
-    classifier = load_classifier(shipped_model("classifier"))
-    assert {"polyp", "instrument", "box_artefact", "z-line"} <= set(classifier.attributes)
-    assert classifier.backbone == inception.name
+    judge = load_judge(shipped_model("judge"), SCHEMA)
+    assert judge.meta["autoencoder"]["model"] == "gi-sim-tiny" and judge.meta["data"]["complete_labels"]
+    assert shipped_model("judge").stat().st_size < 10 * 2**20
     assert load_aligner(shipped_model("aligner")).backbone == inception.name
 
 

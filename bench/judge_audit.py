@@ -1,0 +1,174 @@
+"""Audit a judge on the images it will see. Prints tables and writes every figure as JSON.
+
+    .venv/bin/python bench/judge_audit.py [--judge gi-sim|FILE] [--seed 7] [--n 600] [--renders 24]
+                                          [--out bench/results/judge_audit.json]
+
+- (a) held-out GI-sim: `--n` images of GI-sim run `--seed` (never used to train the shipped judge), clean;
+- (b) the same images after the generator's autoencoder round trip (gi-sim-tiny's VAE): per-output AUROC and
+  accuracy, per-head summaries, and the expected calibration error;
+- (c) gi-sim-tiny renders (`--renders` seeds, guidance 7.5, 20 steps) of every single-clause challenge prompt
+  (one prompt per clause, the most frequent wording): the share of renders on which the judge says the clause
+  holds, and the shares it calls landmark / instrument / polyp. A clause held on under half of its own renders
+  is one gi-sim-tiny does not draw (or the judge cannot see);
+- (d) consistency of true claims against their negations on the (b) images: per image, from its ground truth,
+  "containing a polyp" ↔ "with no polyps", a named instrument ↔ "with no instruments", text and box artefact;
+- (e) the consistency rules (mean, min, product) on a four-clause true claim against the same claim with one
+  clause negated: mean levels and the AUROC of telling them apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from promptopt import grammar
+from promptopt.consistency import RULES, Clause, clause_probabilities, clauses, combine
+from promptopt.judge_fit import gi_sim_data
+from promptopt.judge_schema import COLUMN, SCHEMA
+from promptopt.scorers.fitting import auroc
+from promptopt.scorers.judge_training import judge_metrics
+
+RENDER_GUIDANCE, RENDER_STEPS = 7.5, 20
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--judge", default="gi-sim")
+    parser.add_argument("--seed", type=int, default=7, help="GI-sim run of (a), (b), (d), (e)")
+    parser.add_argument("--n", type=int, default=600)
+    parser.add_argument("--renders", type=int, default=24, help="renders per prompt in (c)")
+    parser.add_argument("--model", default="gi-sim-tiny", help="generator of (b) and (c)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/judge_audit.json"))
+    return parser.parse_args()
+
+
+def measured(judge, pixels, data) -> dict:
+    metrics = judge_metrics(judge.predict_pixels(pixels), data.y, data.known, SCHEMA)
+    presence = [m["auroc"] for k, m in metrics["outputs"].items() if m["head"] == "presence" and m["auroc"]]
+    metrics["presence_macro_auroc"] = float(np.mean(presence))
+    return metrics
+
+
+def print_heads(title: str, metrics: dict) -> None:
+    print(f"\n{title}: presence macro AUROC {metrics['presence_macro_auroc']:.3f}, ECE {metrics['ece']:.4f}")
+    for head, h in metrics["heads"].items():
+        if h["macro_auroc"] is not None:
+            print(f"  {head:<22} macro {h['macro_auroc']:.3f}  weakest {h['weakest']} {h['weakest_auroc']:.3f}"
+                  f"  ECE {h['ece']:.4f}")  # fmt: skip
+
+
+def single_clause_prompts() -> dict[Clause, str]:
+    """The most frequent challenge prompt of each single clause."""
+    chosen: dict[Clause, str] = {}
+    for prompt, _ in grammar.challenge_prompts():  # most frequent first
+        found = clauses(grammar.parse(prompt))
+        if len(found) == 1 and found[0] not in chosen:
+            chosen[found[0]] = prompt
+    return chosen
+
+
+def responses(judge, model: str, renders: int) -> list[dict]:
+    from promptopt.commands.common import quiet_libraries
+    from promptopt.generators.base import GeneratorConfig
+    from promptopt.generators.diffusers_generator import load_generator
+    from promptopt.paths import cache_dir
+
+    quiet_libraries()
+    generator = load_generator(GeneratorConfig(model=model, device="cpu", height=64, width=64), cache_dir=cache_dir())
+    seeds = list(range(renders))
+    rows = []
+    for clause, prompt in single_clause_prompts().items():
+        images = generator.render([prompt] * renders, seeds, guidance_scale=RENDER_GUIDANCE, steps=RENDER_STEPS)
+        proba = judge.predict(images)
+        held = clause_probabilities(proba, [clause])[:, 0]
+        share = {name: float((proba[:, COLUMN[name]] >= 0.5).mean()) for name in ("landmark", "instrument", "polyp")}
+        rows.append({"prompt": prompt, "clause": clause.label, "holds": float((held >= 0.5).mean()),
+                     "consistency": float(held.mean()), **{f"called_{k}": v for k, v in share.items()}})  # fmt: skip
+        print(f"  {rows[-1]['holds']:.2f} {rows[-1]['consistency']:.2f}  landmark {share['landmark']:.2f} "
+              f"instrument {share['instrument']:.2f} polyp {share['polyp']:.2f}  {prompt}")  # fmt: skip
+    return rows
+
+
+def claims(truth: dict) -> list[tuple[dict, dict]]:
+    """(true claim, its negation) per attribute, in the grammar's form, from one image's ground truth."""
+    polyp = "polyp" in truth["findings"]
+    out = [({"findings": ["polyp"]}, {"polyp_count": 0})[:: 1 if polyp else -1]]
+    named = truth["instruments"][:1] or ["tube"]
+    out.append(({"instruments": named}, {"instrument_count": 0})[:: 1 if truth["instruments"] else -1])
+    out.append(({"text": truth["text"]}, {"text": not truth["text"]}))
+    out.append(({"box_artefact": truth["box_artefact"]}, {"box_artefact": not truth["box_artefact"]}))
+    return [tuple(pair) for pair in out]  # type: ignore[misc]
+
+
+def truth_against_falsehood(proba: np.ndarray, truths: list[dict], seed: int) -> dict:
+    names = ("polyp", "instrument", "text", "box_artefact")
+    true = {k: [] for k in names}
+    false = {k: [] for k in names}
+    rules = {r: {"true": [], "one_false": []} for r in RULES}
+    rng = np.random.default_rng(seed)
+    for row, truth in zip(proba, truths):
+        pairs = claims(truth)
+        for name, (yes, no) in zip(names, pairs):
+            true[name].append(float(combine(clause_probabilities(row[None], clauses(yes)))[0]))
+            false[name].append(float(combine(clause_probabilities(row[None], clauses(no)))[0]))
+        flip = rng.integers(len(pairs))
+        whole = [c for yes, _ in pairs for c in clauses(yes)]
+        wrong = [c for i, (yes, no) in enumerate(pairs) for c in clauses(no if i == flip else yes)]
+        for rule in RULES:
+            rules[rule]["true"].append(float(combine(clause_probabilities(row[None], whole), rule)[0]))
+            rules[rule]["one_false"].append(float(combine(clause_probabilities(row[None], wrong), rule)[0]))
+    per = {k: {"true": float(np.mean(true[k])), "negation": float(np.mean(false[k]))} for k in names}
+    per["all"] = {"true": float(np.mean(sum(true.values(), []))), "negation": float(np.mean(sum(false.values(), [])))}
+    rule_table = {}
+    for rule, v in rules.items():
+        scores = np.array(v["true"] + v["one_false"])
+        labels = np.array([True] * len(v["true"]) + [False] * len(v["one_false"]))
+        rule_table[rule] = {"true": float(np.mean(v["true"])), "one_false": float(np.mean(v["one_false"])),
+                            "auroc": auroc(scores, labels)}  # fmt: skip
+    return {"claims": per, "rules": rule_table}
+
+
+def main() -> None:
+    args = parse_args()
+    from promptopt.generators.autoencoder import Autoencoder
+    from promptopt.judge_scorer import open_judge
+    from promptopt.paths import cache_dir
+    from promptopt.sim.config import SimConfig
+    from promptopt.sim.scene import simulate
+
+    start = time.perf_counter()
+    judge = open_judge(args.judge, "--judge")
+    data = gi_sim_data(args.n, judge.config.size, args.seed)
+    truths = [simulate(args.seed, i, judge.config.size, SimConfig())[1].as_dict() for i in range(args.n)]
+    clean = measured(judge, data.pixels, data)
+    print_heads(f"(a) held-out GI-sim, seed {args.seed}, {args.n} images, clean", clean)
+    round_trip = Autoencoder(args.model, cache_dir()).round_trip(data.pixels)
+    domain = measured(judge, round_trip, data)
+    print_heads(f"(b) the same through {args.model}'s autoencoder", domain)
+    print(f"\n(c) {args.model} renders, {args.renders} a prompt: clause holds, consistency, called landmark/…")
+    rendered = responses(judge, args.model, args.renders)
+    not_drawn = [r["clause"] for r in rendered if r["holds"] < 0.5]
+    print(f"  clauses holding on under half of their own renders: {', '.join(not_drawn) or 'none'}")
+    separation = truth_against_falsehood(judge.predict_pixels(round_trip), truths, args.seed)
+    print("\n(d) consistency of true claims vs their negations, (b) images")
+    for name, v in separation["claims"].items():
+        print(f"  {name:<13} true {v['true']:.3f}  negation {v['negation']:.3f}")
+    print("\n(e) rules: four-clause true claim vs one clause negated")
+    for rule, v in separation["rules"].items():
+        print(f"  {rule:<8} true {v['true']:.3f}  one false {v['one_false']:.3f}  AUROC {v['auroc']:.3f}")
+    report = {
+        "judge": args.judge, "model": args.model, "seed": args.seed, "n": args.n, "renders": args.renders,
+        "clean": clean, "round_trip": domain, "renders_response": rendered, "not_drawn": not_drawn, **separation,
+        "seconds": round(time.perf_counter() - start, 1),
+    }  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {args.out} in {report['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""`promptopt fit judge`: train the judge on a dataset, in the generator's image domain, and save it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from promptopt.commands.common import device_flag, print_json, task_progress
+from promptopt.commands.fit import check_out
+from promptopt.commands.options import json_option
+from promptopt.errors import InputError
+
+NO_AUTOENCODER = "none"
+
+
+def judge(
+    data: str = typer.Option(
+        ..., "--data", help="gi-sim (simulated in memory, complete labels), a GI-sim folder (labels.jsonl) or a "
+        "dataset folder (challenge layout or imagefolder: labels from the prompts, unknowns masked)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Judge file to write, ending in .safetensors (.json beside it)."),
+    autoencoder: str = typer.Option(
+        "gi-sim-tiny", "--autoencoder", help="Generator whose VAE round trip puts training images in its domain: "
+        "gi-sim-tiny, a diffusers pipeline folder, or none."
+    ),
+    backbone: str = typer.Option("cnn", "--backbone", help="Trunk: cnn (a small CNN trained from scratch)."),
+    gi_sim_images: int = typer.Option(10000, "--gi-sim-images", help="Images simulated for --data gi-sim."),
+    gi_sim_seed: int = typer.Option(0, "--gi-sim-seed", help="GI-sim run for --data gi-sim."),
+    domain_share: float = typer.Option(0.7, "--domain-share", help="Share of training images round-tripped."),
+    size: int = typer.Option(64, "--size", help="Input size of the judge (images are resized to it)."),
+    epochs: int = typer.Option(12, "--epochs", help="Passes over the training images."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Images a training step."),
+    lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate of the one-cycle schedule."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split, the initialisation and the batches."),
+    holdout: float = typer.Option(0.1, "--holdout", help="Share of images held out: half calibrate, half measure."),
+    device: str = typer.Option("cpu", "--device", help="Device of the autoencoder round trip: cpu, cuda, auto."),
+    as_json: bool = json_option("the metrics"),
+) -> None:
+    """Fit the judge: every attribute a prompt can ask for (presence, counts, sizes, Paris types, colours,
+    locations, text, box, procedure), trained on images passed through the generator's autoencoder."""
+    from promptopt.judge_fit import fit_judge_on, judge_data
+    from promptopt.scorers.judge import JudgeConfig
+
+    check_out(out)
+    if backbone != "cnn":
+        raise InputError(f"--backbone {backbone!r} is not a judge trunk: use cnn")
+    if not 0.0 <= domain_share <= 1.0:
+        raise InputError(f"--domain-share must be between 0 and 1, got {domain_share}")
+    try:
+        config = JudgeConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    ae = _autoencoder(autoencoder, device_flag(device))
+    with task_progress(quiet=as_json, transient=True) as progress:
+        data_set = judge_data(data, n=gi_sim_images, size=size, seed=gi_sim_seed, progress=progress)
+        try:
+            model, metrics = fit_judge_on(
+                data_set, ae, config, holdout=holdout, share=domain_share,
+                on_epoch=lambda epoch, loss: progress(f"training (loss {loss:.4f})", epoch, epochs),
+            )  # fmt: skip
+        except ValueError as err:
+            raise InputError(f"--holdout: {err}") from None
+    model.save(out)
+    summary = {"out": str(out), **{k: model.meta[k] for k in ("data", "autoencoder", "n_train", "n_test")}, **metrics}
+    if as_json:
+        print_json(summary)
+    else:
+        _print(summary)
+
+
+def _autoencoder(model: str, device: str) -> Any:
+    if model == NO_AUTOENCODER:
+        return None
+    from promptopt.generators.autoencoder import Autoencoder
+    from promptopt.generators.errors import ModelNotFoundError
+    from promptopt.paths import cache_dir
+
+    try:
+        return Autoencoder(model, cache_dir(), device)
+    except ModelNotFoundError as err:
+        raise InputError(f"--autoencoder: {err}") from None
+
+
+def _print(s: dict[str, Any]) -> None:
+    ae = s["autoencoder"]["model"] if s["autoencoder"] else "no autoencoder"
+    typer.echo(f"judge fitted on {s['n_train']} images of {s['data']['source']} ({ae}); measured on {s['n_test']}")
+    typer.echo(f"{'head':<24} {'macro AUROC':>11} {'weakest output':>34} {'accuracy':>8} {'ECE':>6}")
+    for head, h in s["heads"].items():
+        if h["macro_auroc"] is None:
+            typer.echo(f"{head:<24} {'-':>11} {'(no output with both classes)':>34}")
+            continue
+        weakest = f"{h['weakest']} {h['weakest_auroc']:.3f}"
+        typer.echo(f"{head:<24} {h['macro_auroc']:>11.3f} {weakest:>34} {h['accuracy']:>8.3f} {h['ece']:>6.4f}")
+    typer.echo(f"expected calibration error {s['ece']:.4f}; saved {s['out']}")

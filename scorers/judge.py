@@ -1,0 +1,202 @@
+"""The judge: one multi-attribute image model that says, for every attribute a prompt can ask for, how likely an
+image shows it.
+
+Its outputs come in heads (`Head`): a head of independent yes/no outputs (sigmoids: presence of each finding,
+size bins, location cells, …) or of mutually exclusive values (a softmax: a count, the procedure). The judge
+knows nothing of the grammar: the schema (which heads, which names) is given to it, and saved with it.
+
+The network (`JudgeNet`) is a small CNN trained from scratch at `size`×`size`: four blocks of two 3×3
+conv + BatchNorm + ReLU and a 2×2 max-pool, the last map flattened (so position survives: the location heads
+need it), a dense layer and one linear output per attribute value. A judge's probabilities are temperature
+scaled, one temperature a head, fitted on held-out images (`calibrate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from promptopt.scorers.fitting import load_model, save_model
+from promptopt.scorers.images import stack
+
+KIND = "judge"
+BACKBONE = "cnn"  # the only trunk today: trained from scratch with the heads
+
+
+@dataclass(frozen=True)
+class Head:
+    """One group of outputs. `exclusive`: exactly one value holds (softmax); otherwise each is a yes/no."""
+
+    name: str
+    outputs: tuple[str, ...]
+    exclusive: bool = False
+
+
+Schema = tuple[Head, ...]
+
+
+def output_names(schema: Schema) -> tuple[str, ...]:
+    return tuple(name for head in schema for name in head.outputs)
+
+
+def head_slices(schema: Schema) -> list[tuple[Head, slice]]:
+    """Each head with its columns in the output vector."""
+    out, start = [], 0
+    for head in schema:
+        out.append((head, slice(start, start + len(head.outputs))))
+        start += len(head.outputs)
+    return out
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """The network and its training. `size`: input width and height; `widths`: channels of the four conv
+    blocks; `noise`: std of the Gaussian noise added to training pixels (on the [-1, 1] scale); `balance`: how
+    much images showing rare attribute values are drawn more often (0: every image once an epoch; b > 0: drawn
+    with replacement, weight = the largest (1 / share of images showing it) ** b over the values it shows)."""
+
+    size: int = 64
+    widths: tuple[int, ...] = (32, 64, 96, 128)
+    dense: int = 256
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    noise: float = 0.03
+    balance: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size % (2 ** len(self.widths)) or self.size < 2 ** len(self.widths):
+            raise ValueError(f"size {self.size} must be a multiple of {2 ** len(self.widths)} for {self.widths}")
+        for name in ("epochs", "batch_size", "dense"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.weight_decay < 0 or self.noise < 0 or self.balance < 0:
+            raise ValueError("lr must be > 0, weight_decay, noise and balance >= 0")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JudgeConfig:
+        return cls(**{**data, "widths": tuple(data["widths"])})
+
+
+def build_net(config: JudgeConfig, n_outputs: int) -> Any:
+    """The CNN of `config` with `n_outputs` logits (module docstring)."""
+    from torch import nn
+
+    layers: list[Any] = []
+    channels = 3
+    for width in config.widths:
+        for _ in range(2):
+            layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+            channels = width
+        layers.append(nn.MaxPool2d(2))
+    cells = (config.size // 2 ** len(config.widths)) ** 2
+    layers += [
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(channels * cells, config.dense),
+        nn.ReLU(),
+        nn.Linear(config.dense, n_outputs),
+    ]
+    return nn.Sequential(*layers)
+
+
+def to_input(pixels: np.ndarray) -> Any:
+    """uint8 NHWC → float32 NCHW on [-1, 1]."""
+    import torch
+
+    return torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def probabilities(logits: Any, schema: Schema, temperature: Any) -> Any:
+    """Logits → probabilities: a softmax per exclusive head, a sigmoid per yes/no output; each head's logits
+    divided by its temperature first."""
+    import torch
+
+    parts = []
+    for (head, cols), t in zip(head_slices(schema), temperature):
+        scaled = logits[:, cols] / t
+        parts.append(scaled.softmax(dim=1) if head.exclusive else torch.sigmoid(scaled))
+    return torch.cat(parts, dim=1)
+
+
+@dataclass
+class Judge:
+    """A trained judge: `predict(images)` → (n, len(outputs)) probabilities, columns in `outputs` order."""
+
+    schema: Schema
+    config: JudgeConfig
+    state: dict[str, Any]
+    temperature: np.ndarray  # one a head
+    meta: dict[str, Any] = field(default_factory=dict)
+    _net: Any = field(default=None, repr=False)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return output_names(self.schema)
+
+    @property
+    def backbone(self) -> str:
+        return BACKBONE
+
+    def net(self) -> Any:
+        if self._net is None:
+            net = build_net(self.config, len(self.outputs))
+            net.load_state_dict(self.state)
+            self._net = net.eval()
+        return self._net
+
+    def logits(self, pixels: np.ndarray, batch_size: int = 256) -> Any:
+        """Logits of uint8 NHWC pixels at the judge's size."""
+        import torch
+
+        net = self.net()
+        with torch.inference_mode():
+            return torch.cat([net(to_input(pixels[i : i + batch_size])) for i in range(0, len(pixels), batch_size)])
+
+    def predict_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        import torch
+
+        t = torch.from_numpy(self.temperature.astype(np.float32))
+        return probabilities(self.logits(pixels), self.schema, t).double().numpy()
+
+    def predict(self, images: Sequence[Image.Image]) -> np.ndarray:
+        if not images:
+            return np.zeros((0, len(self.outputs)))
+        return self.predict_pixels(stack(images, self.config.size))
+
+    def save(self, path: Path) -> None:
+        meta = {
+            **self.meta,
+            "kind": KIND,
+            "backbone": BACKBONE,
+            "schema": [asdict(head) for head in self.schema],
+            "config": asdict(self.config),
+            "temperature": [float(t) for t in self.temperature],
+        }
+        save_model(path, dict(self.state), meta)
+
+
+def load_judge(path: Path, schema: Schema | None = None) -> Judge:
+    """The judge saved at `path`. With `schema`, ValueError unless the file's schema is that one (a judge of
+    another attribute set) or its trunk is unknown (another backbone)."""
+    state, meta = load_model(path, KIND)
+    if meta.get("backbone") != BACKBONE:
+        raise ValueError(f"{path} is a judge on backbone {meta.get('backbone')!r}; this promptopt reads {BACKBONE!r}")
+    saved = tuple(
+        Head(h["name"], tuple(h["outputs"]), bool(h["exclusive"])) for h in meta["schema"]
+    )
+    if schema is not None and saved != schema:
+        missing = sorted(set(output_names(schema)) - set(output_names(saved)))
+        raise ValueError(
+            f"{path} judges another attribute set (missing {', '.join(missing[:5]) or 'none'}"
+            f"{', …' if len(missing) > 5 else ''}): fit a judge for this promptopt (promptopt fit judge)"
+        )
+    config = JudgeConfig.from_dict(meta["config"])
+    return Judge(saved, config, state, np.asarray(meta["temperature"], dtype=np.float64), meta)

@@ -1,0 +1,118 @@
+"""The judge network, its training, calibration, metrics and file, on a tiny task with a known answer."""
+
+import numpy as np
+import pytest
+
+from promptopt.scorers.judge import Head, JudgeConfig, load_judge, output_names
+from promptopt.scorers.judge_training import (
+    calibrate,
+    expected_calibration_error,
+    fit_judge,
+    head_summary,
+    judge_metrics,
+)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SCHEMA = (Head("presence", ("square", "noise_flag")), Head("side", ("side=left", "side=right"), exclusive=True))
+TINY = JudgeConfig(size=16, widths=(8, 16), dense=16, epochs=25, batch_size=32, lr=1e-2, seed=0)
+
+
+def _task(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A bright square present or not, on the left or the right; `noise_flag` is never known (masked)."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 60, size=(n, 16, 16, 3), dtype=np.uint8)
+    square = rng.random(n) < 0.5
+    right = rng.random(n) < 0.5
+    for i in range(n):
+        if square[i]:
+            x = 9 if right[i] else 1
+            pixels[i, 5:11, x : x + 6] = 230
+    y = np.stack([square, rng.random(n) < 0.5, ~right, right], axis=1).astype(np.float32)
+    known = np.ones_like(y, dtype=bool)
+    known[:, 1] = False
+    known[~square, 2:] = False  # no square: its side is unknown
+    return pixels, y, known
+
+
+@pytest.fixture(scope="module")
+def trained():
+    pixels, y, known = _task(320, 0)
+    return fit_judge(pixels, y, known, SCHEMA, TINY)
+
+
+def test_learns_presence_and_an_exclusive_head(trained):
+    pixels, y, known = _task(200, 1)
+    calibrate(trained, *_task(200, 2))
+    metrics = judge_metrics(trained.predict_pixels(pixels), y, known, SCHEMA)
+    assert metrics["outputs"]["square"]["auroc"] > 0.95
+    assert metrics["outputs"]["side=right"]["auroc"] > 0.95
+    assert metrics["outputs"]["noise_flag"]["n_present"] == 0  # masked everywhere: never measured
+    assert metrics["outputs"]["noise_flag"]["auroc"] is None
+    assert metrics["heads"]["side"]["weakest"] in ("side=left", "side=right")
+    assert 0.0 <= metrics["heads"]["presence"]["ece"] <= 1.0
+    proba = trained.predict_pixels(pixels)
+    assert np.allclose(proba[:, 2] + proba[:, 3], 1.0)  # a softmax over the exclusive head
+
+
+def test_training_is_seeded():
+    pixels, y, known = _task(64, 0)
+    config = JudgeConfig(size=16, widths=(8, 16), dense=16, epochs=1, batch_size=32, seed=3)
+    a, b = (fit_judge(pixels, y, known, SCHEMA, config) for _ in range(2))
+    assert all(np.array_equal(a.state[k].numpy(), b.state[k].numpy()) for k in a.state)
+
+
+def test_calibration_lowers_the_held_out_loss(trained):
+    pixels, y, known = _task(200, 2)
+    trained.temperature = np.ones(len(SCHEMA))
+    before = judge_metrics(trained.predict_pixels(pixels), y, known, SCHEMA)["ece"]
+    temperature = calibrate(trained, pixels, y, known)
+    after = judge_metrics(trained.predict_pixels(pixels), y, known, SCHEMA)["ece"]
+    assert temperature.shape == (2,) and (temperature > 0).all()
+    assert after <= before + 0.02
+
+
+def test_save_and_load_round_trip(trained, tmp_path):
+    path = tmp_path / "judge.safetensors"
+    trained.save(path)
+    loaded = load_judge(path, SCHEMA)
+    pixels, _, _ = _task(10, 5)
+    assert np.allclose(loaded.predict_pixels(pixels), trained.predict_pixels(pixels))
+    assert loaded.outputs == output_names(SCHEMA)
+
+
+def test_a_judge_of_another_attribute_set_is_refused(trained, tmp_path):
+    path = tmp_path / "judge.safetensors"
+    trained.save(path)
+    other = (Head("presence", ("square", "circle")),)
+    with pytest.raises(ValueError, match="another attribute set.*circle"):
+        load_judge(path, other)
+
+
+def test_ece_by_hand():
+    proba = np.array([0.1, 0.1, 0.9, 0.9])
+    truth = np.array([False, True, True, True])
+    # bin of 0.1: accuracy 0.5, confidence 0.1 → 0.4; bin of 0.9: accuracy 1.0, confidence 0.9 → 0.1
+    assert expected_calibration_error(proba, truth) == pytest.approx(0.5 * 0.4 + 0.5 * 0.1)
+
+
+def test_head_summary_names_the_weakest_output():
+    per = {
+        "a": {"head": "h", "auroc": 0.9, "accuracy": 0.8},
+        "b": {"head": "h", "auroc": 0.7, "accuracy": 0.6},
+        "c": {"head": "h", "auroc": None, "accuracy": None},
+    }
+    summary = head_summary(per)["h"]
+    assert summary["weakest"] == "b" and summary["macro_auroc"] == pytest.approx(0.8)
+    assert summary["unscored"] == ["c"]
+
+
+def test_rare_values_are_drawn_more_often():
+    from promptopt.scorers.judge_training import draw_weights
+
+    y = np.array([[1, 0], [0, 0], [0, 0], [0, 1]], dtype=np.float32)  # each output shown by 1 of 4 known images
+    known = np.array([[1, 1], [1, 1], [1, 1], [1, 0]], dtype=bool)
+    known[3, 1] = True
+    weights = draw_weights(y, known, 1.0)
+    assert weights == pytest.approx(np.array([4, 1, 1, 4]) / 10)
+    assert draw_weights(y, known, 0.0) is None
