@@ -14,6 +14,7 @@ import typer
 
 from promptopt import __version__
 from promptopt.commands.default_group import DefaultCommand, DefaultGroup
+from promptopt.commands.common import cannot_write
 from promptopt.commands.evaluate import EVALUATE_HELP
 from promptopt.errors import InputError
 
@@ -35,8 +36,8 @@ app.add_typer(evaluate_app, name="evaluate")
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn what the user can fix, raised by a command (an InputError, or an image file that cannot be read), into
-    one line on stderr and exit code 2."""
+    """Turn what the user can fix, raised by a command (an InputError, an image file that cannot be read, a full
+    disk or a read-only folder), into one line on stderr and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -46,6 +47,12 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (InputError, UnreadableImageError) as err:
             typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+        except Exception as err:
+            line = cannot_write(err)
+            if line is None:
+                raise
+            typer.echo(f"error: {line}", err=True)
             raise typer.Exit(2) from None
 
     return wrapper

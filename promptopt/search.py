@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -12,6 +15,7 @@ from typing import Any
 
 from promptopt.config import StudyConfig
 from promptopt.errors import InputError
+from promptopt.factory import build_mutator
 from promptopt.generators.base import Generator, stable_identity
 from promptopt.interrupt import StopFlag
 from promptopt.mutator import Candidate, PromptMutator
@@ -19,11 +23,16 @@ from promptopt.paths import TRIAL_IMAGES, TRIAL_SCORES, RunPaths
 from promptopt.provenance import environment
 from promptopt.scorers import atomic
 from promptopt.scorers.base import Scorer
+from promptopt.storage import (
+    DEFAULT_GRACE_S, WORKER_ATTR, ask, fail_stale_trials, first_line, heartbeat, masked, open_storage, sqlite_file,
+)  # fmt: skip
 from promptopt.tomlio import changed_paths, differences, dumps, to_dict
 
 IDENTITY_ATTR = "search_identity"
 BASELINE_ATTR = "baseline"  # user attr of the queued plain seed prompt trial
 GENERATOR_ATTR = "generator_identity"
+OVER_CAP_ATTR = "over_cap"  # user attr of a trial failed unrun: the study's cap was reached as it started
+WAIT_S = 1.0  # how often a worker waiting for the others' last trials looks again
 
 
 @dataclass(frozen=True)
@@ -52,44 +61,54 @@ class SearchResult:
     n_complete: int
     new_trials: list[TrialRecord] = field(default_factory=list)
     stopped_early: bool = False
+    finished_here: bool = False  # this process completed the study's last trial (or found it complete): it exports
     timing: Timing = field(default_factory=Timing)
 
 
-def make_sampler(cfg: StudyConfig, n_existing: int) -> Any:
-    """Seeded TPE for one objective, NSGA-II for several. The seed moves on with the trials already in the
-    study, so a resumed run does not replay the first run's random start-up proposals."""
+def make_sampler(cfg: StudyConfig, trial_number: int) -> Any:
+    """Seeded TPE for one objective, NSGA-II for several, for one trial. The seed moves on with the trial number,
+    so neither a resumed run nor another worker on the same study replays a trial's random proposals. TPE's
+    constant liar keeps workers from proposing what another worker is still rendering."""
     import optuna
 
-    seed = cfg.study.seed + n_existing
+    seed = cfg.study.seed + trial_number
     if len(cfg.objectives) > 1:
         return optuna.samplers.NSGAIISampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, max(cfg.study.n_trials // 3, 1)))
+    n_startup = min(5, max(cfg.study.n_trials // 3, 1))
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup, constant_liar=True)
 
 
-def open_study(cfg: StudyConfig, paths: RunPaths) -> Any:
-    """Create or resume the study; refuse to resume one made with a different search configuration."""
+def open_study(
+    cfg: StudyConfig,
+    paths: RunPaths,
+    storage: str | None = None,
+    *,
+    grace_s: int = DEFAULT_GRACE_S,
+    create: bool = True,
+) -> Any:
+    """Create or resume the study in `storage` (default: the run folder's SQLite file); refuse to resume one made with
+    a different search configuration. The process that creates it queues the plain seed prompt as its first trial.
+    With `create` False a missing study is an input error."""
     import optuna
 
     from sqlalchemy.exc import DatabaseError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    paths.root.mkdir(parents=True, exist_ok=True)
-    check_database(paths.db)
+    url = storage or paths.storage_url
+    db = sqlite_file(url)
+    if db is not None:
+        prepare_database(db)
     try:
-        storage = optuna.storages.RDBStorage(paths.storage_url, engine_kwargs={"connect_args": {"timeout": 60}})
-        try:
-            n_existing = len(optuna.load_study(study_name=cfg.study.name, storage=storage).trials)
-        except KeyError:
-            n_existing = 0
-        study = optuna.create_study(
-            study_name=cfg.study.name,
-            storage=storage,
-            directions=[o.direction for o in cfg.objectives],
-            sampler=make_sampler(cfg, n_existing),
-            load_if_exists=True,
-        )
+        rdb = open_storage(url, grace_s)
+        study, created = _create_or_load(cfg, rdb, create=create)
     except DatabaseError as err:
-        raise InputError(f"{paths.db} cannot be read as an Optuna study ({_first_line(err)}): {DB_FIX}") from None
+        where = db or masked(url)
+        raise InputError(f"{where} cannot be read as an Optuna study ({first_line(err, url)}): {DB_FIX}") from None
+    except KeyError:
+        missing = f"storage {masked(url)} holds no study {cfg.study.name!r}: run `promptopt search` first"
+        raise InputError(missing) from None
+    if created:
+        study.enqueue_trial(build_mutator(cfg).baseline_params(), user_attrs={BASELINE_ATTR: True})
     identity = json.dumps(cfg.search_identity(), sort_keys=True)
     stored = study.user_attrs.get(IDENTITY_ATTR)
     if stored is None:
@@ -103,23 +122,46 @@ def open_study(cfg: StudyConfig, paths: RunPaths) -> Any:
     return study
 
 
+def _create_or_load(cfg: StudyConfig, storage: Any, *, create: bool) -> tuple[Any, bool]:
+    """(study, whether this call created it): of several workers starting at once, exactly one creates it."""
+    import optuna
+
+    sampler = make_sampler(cfg, 0)
+    if create:
+        directions = [o.direction for o in cfg.objectives]
+        try:
+            return optuna.create_study(
+                study_name=cfg.study.name, storage=storage, directions=directions, sampler=sampler
+            ), True
+        except optuna.exceptions.DuplicatedStudyError:
+            pass
+    return optuna.load_study(study_name=cfg.study.name, storage=storage, sampler=sampler), False
+
+
 DB_FIX = "move it away (it is left as it is) and run again to start a new study, or choose another --out"
 
 
-def check_database(db: Path) -> None:
+def prepare_database(db: Path) -> None:
     """Refuse a study.db that is not an SQLite database (empty, truncated or another file): SQLite would treat an
-    empty file as a new database and write over it."""
+    empty file as a new database and write over it. Create a missing one whole (its header written), so that a worker
+    starting at the same moment never finds it empty."""
+    db.parent.mkdir(parents=True, exist_ok=True)
     if not db.exists():
-        return
+        fd, tmp = atomic.staging_file(db.parent, f".{db.name}.")
+        os.close(fd)
+        try:
+            with contextlib.closing(sqlite3.connect(tmp)) as con:
+                con.executescript("CREATE TABLE promptopt_new (x); DROP TABLE promptopt_new;")
+            os.link(tmp, db)
+        except FileExistsError:  # another worker's, complete
+            pass
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     with db.open("rb") as fh:
         header = fh.read(16)
     if header != b"SQLite format 3\x00":
         what = "empty" if not header else "not an SQLite database"
         raise InputError(f"{db} is {what}: {DB_FIX}")
-
-
-def _first_line(err: Exception) -> str:
-    return str(getattr(err, "orig", None) or err).splitlines()[0]
 
 
 def check_generator(study: Any, generator: Generator, paths: RunPaths) -> None:
@@ -140,17 +182,18 @@ def check_generator(study: Any, generator: Generator, paths: RunPaths) -> None:
 
 
 def recover(study: Any, paths: RunPaths) -> None:
-    """After a crash or kill: fail trials left RUNNING and remove every trial folder that is not COMPLETE."""
+    """After a crash or kill: fail and queue again the trials of workers that are gone (no heartbeat within the grace
+    period: `promptopt.storage.fail_stale_trials`), and remove the folders of failed trials and the staging folders of
+    ended processes. A live worker's trial and folder are never touched."""
     from optuna.trial import TrialState
 
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study.tell(trial.number, state=TrialState.FAIL)
+    fail_stale_trials(study)
     atomic.remove_stale_staging(paths.trials)
-    complete = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
+    failed = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
     if paths.trials.is_dir():
         for folder in paths.trials.iterdir():
-            if folder.is_dir() and not (folder.name.isdigit() and int(folder.name) in complete):
-                shutil.rmtree(folder)
+            if folder.is_dir() and folder.name.isdigit() and int(folder.name) in failed:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_run_files(cfg: StudyConfig, paths: RunPaths) -> None:
@@ -190,10 +233,11 @@ def _previous_results(study: Any) -> dict[tuple[str, str, float, int], tuple[int
 
 def _queue_baseline(study: Any, mutator: PromptMutator, seen: dict[tuple[str, str, float, int], Any]) -> None:
     """Queue the plain seed prompt, the baseline the search must beat, until a trial of it completes: a new study's
-    first trial, and again when a kill lost that trial (recovery failed it) before it completed."""
+    first trial (queued by the worker that creates the study: `open_study`), and again when a failure lost that
+    trial before it completed and no retry of it is queued."""
     from optuna.trial import TrialState
 
-    if mutator.baseline().key() in seen:
+    if mutator.baseline().key() in seen or not study.get_trials(deepcopy=False):
         return
     pending = study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
     if not any(trial.user_attrs.get(BASELINE_ATTR) for trial in pending):
@@ -245,29 +289,76 @@ def run_search(
     recover(study, paths)
     write_run_files(cfg, paths)
     seeds = cfg.study.eval_seeds
-    result = SearchResult(n_complete=len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))))
-    seen = _previous_results(study)
-    _queue_baseline(study, mutator, seen)
+    result = SearchResult(n_complete=_count(study, TrialState.COMPLETE))
+    already_complete = result.n_complete >= cfg.study.n_trials
+    _queue_baseline(study, mutator, _previous_results(study))
     if on_trial is not None:
         on_trial(result.n_complete, None)
-    while result.n_complete < cfg.study.n_trials and not stop.requested:
-        trial = study.ask()
+    while (trial := _next_trial(cfg, study, stop)) is not None:
         try:
-            record, images = _evaluate(cfg, paths, trial, generator, scorers, mutator, seeds, seen, result.timing)
-            _write_trial(paths, record, images, seeds, {"generator": generator.identity})
-            study.tell(trial, list(record.values))
+            with heartbeat(study, trial):
+                trial.set_user_attr(WORKER_ATTR, atomic.owner())
+                study.sampler = make_sampler(cfg, trial.number)
+                seen = _previous_results(study)  # other workers' trials too
+                record, images = _evaluate(cfg, paths, trial, generator, scorers, mutator, seeds, seen, result.timing)
+                _write_trial(paths, record, images, seeds, {"generator": generator.identity})
+                study.tell(trial, list(record.values))
         except BaseException:
             study.tell(trial, state=TrialState.FAIL)
             shutil.rmtree(paths.trial(trial.number), ignore_errors=True)
             raise
-        seen.setdefault(record.candidate.key(), (record.number, record.scores))
-        result.n_complete += 1
+        result.n_complete = _count(study, TrialState.COMPLETE)
         result.new_trials.append(record)
         if on_trial is not None:
             on_trial(result.n_complete, record)
+    result.n_complete = _count(study, TrialState.COMPLETE)
     result.stopped_early = result.n_complete < cfg.study.n_trials
+    result.finished_here = not result.stopped_early and (already_complete or _completed_last(study, result))
     result.timing.total_s = time.perf_counter() - start
     return result
+
+
+def _count(study: Any, *states: Any) -> int:
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def _next_trial(cfg: StudyConfig, study: Any, stop: StopFlag) -> Any:
+    """The next trial to run, or None once the study holds `n_trials` complete ones (or a stop is requested).
+
+    The cap is the study's, shared by all its workers: a trial is started only while the complete trials and those
+    running before it stay below `n_trials`. When the others' running trials would reach it, this worker waits for
+    them: each either completes, or its worker dies and it is failed after the grace period and queued again, and
+    then a waiting worker runs it."""
+    from optuna.trial import TrialState
+
+    while not stop.requested:
+        fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        complete = sum(t.state == TrialState.COMPLETE for t in trials)
+        if complete >= cfg.study.n_trials:
+            return None
+        if complete + sum(t.state == TrialState.RUNNING for t in trials) < cfg.study.n_trials:
+            study.sampler = make_sampler(cfg, len(trials))
+            trial = ask(study)
+            ahead = sum(
+                t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING and t.number < trial.number)
+                for t in study.get_trials(deepcopy=False)
+            )
+            if ahead < cfg.study.n_trials:
+                return trial
+            trial.set_user_attr(OVER_CAP_ATTR, True)  # another worker took the last place at the same moment
+            study.tell(trial, state=TrialState.FAIL)
+        time.sleep(WAIT_S)
+    return None
+
+
+def _completed_last(study: Any, result: SearchResult) -> bool:
+    """Whether this process ran the study's last completed trial: that worker exports, and no other."""
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    last = max(complete, key=lambda t: (t.datetime_complete, t.number))
+    return last.number in {record.number for record in result.new_trials}
 
 
 def _evaluate(
@@ -285,8 +376,8 @@ def _evaluate(
 
     candidate = mutator.propose(trial)
     duplicate_of = None
-    if candidate.key() in seen:
-        duplicate_of, scores = seen[candidate.key()]
+    if candidate.key() in seen and (paths.trial(seen[candidate.key()][0]) / TRIAL_IMAGES).is_dir():
+        duplicate_of, scores = seen[candidate.key()]  # (a worker with another run folder renders it again)
         folder = paths.trial(duplicate_of) / TRIAL_IMAGES
         images = [Image.open(folder / f"{i:02d}.png").convert("RGB") for i in range(len(seeds))]
     else:

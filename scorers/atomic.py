@@ -63,9 +63,25 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def _owner() -> str:
-    """Who stages a folder: `<host>-<pid>`, so a later run can tell a killed process's leftovers from a live one's."""
+def owner() -> str:
+    """This process as `<host>-<pid>`: who stages a folder (or runs a trial), so that a later run can tell a killed
+    process's leftovers from a live one's (`owner_is_gone`)."""
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def owner_is_gone(name: str) -> bool:
+    """Whether the process `<host>-<pid>` (from `owner`) has ended: False while it runs, and for another host's,
+    which cannot be checked."""
+    host, _, pid = name.rpartition("-")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 @contextmanager
@@ -76,11 +92,11 @@ def staged_dir(target: Path) -> Iterator[Path]:
     meanwhile leaves `.<name>.staging-<host>-<pid>-*` behind, which `remove_stale_staging` removes later.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_dir(target.parent, f".{target.name}.staging-{_owner()}-")
+    staging = staging_dir(target.parent, f".{target.name}.staging-{owner()}-")
     try:
         yield staging
         if target.exists():
-            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-{_owner()}-"))
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-{owner()}-"))
             os.replace(target, old / target.name)
             os.replace(staging, target)
             shutil.rmtree(old, ignore_errors=True)
@@ -103,15 +119,5 @@ def remove_stale_staging(folder: Path) -> None:
 def _owner_is_gone(name: str) -> bool:
     """Whether the process named in a staging folder's `<host>-<pid>-<random>` tail has ended (a name without an
     owner, from an older promptopt, counts as ended)."""
-    owner = re.search(r"\.(?:staging|old)-(.+)-(\d+)-[^-]+$", name)
-    if owner is None:
-        return True
-    if owner[1] != socket.gethostname():
-        return False
-    try:
-        os.kill(int(owner[2]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
+    found = re.search(r"\.(?:staging|old)-(.+-\d+)-[^-]+$", name)
+    return found is None or owner_is_gone(found[1])

@@ -3,6 +3,7 @@ bars, progress bars for a workflow's `promptopt.progress.Progress` calls, printi
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -45,7 +46,7 @@ def load_for(category: str | None, study: Path | None) -> StudyConfig:
     return cfg
 
 
-def check_writable(folder: Path) -> None:
+def check_writable(folder: Path, fix: str = "choose another with --out") -> None:
     """Create `folder` and prove a file can be written there."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,23 @@ def check_writable(folder: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise InputError(f"output folder {folder} is not writable ({err.strerror}): choose another with --out") from None
+        raise InputError(f"output folder {folder} is not writable ({err.strerror}): {fix}") from None
+
+
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+SQLITE_WRITE_ERRORS = ("database or disk is full", "attempt to write a readonly database")
+
+
+def cannot_write(err: BaseException) -> str | None:
+    """The one line for a write that a full disk or a read-only folder refused (an OSError, or SQLite's error
+    for its file), None for any other error."""
+    fix = "free space or make it writable, then run the same command again (complete trials are kept)"
+    if isinstance(err, OSError) and err.errno in WRITE_ERRNOS:
+        return f"cannot write {err.filename or 'to disk'} ({err.strerror}): {fix}"
+    message = str(getattr(err, "orig", "") or "")
+    if type(err).__name__ == "OperationalError" and any(m in message for m in SQLITE_WRITE_ERRORS):
+        return f"cannot write the study database ({message.splitlines()[0]}): {fix}"
+    return None
 
 
 def quiet_libraries() -> None:

@@ -7,9 +7,10 @@ from typing import Optional
 
 import typer
 
-from promptopt.commands.common import print_json
+from promptopt.commands.common import check_writable, print_json
 from promptopt.config import load_study, override
 from promptopt.errors import InputError
+from promptopt.storage import STORAGE_ENV, check_url
 
 
 def export(
@@ -24,6 +25,10 @@ def export(
     holdout_images: Optional[int] = typer.Option(
         None, "--holdout-images", help="Fresh seeds comparing the first prompt with the plain seed prompt; 0 skips."
     ),
+    storage: Optional[str] = typer.Option(
+        None, "--storage", envvar=STORAGE_ENV, show_envvar=True,
+        help="Optuna storage URL the run's study is in (default: sqlite:///<run_dir>/study.db).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the exported prompts as JSON on stdout."),
 ) -> None:
     """Rank the complete trials, re-score the top-k on validation seeds, write opg_prompts.csv/.json, render
@@ -32,14 +37,15 @@ def export(
     from promptopt.paths import RunPaths
 
     paths = RunPaths(run_dir)
-    if not paths.db.is_file() or not paths.config.is_file():
+    if not paths.config.is_file() or not (storage or paths.db.is_file()):
         raise InputError(f"{run_dir} is not a run folder (no study.db and config.toml): pass <out>/<study name>")
+    check_writable(run_dir, fix="make it writable, or copy the run folder elsewhere and export the copy")
     cfg = override(
         load_study(paths.config), "export", top_k=top_k, images_per_prompt=images_per_prompt,
         validation_images=validation_images, holdout_images=holdout_images,
     )  # fmt: skip
     from promptopt.commands.study_run import export_only
 
-    rows = export_only(cfg, paths, quiet=as_json)
+    rows = export_only(cfg, paths, check_url(storage) if storage else None, quiet=as_json)
     if as_json:
         print_json(rows)

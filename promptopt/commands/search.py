@@ -9,6 +9,7 @@ import typer
 
 from promptopt.commands.common import check_writable, load_for, print_json
 from promptopt.config import override
+from promptopt.storage import DEFAULT_GRACE_S, STORAGE_ENV, check_url
 
 
 def search(
@@ -33,16 +34,27 @@ def search(
     holdout_images: Optional[int] = typer.Option(
         None, "--holdout-images", help="Fresh seeds comparing the first prompt with the plain seed prompt; 0 skips."
     ),
+    storage: Optional[str] = typer.Option(
+        None, "--storage", envvar=STORAGE_ENV, show_envvar=True,
+        help="Optuna storage URL shared by the workers of one study, e.g. postgresql://user:password@host/db "
+        "(default: sqlite:///<out>/<study name>/study.db).",
+    ),
+    grace_period: int = typer.Option(
+        DEFAULT_GRACE_S, "--grace-period", min=1,
+        help="Seconds without a heartbeat after which a running trial's worker counts as gone: the trial is failed "
+        "and run again.",
+    ),
     no_export: bool = typer.Option(False, "--no-export", help="Skip the export at the end."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Search prompts for a category: mutate, render, score, and tell Optuna; then re-score the best on fresh
     seeds, export them, and (with a judge) compare the first with the plain seed prompt on other fresh seeds.
 
-    The study is stored in <out>/<name>/study.db and resumes when the same command runs again: --n-trials is
-    the total number of complete trials wanted, so `-n 3` then `-n 5` adds two trials. Ctrl-C stops after
-    the current trial (exit code 130, no export; a second Ctrl-C aborts the running trial); completed
-    trials are kept.
+    The study is stored in <out>/<name>/study.db (or --storage) and resumes when the same command runs again:
+    --n-trials is the total number of complete trials wanted, so `-n 3` then `-n 5` adds two trials. The same
+    command started N times on one --storage gives N workers on one study; the worker that completes its last
+    trial exports. Ctrl-C stops after the current trial (exit code 130, no export; a second Ctrl-C aborts the
+    running trial); completed trials are kept.
     """
     cfg = load_for(category, study)
     cfg = override(cfg, "study", n_trials=n_trials, images_per_trial=images_per_trial, seed=seed)
@@ -58,7 +70,8 @@ def search(
 
     from promptopt.commands.study_run import run_and_export
 
-    summary = run_and_export(cfg, paths, export=not no_export, quiet=as_json)
+    url = check_url(storage) if storage else None
+    summary = run_and_export(cfg, paths, url, grace_s=grace_period, export=not no_export, quiet=as_json)
     if as_json:
         print_json(summary)
     if summary["stopped_early"]:

@@ -19,6 +19,7 @@ from promptopt.interrupt import StopFlag
 from promptopt.paths import DATASET_DIR, PROMPTS_CSV, RunPaths
 from promptopt.scorers.base import Scorer
 from promptopt.search import SearchResult, TrialRecord, check_generator, open_study, run_search
+from promptopt.storage import masked, open_storage
 
 console = Console(stderr=True)
 
@@ -82,15 +83,20 @@ def _progress() -> Progress:
     )
 
 
-def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bool) -> dict[str, Any]:
-    """Search until the study holds cfg.study.n_trials complete trials, export, and return a summary."""
+def run_and_export(
+    cfg: StudyConfig, paths: RunPaths, storage: str | None, *, grace_s: int, export: bool, quiet: bool
+) -> dict[str, Any]:
+    """Search until the study in `storage` (None: the run folder's SQLite file) holds cfg.study.n_trials complete
+    trials, export (in the worker that completed the last trial), and return a summary."""
     quiet_libraries()
+    if storage is not None:
+        open_storage(storage, grace_s)  # a database that cannot be reached fails before the models load
     with _phase("loading generator and scorers", quiet=quiet):
         generator = build_generator(cfg)
         realism = build_realism(cfg, device=generator.device)
         scorers = build_scorers(cfg, realism, device=generator.device)
         mutator = build_mutator(cfg)
-    study = open_study(cfg, paths)
+    study = open_study(cfg, paths, storage, grace_s=grace_s)
     check_generator(study, generator, paths)
     with _progress() as progress, StopFlag().installed() as stop:
         task = progress.add_task(f"search {cfg.study.name}", total=cfg.study.n_trials, best="")
@@ -105,9 +111,10 @@ def run_and_export(cfg: StudyConfig, paths: RunPaths, *, export: bool, quiet: bo
             cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, stop=stop, on_trial=on_trial
         )
     exported = None
-    if export and not result.stopped_early:
+    if export and result.finished_here:
         exported = _export(cfg, paths, study, generator, realism, scorers)
-    summary = _summary(cfg, paths, study, result, exported)
+    summary = _summary(cfg, paths, masked(storage or paths.storage_url), study, result, exported)
+    summary["export_elsewhere"] = export and not result.stopped_early and not result.finished_here
     holdout = _holdout(cfg, exported, generator, scorers, quiet=quiet)
     if holdout is not None:
         summary["holdout"] = holdout
@@ -146,15 +153,19 @@ def _holdout_text(h: dict[str, Any]) -> str:
     )
 
 
-def _summary(cfg: StudyConfig, paths: RunPaths, study: Any, result: SearchResult, exported: ExportResult | None) -> dict[str, Any]:
+def _summary(
+    cfg: StudyConfig, paths: RunPaths, storage: str, study: Any, result: SearchResult, exported: ExportResult | None
+) -> dict[str, Any]:
+    """What a search did; `storage` is the masked URL."""
     return {
         "study": cfg.study.name,
         "category": cfg.study.category,
         "run_dir": str(paths.root),
-        "storage": paths.storage_url,
+        "storage": storage,
         "complete_trials": result.n_complete,
         "new_trials": len(result.new_trials),
         "stopped_early": result.stopped_early,
+        "exported_here": exported is not None,
         "best": (best := _best_trials(cfg, study)),
         "best_text": _best_text(cfg, best),
         "seconds": {"render": result.timing.render_s, "score": result.timing.score_s, "total": result.timing.total_s},
@@ -190,6 +201,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"({summary['new_trials']} new), {summary['best_text']}"
     )
     console.print(f"study: {summary['storage']}")
+    if summary["export_elsewhere"]:
+        console.print("export: left to the worker that completed the study's last trial (or run `promptopt export`)")
     if summary["export"]:
         ex = summary["export"]
         console.print(f"optimal prompts: {ex['prompts_csv']}")
@@ -202,10 +215,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
         console.print(_holdout_text(summary["holdout"]), soft_wrap=True, highlight=False)
 
 
-def export_only(cfg: StudyConfig, paths: RunPaths, *, quiet: bool) -> list[dict[str, Any]]:
-    """Export an existing study without searching, with its hold-out check; returns the prompt rows."""
+def export_only(cfg: StudyConfig, paths: RunPaths, storage: str | None, *, quiet: bool) -> list[dict[str, Any]]:
+    """Export an existing study (in `storage`, None: the run folder's SQLite file) without searching, with its
+    hold-out check; returns the prompt rows."""
     quiet_libraries()
-    study = open_study(cfg, paths)
+    study = open_study(cfg, paths, storage, create=False)
     ex = cfg.export
     generator = build_generator(cfg) if ex.images_per_prompt or ex.validation_images or ex.holdout_images else None
     if generator is not None:

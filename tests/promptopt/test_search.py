@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import time
 from types import SimpleNamespace
 
 import optuna
@@ -11,11 +12,12 @@ from promptopt.errors import InputError
 from promptopt.interrupt import StopFlag
 from promptopt.paths import RunPaths
 from promptopt.search import check_generator, open_study, recover, run_search
+from promptopt.storage import ask, heartbeat
 
 
-def _run(cfg, paths, build, **kwargs):
+def _run(cfg, paths, build, grace_s=60, **kwargs):
     generator, scorers, mutator, _ = build(cfg)
-    study = open_study(cfg, paths)
+    study = open_study(cfg, paths, grace_s=grace_s)
     return study, run_search(cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, **kwargs)
 
 
@@ -45,18 +47,26 @@ def test_a_new_study_starts_from_the_plain_seed_prompt(small_cfg, tmp_path, buil
     assert len(study.trials) == 3 and study.trials[2].params != mutator.baseline_params()
 
 
+def _killed_trial(study):
+    """A trial as a worker killed mid-trial leaves it: RUNNING, its heartbeats stopped."""
+    trial = ask(study)
+    study._storage.record_heartbeat(trial._trial_id)
+    return trial
+
+
 def test_a_baseline_lost_to_a_kill_is_queued_again(small_cfg, tmp_path, build):
     paths = RunPaths(tmp_path / "run")
     _, _, mutator, _ = build(small_cfg)
-    study = open_study(small_cfg, paths)
-    study.enqueue_trial(mutator.baseline_params(), user_attrs={"baseline": True})
-    killed = study.ask()  # the baseline trial, RUNNING when the process was killed mid-render
+    study = open_study(small_cfg, paths, grace_s=1)
+    killed = _killed_trial(study)  # the baseline trial the creating worker queued, RUNNING when it was killed
     assert mutator.propose(killed) == mutator.baseline()
-    study, _ = _run(override(small_cfg, "study", n_trials=2), paths, build)
+    time.sleep(2.5)  # past the grace period
+    study, _ = _run(override(small_cfg, "study", n_trials=2), paths, build, grace_s=1)
     assert study.trials[killed.number].state == TrialState.FAIL
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     baseline = [t for t in complete if t.user_attrs["candidate"] == dataclasses.asdict(mutator.baseline())]
     assert len(complete) == 2 and len(baseline) == 1
+    assert baseline[0].system_attrs["failed_trial"] == killed.number and baseline[0].user_attrs["baseline"]
 
 
 @pytest.mark.parametrize(
@@ -109,15 +119,30 @@ def test_resume_refuses_a_generator_with_other_weights(small_cfg, tmp_path, buil
         check_generator(open_study(small_cfg, paths), retrained, paths)
 
 
-def test_recover_fails_running_trials_and_removes_their_folders(small_cfg, tmp_path, build):
+def test_recovery_retries_the_trial_of_a_killed_worker_and_leaves_a_live_ones(small_cfg, tmp_path, build):
+    """Another worker starting meanwhile, or any worker between trials, fails only trials whose heartbeat stopped."""
     paths = RunPaths(tmp_path / "run")
-    study, _ = _run(override(small_cfg, "study", n_trials=1), paths, build)
-    dangling = study.ask()  # what a SIGKILL mid-trial leaves behind
-    (paths.trial(dangling.number) / "images").mkdir(parents=True)
-    (paths.trials / ".0009.staging-x").mkdir()
-    recover(study, paths)
-    assert study.trials[dangling.number].state == TrialState.FAIL
-    assert [p.name for p in paths.trials.iterdir()] == ["0000"]
+    study, _ = _run(override(small_cfg, "study", n_trials=1), paths, build, grace_s=2)
+    live = ask(study)
+    with heartbeat(study, live):
+        killed = _killed_trial(study)
+        killed.suggest_categorical("steps", [2])
+        silent = ask(study)  # killed before its first heartbeat (or left by a promptopt from before heartbeats)
+        for trial in (live, killed, silent):
+            (paths.trial(trial.number) / "images").mkdir(parents=True)
+        (paths.trials / ".0009.staging-x").mkdir()
+        time.sleep(3.5)
+        recover(study, paths)
+        states = {t.number: t.state for t in study.trials}
+        assert states[live.number] == TrialState.RUNNING
+        assert states[killed.number] == states[silent.number] == TrialState.FAIL
+        waiting = study.get_trials(states=(TrialState.WAITING,))
+        assert sorted(t.system_attrs["failed_trial"] for t in waiting) == [killed.number, silent.number]
+        assert [t.params for t in waiting if t.system_attrs["failed_trial"] == killed.number] == [{"steps": 2}]
+        assert sorted(p.name for p in paths.trials.iterdir()) == ["0000", f"{live.number:04d}"]
+        recover(study, paths)  # a second worker doing the same queues nothing more
+        assert len(study.get_trials(states=(TrialState.WAITING,))) == 2
+    study.tell(live, state=TrialState.FAIL)
 
 
 def test_stop_request_ends_after_the_current_trial(small_cfg, tmp_path, build):
@@ -159,9 +184,9 @@ def test_a_repeated_candidate_reuses_the_earlier_result(small_cfg, tmp_path, bui
               "descriptor": "", "negative_prompt": "", "guidance_scale": 3.0, "steps": 2}  # fmt: skip
     study.enqueue_trial(params)
     study.enqueue_trial(params)
-    cfg = override(small_cfg, "study", n_trials=2)
+    cfg = override(small_cfg, "study", n_trials=3)
     result = run_search(cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator)
-    first, second = result.new_trials
+    _, first, second = result.new_trials  # after the baseline
     assert second.duplicate_of == first.number and second.scores == first.scores
     assert (paths.trial(second.number) / "images" / "01.png").read_bytes() == (
         paths.trial(first.number) / "images" / "01.png"
