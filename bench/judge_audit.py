@@ -40,7 +40,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--judge", default="gi-sim")
     parser.add_argument("--seed", type=int, default=7, help="GI-sim run of (a), (b), (d), (e)")
     parser.add_argument("--n", type=int, default=600)
-    parser.add_argument("--renders", type=int, default=24, help="renders per prompt in (c)")
+    parser.add_argument("--renders", type=int, default=24, help="renders per prompt in (c); 0 skips (c)")
     parser.add_argument("--model", default="gi-sim-tiny", help="generator of (b) and (c)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/judge_audit.json"))
     return parser.parse_args()
@@ -149,10 +149,12 @@ def main() -> None:
     round_trip = Autoencoder(args.model, cache_dir()).round_trip(data.pixels)
     domain = measured(judge, round_trip, data)
     print_heads(f"(b) the same through {args.model}'s autoencoder", domain)
-    print(f"\n(c) {args.model} renders, {args.renders} a prompt: clause holds, consistency, called landmark/…")
-    rendered = responses(judge, args.model, args.renders)
-    not_drawn = [r["clause"] for r in rendered if r["holds"] < 0.5]
-    print(f"  clauses holding on under half of their own renders: {', '.join(not_drawn) or 'none'}")
+    rendered, not_drawn = [], []
+    if args.renders:
+        print(f"\n(c) {args.model} renders, {args.renders} a prompt: clause holds, consistency, called landmark/…")
+        rendered = responses(judge, args.model, args.renders)
+        not_drawn = [r["clause"] for r in rendered if r["holds"] < 0.5]
+        print(f"  clauses holding on under half of their own renders: {', '.join(not_drawn) or 'none'}")
     separation = truth_against_falsehood(judge.predict_pixels(round_trip), truths, args.seed)
     print("\n(d) consistency of true claims vs their negations, (b) images")
     for name, v in separation["claims"].items():
