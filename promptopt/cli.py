@@ -74,6 +74,7 @@ def main(
 def _register() -> None:
     from promptopt.commands import (
         classify,
+        data_merge,
         data_sim,
         data_stats,
         evaluate,
@@ -97,6 +98,7 @@ def _register() -> None:
     data_app.command("stats")(guarded(data_stats.stats))
     data_app.command("sim")(guarded(data_sim.sim))
     data_app.command("sim-grid")(guarded(data_sim.sim_grid))
+    data_app.command("merge")(guarded(data_merge.merge))
     fit_app.command("judge")(guarded(fit_judge.judge))
     fit_app.command("classifier")(guarded(fit.classifier))
     fit_app.command("aligner")(guarded(fit.aligner))

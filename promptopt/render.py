@@ -3,7 +3,9 @@
 DIR/images/<prompt index>_<image index>.png, DIR/metadata.jsonl (one line per image, appended only after its
 image is atomically in place) and DIR/render_config.json (the settings the images depend on). A second run
 skips the images already listed; a run with other settings is refused, naming the setting. Image j of prompt i
-uses seed `image_seed(seed, i, j)`, so growing --n-per-prompt or appending prompts keeps every earlier image.
+uses seed `image_seed(seed, i, j)`, so growing --n-per-prompt or appending prompts keeps every earlier image,
+and splitting the work into shards (`--shard i/n`, one folder each, merged by `promptopt data merge`) gives the
+same images as one run.
 
 PNG encoding and writing happen on one background thread while the next batch renders, so the files cost
 (almost) no rendering time.
@@ -43,8 +45,12 @@ class RenderJob:
     n_per_prompt: int
     seed: int
     generator: GeneratorConfig
+    shard: tuple[int, int] = (1, 1)  # (i, n): this run renders every n-th image from the i-th (1-based)
 
     def __post_init__(self) -> None:
+        i, n = self.shard
+        if not 1 <= i <= n:
+            raise InputError(f"--shard {i}/{n}: write I/N with 1 <= I <= N, for example 1/4")
         if self.n_per_prompt < 1:
             raise InputError(f"--n-per-prompt must be at least 1, got {self.n_per_prompt}")
         if not self.prompts:
@@ -250,8 +256,10 @@ def render_folder(
     on_start: Callable[[int, int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> RenderSummary:
-    """Render every image of `job` that `out` does not hold yet. `on_start(total, already_done)` is called once,
-    `on_batch(n)` after each batch of n images is rendered."""
+    """Render every image of `job` (of its shard) that `out` does not hold yet. `on_start(total, already_done)` is
+    called once, `on_batch(n)` after each batch of n images is rendered. The images of shard i/n are the i-th,
+    (i+n)-th, … of the prompt-major list; their seeds and names do not depend on the split, so the shards'
+    folders merged (`promptopt.render_merge`) equal one run."""
     check_settings(out, job, generator.identity)
     (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     done = _done_images(out)
@@ -260,7 +268,7 @@ def render_folder(
         _Pending(i, j, spec, image_seed(job.seed, i, j))
         for i, spec in enumerate(job.prompts)
         for j in range(job.n_per_prompt)
-    ]
+    ][job.shard[0] - 1 :: job.shard[1]]
     pending = [item for item in every if item.file_name not in done]
     if on_start is not None:
         on_start(len(every), len(every) - len(pending))

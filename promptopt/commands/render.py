@@ -41,6 +41,14 @@ def generator_config(study: Path | None, loras: list[str], **flags: Any) -> Any:
         raise InputError(str(err)) from None
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """`I/N` → (I, N); InputError for anything else (the range is checked by RenderJob)."""
+    i, sep, n = text.partition("/")
+    if not (sep and i.strip().isdigit() and n.strip().isdigit()):
+        raise InputError(f"--shard {text!r}: write I/N, for example 1/4 for the first of four shards")
+    return int(i), int(n)
+
+
 def render(
     prompts: Path = typer.Option(
         ...,
@@ -83,6 +91,10 @@ def render(
         None, "--sampling", help="plain, rerank (best of N by --clip-model) or clip-guided."
     ),
     clip_model: Optional[str] = typer.Option(None, "--clip-model", help="CLIP model spec for rerank / clip-guided."),
+    shard: Optional[str] = typer.Option(
+        None, "--shard", help="I/N: render only shard I of N (every N-th image), e.g. one per GPU; merge the "
+        "shards' folders with promptopt data merge.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Render K images per prompt into an imagefolder dataset; run again to resume or to add images."""
@@ -99,7 +111,7 @@ def render(
     specs = resolve_prompts(
         read_prompts(prompts), negative_prompt=negative_prompt, guidance_scale=guidance, steps=steps
     )
-    job = RenderJob(specs, n_per_prompt, seed, cfg)
+    job = RenderJob(specs, n_per_prompt, seed, cfg, parse_shard(shard) if shard else (1, 1))
     check_writable(out)
     check_settings(out, job)
     summary = _render(job, out, prompts_file=str(prompts))

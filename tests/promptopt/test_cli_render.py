@@ -65,6 +65,19 @@ def test_render_then_resume_then_data_stats(challenge_prompts, tmp_path):
     assert "holds images rendered with other settings: seed: 0 there, 1 now" in _error_line(changed)
 
 
+def test_shards_through_the_cli(challenge_prompts, tmp_path):
+    prompts_file, _ = challenge_prompts
+    for i in (1, 2):
+        args = ["render", "--prompts", str(prompts_file), "--out", str(tmp_path / f"s{i}"), *SMALL, "--shard", f"{i}/2"]
+        result = runner.invoke(app, [*args, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["written"] == (2 if i == 1 else 1)
+    merged = runner.invoke(app, ["data", "merge", str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(tmp_path / "m")])
+    assert merged.exit_code == 0 and "merged 3 images from 2 shards" in merged.output
+    again = runner.invoke(app, ["data", "merge", str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(tmp_path / "m")])
+    assert again.exit_code == 2 and "is not empty" in _error_line(again)
+
+
 def _wrong_shape_lora(path):
     """A LoRA whose first query projection expects 7 input features where the tiny UNet has 64."""
     name = "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q"
@@ -83,6 +96,8 @@ def _wrong_shape_lora(path):
         (["--lora", "{wrong}"], "does not fit base model tiny-random (its weights have other shapes)"),
         (["--n-per-prompt", "0"], "--n-per-prompt must be at least 1"),
         (["--compile"], "compile needs a CUDA device"),
+        (["--shard", "two"], "--shard 'two': write I/N"),
+        (["--shard", "0/2"], "--shard 0/2: write I/N with 1 <= I <= N"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(challenge_prompts, tmp_path, args, message):

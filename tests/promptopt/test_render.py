@@ -164,3 +164,42 @@ def test_a_run_with_other_settings_is_refused_naming_the_setting(generator, tmp_
         check_settings(tmp_path, _job(), retrained)
     check_settings(tmp_path, _job(cfg=GeneratorConfig(height=32, width=32, device="cpu", batch_size=1)))  # runtime only
     check_settings(tmp_path, _job(k=5), {**generator.identity, "device": "cuda", "dtype": "bfloat16"})
+
+
+def test_two_shards_merged_equal_one_run(generator, tmp_path):
+    import dataclasses
+
+    from promptopt.render_merge import merge_renders
+
+    whole = _job(prompts=("Generate an image with a polyp.", "Generate an image with no polyps.", "z-line"), k=3)
+    render_folder(whole, tmp_path / "one", generator)
+    for i in (1, 2):
+        shard = dataclasses.replace(whole, shard=(i, 2))
+        assert render_folder(shard, tmp_path / f"shard{i}", generator).total == (5 if i == 1 else 4)
+    assert merge_renders(tmp_path / "merged", [tmp_path / "shard1", tmp_path / "shard2"]) == 9
+    one, merged = _records(tmp_path / "one"), _records(tmp_path / "merged")
+    assert merged == one  # same names, seeds, prompts and order
+    # other batch compositions: batched float arithmetic may move a pixel value by one level, never more
+    for record in one:
+        assert np.abs(_px(tmp_path / "merged" / record["file_name"]) - _px(tmp_path / "one" / record["file_name"])).max() <= 1
+    assert render_folder(whole, tmp_path / "merged", generator).written == 0  # a render resumes into it: complete
+
+
+def test_shard_and_merge_bad_input(generator, tmp_path):
+    import dataclasses
+
+    from promptopt.commands.render import parse_shard
+    from promptopt.render_merge import merge_renders
+
+    for text in ("2", "a/b", "1-2"):
+        with pytest.raises(InputError, match="write I/N"):
+            parse_shard(text)
+    with pytest.raises(InputError, match="1 <= I <= N"):
+        dataclasses.replace(_job(), shard=(3, 2))
+    render_folder(dataclasses.replace(_job(), shard=(1, 2)), tmp_path / "a", generator)
+    render_folder(dataclasses.replace(_job(seed=1), shard=(2, 2)), tmp_path / "b", generator)
+    with pytest.raises(InputError, match="other settings"):
+        merge_renders(tmp_path / "m", [tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(InputError, match="no readable"):
+        merge_renders(tmp_path / "m", [tmp_path / "a", tmp_path])
+    assert not (tmp_path / "m").exists()

@@ -1,4 +1,4 @@
-"""The attribute classifier: metrics against sklearn, masking of unknown labels, save/load, and the done-when
+"""The attribute probe (TSTR's downstream classifier): metrics against sklearn, masking of unknown labels, save/load, and the done-when
 check on a small GI-sim set with real InceptionV3 features (cached on disk for the whole test session)."""
 
 import numpy as np
@@ -7,7 +7,6 @@ from PIL import Image
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
 from promptopt.scorers.classifier import (
-    ClassifierScorer,
     NoTrainableAttributeError,
     ProbeConfig,
     attribute_metrics,
@@ -142,46 +141,6 @@ def test_save_load_round_trip(fitted, gi_sim, tmp_path):
         load_classifier(tmp_path / "missing.safetensors")
     with pytest.raises(ValueError, match="must end in .safetensors"):
         load_classifier(tmp_path / "clf.bin")
-
-
-def test_scorer_hit_rate_separates_polyp_images(fitted, gi_sim, inception):
-    from PIL import Image
-
-    from promptopt.fitdata import split
-    from promptopt.labels import ATTRIBUTES
-
-    model, _ = fitted
-    y, known = gi_sim.targets()
-    _, held_out = split(len(gi_sim.items), 0.25, FAST.seed)
-    col = ATTRIBUTES.index("polyp")
-    polyps = [i for i in held_out if known[i, col] and y[i, col] == 1][:3]
-    others = [i for i in held_out if known[i, col] and y[i, col] == 0][:3]
-
-    def load(rows):
-        return [Image.open(gi_sim.items[i].image).convert("RGB") for i in rows]
-
-    scorer = ClassifierScorer(model, inception, ["polyp"])
-    assert scorer.name == "classifier" and scorer.metrics == {"hit_rate": True, "target_probability": True}
-    on_polyps, on_others = scorer.score(load(polyps), ["p"] * 3), scorer.score(load(others), ["p"] * 3)
-    for rows, scores in ((polyps, on_polyps), (others, on_others)):
-        proba = model.predict_proba(gi_sim.features[rows])[:, model.attributes.index("polyp")]
-        assert scores["hit_rate"] == np.mean(proba >= 0.5)
-        assert scores["p_polyp"] == pytest.approx(proba.mean(), abs=1e-4)
-        assert scores["target_probability"] == pytest.approx(proba.mean(), abs=1e-4)  # one target attribute
-        assert scorer.target_probabilities(load(rows)) == pytest.approx(proba, abs=1e-4)
-    assert on_polyps["hit_rate"] >= 0.5 > on_others["hit_rate"]
-    assert on_polyps["p_polyp"] > on_others["p_polyp"] + 0.3 and "p_box_artefact" in on_polyps
-    with pytest.raises(ValueError, match="not among the classifier"):
-        ClassifierScorer(model, inception, ["tumour"])
-
-    class OtherFeatures:
-        name = "dinov2-x"
-
-        def __call__(self, images):
-            return np.zeros((len(images), 2048))
-
-    with pytest.raises(ValueError, match="fitted on 'inception"):
-        ClassifierScorer(model, OtherFeatures(), ["polyp"])
 
 
 def test_probe_config_validation():
