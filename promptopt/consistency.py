@@ -111,6 +111,3 @@ class Target:
 
     def clauses(self) -> tuple[Clause, ...]:
         return tuple(dict.fromkeys((Clause(self.category), *clauses(self.attributes))))
-
-    def describe(self) -> str:
-        return self.category + (f" ({grammar.render(self.attributes)})" if self.attributes else "")

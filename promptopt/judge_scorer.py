@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,8 @@ THRESHOLD = 0.5
 
 
 def metric_name(label: str) -> str:
-    """`c_` + a clause label with every run of non-alphanumerics as one underscore (`c_polyp_sizes_20mm`)."""
-    import re
-
+    """`c_` + a clause label, `<`/`>` as lt/gt and every run of other non-alphanumerics as one underscore
+    (`c_polyp_sizes_gt20mm`)."""
     return "c_" + re.sub(r"[^0-9a-z]+", "_", label.lower().replace(">", "gt").replace("<", "lt")).strip("_")
 
 
@@ -42,10 +42,6 @@ class JudgeScorer:
     def target_scores(self, images: Sequence[Image.Image]) -> np.ndarray:
         """(n, clauses): per image, the probability that each target clause holds."""
         return clause_probabilities(self.judge.predict(images), self.clauses)
-
-    def hits(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Per image, whether every target clause holds at p >= 0.5."""
-        return (self.target_scores(images) >= THRESHOLD).all(axis=1)
 
     def image_records(self, images: Sequence[Image.Image], prompt: str) -> list[dict[str, Any]]:
         """Per image rendered from `prompt`: the judge's probabilities, the consistency with the prompt and with

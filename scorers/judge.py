@@ -141,10 +141,6 @@ class Judge:
     def outputs(self) -> tuple[str, ...]:
         return output_names(self.schema)
 
-    @property
-    def backbone(self) -> str:
-        return BACKBONE
-
     def net(self) -> Any:
         if self._net is None:
             net = build_net(self.config, len(self.outputs))
