@@ -93,15 +93,20 @@ def responses(judge, model: str, renders: int) -> list[dict]:
     return rows
 
 
+def _pair(holds: bool, claim: dict, negation: dict) -> tuple[dict, dict]:
+    """(what is true of the image, what is false), given whether `claim` holds."""
+    return (claim, negation) if holds else (negation, claim)
+
+
 def claims(truth: dict) -> list[tuple[dict, dict]]:
     """(true claim, its negation) per attribute, in the grammar's form, from one image's ground truth."""
-    polyp = "polyp" in truth["findings"]
-    out = [({"findings": ["polyp"]}, {"polyp_count": 0})[:: 1 if polyp else -1]]
     named = truth["instruments"][:1] or ["tube"]
-    out.append(({"instruments": named}, {"instrument_count": 0})[:: 1 if truth["instruments"] else -1])
-    out.append(({"text": truth["text"]}, {"text": not truth["text"]}))
-    out.append(({"box_artefact": truth["box_artefact"]}, {"box_artefact": not truth["box_artefact"]}))
-    return [tuple(pair) for pair in out]  # type: ignore[misc]
+    return [
+        _pair("polyp" in truth["findings"], {"findings": ["polyp"]}, {"polyp_count": 0}),
+        _pair(bool(truth["instruments"]), {"instruments": named}, {"instrument_count": 0}),
+        ({"text": truth["text"]}, {"text": not truth["text"]}),
+        ({"box_artefact": truth["box_artefact"]}, {"box_artefact": not truth["box_artefact"]}),
+    ]
 
 
 def truth_against_falsehood(proba: np.ndarray, truths: list[dict], seed: int) -> dict:

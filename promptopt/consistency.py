@@ -90,9 +90,9 @@ def combine(per_clause: np.ndarray, rule: str = "mean") -> np.ndarray:
 
 
 def consistency(proba: np.ndarray, prompts: Sequence[str]) -> np.ndarray:
-    """Per image, the consistency of judge probabilities row i with prompts[i]."""
-    return np.array([combine(clause_probabilities(proba[i : i + 1], prompt_clauses(p)))[0] for i, p in
-                     enumerate(prompts)])  # fmt: skip
+    """Per image, the consistency of judge probabilities row i with prompts[i] (each distinct prompt parsed once)."""
+    parsed = {prompt: prompt_clauses(prompt) for prompt in dict.fromkeys(prompts)}
+    return np.array([combine(clause_probabilities(proba[i : i + 1], parsed[p]))[0] for i, p in enumerate(prompts)])
 
 
 @dataclass(frozen=True)

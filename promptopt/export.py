@@ -24,6 +24,7 @@ from promptopt.errors import InputError
 from promptopt.factory import RealismAssets
 from promptopt.finalists import Validated, validate_finalists
 from promptopt.generators.base import Generator
+from promptopt.judge_scorer import judge_of
 from promptopt.paths import DATASET_DIR, PROMPTS_CSV, PROMPTS_JSON, SUMMARY_FILE, RunPaths
 from promptopt.provenance import environment
 from promptopt.ranking import rank_trials
@@ -171,8 +172,7 @@ def export_study(
     with atomic.staged_dir(paths.export) as folder:
         _write_prompts(folder, rows)
         if cfg.export.images_per_prompt and generator is not None:
-            judge = next((s for s in scorers if s.name == "judge"), None)
-            images = _write_dataset(folder, cfg, rows, generator, progress, judge)
+            images = _write_dataset(folder, cfg, rows, generator, progress, judge_of(scorers))
             n_images = len(images)
             if realism is not None and n_images >= 2:
                 fake = realism.features(images)

@@ -11,6 +11,7 @@ import numpy as np
 
 from promptopt.config import GI_SIM_REFERENCE, StudyConfig
 from promptopt.errors import InputError
+from promptopt.fitted import load_fitted
 from promptopt.generators.base import GeneratorConfig
 from promptopt.grammar.opg_categories import CATEGORIES
 from promptopt.mutator import PromptMutator
@@ -106,7 +107,7 @@ def build_scorers(cfg: StudyConfig, realism: RealismAssets | None, device: str =
     if cfg.scorers.aligner is not None:
         from promptopt.scorers.aligner import AlignerScorer, load_aligner
 
-        aligner = _load_fitted(load_aligner, cfg.scorers.aligner.model, "aligner")
+        aligner = load_fitted(load_aligner, cfg.scorers.aligner.model, "aligner", "[scorers.aligner] model")
         try:
             scorers.append(AlignerScorer(aligner, inception(), load_minilm(device)))
         except ValueError as err:
@@ -135,24 +136,3 @@ def _shared_inception(realism: RealismAssets | None, device: str) -> Callable[[]
         return made[0]
 
     return get
-
-
-def _load_fitted(load: Callable[[Path], Any], model: str, section: str) -> Any:
-    """A fitted scorer model (`gi-sim`: the shipped one), or an InputError that says how to make one."""
-    if model == GI_SIM_REFERENCE:
-        from promptopt.scorers.assets import shipped_model
-
-        try:
-            model = str(shipped_model(section))
-        except FileNotFoundError as err:
-            raise InputError(str(err)) from None
-    path = Path(model)
-    if not path.is_file():
-        raise InputError(
-            f"[scorers.{section}] model {path} does not exist: fit one with `promptopt fit {section} --data DIR "
-            f"--out {path}`"
-        )
-    try:
-        return load(path)
-    except (OSError, ValueError, KeyError) as err:
-        raise InputError(f"[scorers.{section}] model {path} cannot be loaded ({err}): refit it") from None

@@ -21,7 +21,7 @@ import numpy as np
 
 from promptopt.config import StudyConfig
 from promptopt.consistency import combine
-from promptopt.judge_scorer import THRESHOLD
+from promptopt.judge_scorer import THRESHOLD, judge_of
 from promptopt.mutator import Candidate
 from promptopt.paths import HOLDOUT_FILE
 from promptopt.scorers import atomic
@@ -87,7 +87,7 @@ def export_holdout(
 ) -> dict[str, Any] | None:
     """`holdout_check` of an export's first prompt (its `rows`) against the plain seed prompt, written to
     `folder`/holdout.json; None without a judge scorer, hold-out images or prompts."""
-    judge = next((s for s in scorers if s.name == "judge"), None)
+    judge = judge_of(scorers)
     if judge is None or not cfg.export.holdout_images or not rows:
         return None
     from promptopt.factory import build_mutator

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from promptopt.config import GI_SIM_REFERENCE, StudyConfig
+from promptopt.config import StudyConfig
 from promptopt.consistency import Target, clause_probabilities, combine, consistency
-from promptopt.errors import InputError
+from promptopt.fitted import load_fitted
 
 THRESHOLD = 0.5
 
@@ -77,20 +76,12 @@ def open_judge(spec: str, what: str) -> Any:
     from promptopt.judge_schema import SCHEMA
     from promptopt.scorers.judge import load_judge
 
-    if spec == GI_SIM_REFERENCE:
-        from promptopt.scorers.assets import shipped_model
+    return load_fitted(lambda path: load_judge(path, SCHEMA), spec, "judge", what)
 
-        try:
-            spec = str(shipped_model("judge"))
-        except FileNotFoundError as err:
-            raise InputError(str(err)) from None
-    path = Path(spec).expanduser()
-    if not path.is_file():
-        raise InputError(f"{what} {path} does not exist: fit one with `promptopt fit judge --data DIR --out {path}`")
-    try:
-        return load_judge(path, SCHEMA)
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise InputError(f"{what} {path} cannot be used ({err})") from None
+
+def judge_of(scorers: Sequence[Any]) -> JudgeScorer | None:
+    """The JudgeScorer among a study's scorers, if it has one."""
+    return next((s for s in scorers if s.name == JudgeScorer.name), None)
 
 
 def study_target(cfg: StudyConfig) -> Target:
