@@ -23,7 +23,7 @@ import numpy as np
 
 from promptopt.dataset import load_dataset
 from promptopt.errors import InputError
-from promptopt.judge_schema import OUTPUTS, SCHEMA, judge_targets
+from promptopt.judge_schema import ANY_OF, OUTPUTS, SCHEMA, judge_targets
 from promptopt.progress import Progress
 from promptopt.scorers.fitting import holdout_split
 from promptopt.scorers.images import load_images, stack
@@ -111,7 +111,7 @@ def fit_judge_on(
     train, held_out = holdout_split(len(data.pixels), holdout, config.seed)
     calib, test = held_out[::2], held_out[1::2]
     pixels = in_domain(data.pixels[train], autoencoder, share, config.seed)
-    judge = fit_judge(pixels, data.y[train], data.known[train], SCHEMA, config, on_epoch=on_epoch)
+    judge = fit_judge(pixels, data.y[train], data.known[train], SCHEMA, config, any_of=ANY_OF, on_epoch=on_epoch)
     calib_pixels, test_pixels = (in_domain(data.pixels[rows], autoencoder, 1.0, 0) for rows in (calib, test))
     calibrate(judge, calib_pixels, data.y[calib], data.known[calib])
     metrics = judge_metrics(judge.predict_pixels(test_pixels), data.y[test], data.known[test], SCHEMA)

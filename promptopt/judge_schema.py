@@ -2,7 +2,8 @@
 
 Output names (what `promptopt classify` prints and exports store):
 - presence, by grammar name: `polyp`, `oesophagitis`, `ulcerative colitis`, `barretts`, each instrument, each
-  landmark, `text`, `box_artefact`, and `instrument` / `landmark` for "any of";
+  landmark, `text`, `box_artefact`, and `instrument` / `landmark` for "any of" (`ANY_OF`: the judge derives
+  each from its members);
 - valued attributes as `key=value`: `procedure=colonoscopy`, `polyp_count=2`, `polyp_sizes=>20mm`,
   `polyp_types=ip`, `colors=red`, `abnormality_locations=upper-left`, …
 
@@ -25,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from promptopt.grammar.vocabulary import COUNT_KEYS, GRID, LIST_VALUES, PROCEDURES
+from promptopt.grammar.vocabulary import COUNT_KEYS, GRID, INSTRUMENTS, LIST_VALUES, PROCEDURES
 from promptopt.labels import ATTRIBUTES, LANDMARKS, attribute_states
-from promptopt.scorers.judge import Head, Schema, output_names
+from promptopt.scorers.judge import AnyOf, Head, Schema, output_names
 
 PRESENCE = (*ATTRIBUTES, "landmark")
 COUNT_VALUES = ("0", "1", "2", "3+")
@@ -53,6 +54,7 @@ SCHEMA: Schema = (
     *(Head(key, tuple(f"{key}={v}" for v in COUNT_VALUES), exclusive=True) for key in COUNT_KEYS),
     *(Head(key, tuple(valued(key, v) for v in _values(key))) for key in VALUED_LISTS),
 )
+ANY_OF: AnyOf = (("instrument", INSTRUMENTS), ("landmark", LANDMARKS))
 OUTPUTS = output_names(SCHEMA)
 COLUMN = {name: i for i, name in enumerate(OUTPUTS)}
 _ZEROED_BY = {"polyp_count": ("polyp_sizes", "polyp_types"), "instrument_count": ("instrument_locations",),

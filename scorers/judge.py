@@ -9,6 +9,11 @@ The network (`JudgeNet`) is a small CNN trained from scratch at `size`×`size`: 
 conv + BatchNorm + ReLU and a 2×2 max-pool, the last map flattened (so position survives: the location heads
 need it), a dense layer and one linear output per attribute value. A judge's probabilities are temperature
 scaled, one temperature a head, fitted on held-out images (`calibrate`).
+
+An "any of" output (`AnyOf`: a name and its members, e.g. any landmark) is trained like the others, but the
+judge reports the probability that at least one member holds, members taken as independent (noisy-OR). Learned
+alone, such an output misfired on generated images where no member did (58 % of biopsy-forceps renders called
+"a landmark" with no landmark above 0.5), so the judge never says "some X" without a member that makes it so.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Head:
 
 
 Schema = tuple[Head, ...]
+AnyOf = tuple[tuple[str, tuple[str, ...]], ...]  # (output, its members)
 
 
 def output_names(schema: Schema) -> tuple[str, ...]:
@@ -135,6 +141,7 @@ class Judge:
     state: dict[str, Any]
     temperature: np.ndarray  # one a head
     meta: dict[str, Any] = field(default_factory=dict)
+    any_of: AnyOf = ()
     _net: Any = field(default=None, repr=False)
 
     @property
@@ -160,7 +167,11 @@ class Judge:
         import torch
 
         t = torch.from_numpy(self.temperature.astype(np.float32))
-        return probabilities(self.logits(pixels), self.schema, t).double().numpy()
+        proba = probabilities(self.logits(pixels), self.schema, t).double().numpy()
+        column = {name: i for i, name in enumerate(self.outputs)}
+        for name, members in self.any_of:
+            proba[:, column[name]] = 1.0 - np.prod(1.0 - proba[:, [column[m] for m in members]], axis=1)
+        return proba
 
     def predict(self, images: Sequence[Image.Image]) -> np.ndarray:
         if not images:
@@ -175,6 +186,7 @@ class Judge:
             "schema": [asdict(head) for head in self.schema],
             "config": asdict(self.config),
             "temperature": [float(t) for t in self.temperature],
+            "any_of": {name: list(members) for name, members in self.any_of},
         }
         save_model(path, dict(self.state), meta)
 
@@ -195,4 +207,5 @@ def load_judge(path: Path, schema: Schema | None = None) -> Judge:
             f"{', …' if len(missing) > 5 else ''}): fit a judge for this promptopt (promptopt fit judge)"
         )
     config = JudgeConfig.from_dict(meta["config"])
-    return Judge(saved, config, state, np.asarray(meta["temperature"], dtype=np.float64), meta)
+    any_of = tuple((name, tuple(members)) for name, members in meta.get("any_of", {}).items())
+    return Judge(saved, config, state, np.asarray(meta["temperature"], dtype=np.float64), meta, any_of)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from promptopt.scorers.fitting import auroc, data_hash
-from promptopt.scorers.judge import Judge, JudgeConfig, Schema, build_net, head_slices, output_names, to_input
+from promptopt.scorers.judge import AnyOf, Judge, JudgeConfig, Schema, build_net, head_slices, output_names, to_input
 
 ECE_BINS = 15
 
@@ -73,10 +73,12 @@ def fit_judge(
     schema: Schema,
     config: JudgeConfig = JudgeConfig(),
     *,
+    any_of: AnyOf = (),
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> Judge:
-    """Train a judge on uint8 NHWC `pixels` at `config.size` and labels `y` / `known` in `schema`'s columns.
-    `on_epoch(epoch, mean_loss)` is called after each epoch. The temperatures start at 1 (see `calibrate`)."""
+    """Train a judge on uint8 NHWC `pixels` at `config.size` and labels `y` / `known` in `schema`'s columns;
+    `any_of` names its "any of" outputs (`promptopt.scorers.judge`). `on_epoch(epoch, mean_loss)` is called after
+    each epoch. The temperatures start at 1 (see `calibrate`)."""
     import torch
 
     n_out = len(output_names(schema))
@@ -114,7 +116,7 @@ def fit_judge(
     net.eval()
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     meta = {"n_train": len(pixels), "data_hash": data_hash(pixels, y, known)}
-    return Judge(schema, config, state, np.ones(len(schema)), meta)
+    return Judge(schema, config, state, np.ones(len(schema)), meta, any_of)
 
 
 def calibrate(judge: Judge, pixels: np.ndarray, y: np.ndarray, known: np.ndarray) -> np.ndarray:

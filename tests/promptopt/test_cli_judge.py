@@ -31,6 +31,8 @@ def judge_file(tmp_path_factory):
     assert summary["n_train"] == 48 and summary["n_test"] == 6
     assert summary["autoencoder"]["model"] == "gi-sim-tiny"  # training images went through its VAE
     assert set(summary["outputs"]) == set(OUTPUTS) and 0.0 <= summary["ece"] <= 1.0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["any_of"]["landmark"] == ["z-line", "pylorus", "cecum", "ileum"]  # derived, not learned alone
     return out
 
 

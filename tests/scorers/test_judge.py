@@ -81,6 +81,20 @@ def test_save_and_load_round_trip(trained, tmp_path):
     assert loaded.outputs == output_names(SCHEMA)
 
 
+def test_an_any_of_output_is_derived_from_its_members_and_saved(trained, tmp_path):
+    """`square` reported as "any of" (`square`, `side=right`): 1 − Π(1 − p) of the members, whatever it learned."""
+    import dataclasses
+
+    derived = dataclasses.replace(trained, any_of=(("square", ("noise_flag", "side=right")),))
+    pixels, _, _ = _task(20, 6)
+    raw, proba = trained.predict_pixels(pixels), derived.predict_pixels(pixels)
+    assert np.allclose(proba[:, 0], 1 - (1 - raw[:, 1]) * (1 - raw[:, 3]))
+    assert np.allclose(proba[:, 1:], raw[:, 1:])
+    path = tmp_path / "judge.safetensors"
+    derived.save(path)
+    assert np.allclose(load_judge(path, SCHEMA).predict_pixels(pixels), proba)
+
+
 def test_a_judge_of_another_attribute_set_is_refused(trained, tmp_path):
     path = tmp_path / "judge.safetensors"
     trained.save(path)
