@@ -7,6 +7,8 @@ The grammar parses a prompt into clauses, each asserting or negating one judge o
 - each Paris type, size bin, colour and location cell: `key=value` present;
 - the procedure: `procedure=…`;
 - `text` and `box_artefact`: present or, for "not containing …", absent.
+A value the judge has no output for (a colour outside the development list's twelve, `grammar.colors`) makes no
+clause: the judge cannot check it (`unjudged` names such values).
 
 A clause's probability is the judge's probability that the image satisfies it as stated (p, or 1 - p for a
 negated clause). Consistency is the **mean** of a prompt's clause probabilities: it rewards every clause met
@@ -47,7 +49,17 @@ class Clause:
 
 
 def clauses(attrs: Mapping[str, Any]) -> tuple[Clause, ...]:
-    """The clauses of a parsed prompt (module docstring), in a fixed order, without repeats."""
+    """The clauses of a parsed prompt (module docstring), in a fixed order, without repeats; values the judge
+    has no output for are left out."""
+    return tuple(c for c in _all_clauses(attrs) if c.output in COLUMN)
+
+
+def unjudged(attrs: Mapping[str, Any]) -> list[str]:
+    """The `key=value` names of `attrs` that the judge has no output for."""
+    return [c.output for c in _all_clauses(attrs) if c.output not in COLUMN]
+
+
+def _all_clauses(attrs: Mapping[str, Any]) -> tuple[Clause, ...]:
     found: list[Clause] = []
     for key, value in attrs.items():
         if key in NAMED:
@@ -108,6 +120,11 @@ class Target:
                 f"unknown category {self.category!r}: choose one of {', '.join(grammar.CATEGORY_NAMES)}"
             )
         grammar.validate(self.attributes)
+        if missing := unjudged(self.attributes):
+            raise InputError(
+                f"the target asks for {', '.join(missing)}, which the judge cannot check: use values it knows "
+                "(promptopt classify --json lists its outputs)"
+            )
 
     def clauses(self) -> tuple[Clause, ...]:
         return tuple(dict.fromkeys((Clause(self.category), *clauses(self.attributes))))

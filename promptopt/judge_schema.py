@@ -103,7 +103,8 @@ def _prompt_row(labels: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
                         mark(valued(zeroed, v), False)
     for key in VALUED_LISTS:
         for value in labels.get(key, ()):
-            mark(valued(key, value), True)
+            if valued(key, value) in COLUMN:  # a colour outside the schema's (grammar.colors) teaches nothing
+                mark(valued(key, value), True)
     return y, known
 
 

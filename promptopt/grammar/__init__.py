@@ -12,6 +12,9 @@ Semantics:
   colonoscopy procedure containing a polyp and tube, with 1 finding."). Lists split on ",", "and",
   "or", "/" and on "and" glued to a word ("snareandtube"); the challenge's typos ("an an",
   "lower-rigth") and spelling variants (colour, esophagitis, centre, gray, < 5 mm) are normalised.
+- Colours are open (`grammar.colors`): after "color(s)" any one to three plain words are a colour ("with the
+  color sea green"); before a noun, a known colour, a one-letter slip of one ("yelow") or a shade of one ("pale
+  pink"). Colours outside the development list's twelve are kept as written.
 - A location list names every grid cell the object touches: "located in the center and lower-right"
   gives abnormality_locations == ["center", "lower-right"], and the prompt holds of an image whose
   abnormality covers at least those cells.

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from promptopt.errors import InputError
+from promptopt.grammar.colors import is_color_text
 from promptopt.grammar.vocabulary import COUNT_KEYS, FLAG_KEYS, KEYS, LIST_VALUES, PROCEDURES
 
 
@@ -29,7 +30,7 @@ def validate(attrs: Mapping[str, Any]) -> None:
 def _validate_list(key: str, value: Any) -> None:
     if not isinstance(value, list) or not value:
         raise InputError(f"{key} must be a non-empty list, got {value!r}")
-    unknown = [v for v in value if v not in LIST_VALUES[key]]
+    unknown = [v for v in value if v not in LIST_VALUES[key] and not (key == "colors" and is_color_text(v))]
     if unknown:
         raise InputError(f"{key}: unknown value(s) {unknown}; use any of {', '.join(LIST_VALUES[key])}")
     if value != sorted(set(value)):

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from promptopt.errors import InputError
 from promptopt.grammar.attributes import aggregate
+from promptopt.grammar.colors import MAX_WORDS, known_color, plain_word, shade
 from promptopt.grammar.tokens import normalise, phrase_tokens, tokenise
 from promptopt.grammar.vocabulary import (
     COLOR_PHRASES,
@@ -74,6 +75,14 @@ _HAS_VERBS = _table(
 _NEG_VERBS = _table(("not containing", "not showing", "without", "free of"))
 _PUNCTUATION = frozenset({",", ";", ":", "."})
 _COLORED_KINDS = frozenset({"polyp", "abnormality"})
+# words that end an open colour ("with the color sea green located in …"): grammar words and the first word of
+# every phrase the grammar reads
+_NOT_COLOR = frozenset(
+    {"and", "or", "with", "without", "of", "in", "at", "on", "located", "situated", "positioned", "type", "types",
+     "paris", "size", "sizes", "sized", "color", "colors", "colored", "no", "not", "from", "during", "free", "that"}
+    | {phrase[0] for table in (_HEADS, _CELLS, _DESCRIPTORS, _IMAGE_NOUNS, _HAS_VERBS, _NEG_VERBS)
+       for phrase, _ in table}
+)  # fmt: skip
 _QUALIFIER_NAMES = {
     "colors": "colours",
     "locations": "a location",
@@ -279,7 +288,7 @@ class _Parser:
         head = self._match(_HEADS, "a finding, landmark, instrument or count")
         colors: list[str] = []
         if head is None:
-            colors = self._list(lambda: self._match(_COLORS, "a colour"), ("and", "or")) or []
+            colors = self._list(lambda: self._color(open_=False), ("and", "or")) or []
             head = self._match(_HEADS, "findings or an abnormality") if colors else None
         if head is None:
             self.pos = start
@@ -304,7 +313,7 @@ class _Parser:
     def _qualifier(self) -> tuple[str, list[str]] | None:
         start = self.pos
         for key, intro, table, what in (
-            ("colors", self._color_intro, _COLORS, "a colour"),
+            ("colors", self._color_intro, (), "a colour"),
             ("locations", self._location_intro, _CELLS, "a grid cell (center, upper-left, …)"),
             ("polyp_types", self._type_intro, _PARIS, "a Paris type (ip, is, isp, iia, iib, iic, iii)"),
             ("polyp_sizes", self._size_intro, _SIZES, "a polyp size (<5mm, 5-10mm, 11-20mm, >20mm)"),
@@ -319,6 +328,8 @@ class _Parser:
         return None
 
     def _qualifier_value(self, table: Table, what: str, key: str) -> str | None:
+        if key == "colors":
+            return self._color(open_=True)
         save = self.pos
         if key == "locations":
             self._accept("the")
@@ -328,6 +339,29 @@ class _Parser:
         if value is None:
             self.pos = save
         return value
+
+    def _color(self, *, open_: bool) -> str | None:
+        """A colour (`grammar.colors`): known, a slip or a shade of a known one; with `open_` (after "color"),
+        also one to three plain words that are not grammar words."""
+        known = self._match(_COLORS)
+        if known is not None:
+            return known
+        words = [t.text for t in self.tokens[self.pos : self.pos + MAX_WORDS]]
+        if words and (near := known_color(words[0])) is not None:
+            self._advance_to(self.pos + 1)
+            return near
+        if len(words) > 1 and (shaded := shade(words[0], words[1])) is not None:
+            self._advance_to(self.pos + 2)
+            return shaded
+        if open_:
+            n = 0
+            while n < len(words) and plain_word(words[n]) and (words[n] not in _NOT_COLOR or known_color(words[n])):
+                n += 1
+            if n:
+                self._advance_to(self.pos + n)
+                return " ".join(words[:n])
+        self._expect("a colour")
+        return None
 
     def _color_intro(self) -> bool:
         self._accept("with", "of", "in")

@@ -96,3 +96,14 @@ def test_target_clauses_and_validation():
         Target("tumour")
     with pytest.raises(InputError, match="polyp_types"):
         Target("polyp", {"polyp_types": ["xx"]})
+
+
+def test_a_colour_the_judge_does_not_know_makes_no_clause_and_no_target():
+    prompt = "Generate an image with an abnormality with the colors pink and cerulean."
+    assert prompt_clauses(prompt) == (Clause("colors=pink"),)
+    with pytest.raises(InputError, match="asks for nothing the judge can check"):
+        prompt_clauses("Generate an image with an abnormality with the color cerulean.")
+    with pytest.raises(InputError, match="colors=cerulean, which the judge cannot check"):
+        Target("polyp", {"colors": ["cerulean", "pink"]})
+    _, known = judge_targets([grammar.parse(prompt)], complete=False)
+    assert known[0, COLUMN["colors=pink"]] and known[0].sum() == 1  # the unknown colour teaches nothing

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,7 +160,7 @@ def test_new_combinations_and_descriptors_parse(prompt: str, attributes: dict[st
     [
         ("Generate an image with a unicorn.", "cannot read 'unicorn.'"),
         ("Generate an image with a polyp of size 3-4mm.", "expected a polyp size"),
-        ("Generate an image with an abnormality with the colors pink and teal.", "'teal.'"),
+        ("Generate an image with a teal polyp.", "'teal polyp.'"),  # an unknown word before a noun is no colour
         ("Generate an image of type paris xx.", "'type paris xx.'"),
         ("Generate an image from a sigmoidoscopy procedure.", "expected colonoscopy or gastroscopy"),
         ("Generate an image with an instrument.", "'an instrument' alone constrains nothing"),
@@ -293,7 +294,8 @@ def test_render_writes_challenge_wording(prompt: str) -> None:
     "attrs",
     [
         {"colour": ["pink"]},
-        {"colors": ["teal"]},
+        {"colors": ["Teal"]},
+        {"colors": ["pink 5"]},
         {"colors": []},
         {"colors": ["red", "pink"]},
         {"colors": ["pink", "pink"]},
@@ -351,3 +353,37 @@ def test_aggregate_unites_lists_and_keeps_agreeing_values() -> None:
     assert aggregate(parts) == {"findings": ["oesophagitis", "polyp"], "polyp_count": 1}
     with pytest.raises(InputError, match="conflicting values for text: True and False"):
         aggregate([{"text": True}, {"text": False}])
+
+
+# colours in no file of promptopt/ (checked below): nothing special-cases them
+UNSEEN = ("cerulean", "mauve", "chartreuse", "ochre")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "colors"),
+    [
+        ("Generate an image with an abnormality with the color cerulean.", ["cerulean"]),
+        ("Generate an image with an abnormality with the colors pink and mauve.", ["mauve", "pink"]),
+        ("Generate an image with an abnormality with the colours chartreuse/ochre.", ["chartreuse", "ochre"]),
+        ("Generate an image with an abnormality with the color pale pink.", ["pale pink"]),
+        ("Generate an image with an abnormality with the colors sea green and dark red.", ["dark red", "sea green"]),
+        ("Generate an image with a pale pink polyp.", ["pale pink"]),
+        ("Generate an image with a yelow polyp.", ["yellow"]),  # one-letter slips of a known colour
+        ("Generate an image with an abnormality with the colors purpel and bleu.", ["blue", "purple"]),
+    ],
+)
+def test_colours_outside_the_development_list_read_as_colours(prompt: str, colors: list[str]) -> None:
+    assert parse(prompt)["colors"] == colors
+    validate(parse(prompt))
+    assert parse(render(parse(prompt)))["colors"] == colors
+
+
+def test_an_open_colour_stops_at_the_next_clause() -> None:
+    attrs = parse("Generate an image with an abnormality with the color ochre located in the upper-left, containing text.")
+    assert attrs == {"colors": ["ochre"], "abnormality_locations": ["upper-left"], "text": True}
+
+
+def test_the_unseen_colours_are_in_no_source_file() -> None:
+    root = Path(__file__).resolve().parents[2] / "promptopt"
+    text = "\n".join(path.read_text(encoding="utf-8") for path in root.rglob("*.py")).lower()
+    assert not [c for c in UNSEEN if c in text]
