@@ -128,3 +128,48 @@ class Target:
 
     def clauses(self) -> tuple[Clause, ...]:
         return tuple(dict.fromkeys((Clause(self.category), *clauses(self.attributes))))
+
+    @property
+    def slug(self) -> str:
+        """A folder name saying what the target asks: `polyp-is-11-20mm`, `instrument-biopsy-forceps`."""
+        values = [v for key in grammar.KEYS if key in self.attributes for v in _as_list(self.attributes[key])]
+        words = [self.category, *(str(v).replace("<", "lt").replace(">", "gt") for v in values)]
+        return "-".join("-".join(str(w).split()) for w in words)
+
+
+_NOUN = {"polyp": "a polyp", "instrument": "an instrument", "landmark": "an anatomical landmark"}
+TARGET_EXAMPLE = "'polyp: type ip, size >20mm', 'instrument: biopsy forceps' or 'landmark: pylorus'"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def parse_target(text: str) -> Target:
+    """A target written as `category: item, item, …`. Each item is what the grammar reads after the category's
+    noun ("type ip", "size >20mm", "in the upper-left", "color red": "a polyp of type ip") or after "containing"
+    (a name: "biopsy forceps", "the pylorus"). InputError names an item the grammar cannot read."""
+    category, colon, rest = text.partition(":")
+    category = category.strip().lower()
+    if not colon or category not in _NOUN:
+        raise InputError(f"target {text!r}: write the category, a colon and its attributes, e.g. {TARGET_EXAMPLE}")
+    found = [_target_item(category, item.strip(), text) for item in rest.replace(";", ",").split(",") if item.strip()]
+    attrs = grammar.aggregate(found) if found else {}
+    if category == "polyp" and attrs.get("findings") == ["polyp"]:
+        del attrs["findings"]  # the category itself
+    other = [c for c in grammar.categories(attrs) if c != category]
+    if other:
+        raise InputError(f"target {text!r} asks for {', '.join(other)} attributes: a target has one category")
+    return Target(category, attrs)
+
+
+def _target_item(category: str, item: str, text: str) -> dict[str, Any]:
+    for prompt in (f"Generate an image with {_NOUN[category]} {item}.", f"Generate an image containing {item}."):
+        try:
+            return grammar.parse(prompt)
+        except grammar.PromptParseError:
+            continue
+    raise InputError(
+        f"target {text!r}: cannot read {item!r}; write attributes as the prompts do ('type ip', 'size >20mm', "
+        "'in the upper-left', 'color red') or a name ('biopsy forceps', 'the pylorus')"
+    )

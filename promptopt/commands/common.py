@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from promptopt.config import StudyConfig, load_study
+from promptopt.config import StudyConfig, load_study, override
 from promptopt.errors import InputError
 from promptopt.grammar import CATEGORY_NAMES
 from promptopt.progress import Progress
@@ -44,6 +44,17 @@ def load_for(category: str | None, study: Path | None) -> StudyConfig:
     if category is not None and cfg.study.category != category:
         raise InputError(f"--category {category} disagrees with category {cfg.study.category!r} in {cfg.source}")
     return cfg
+
+
+def targeted(category: str | None, study: Path | None, text: str) -> StudyConfig:
+    """The study for `--target text`: the category's study (or --study) with that target, named after it."""
+    from promptopt.consistency import parse_target
+
+    target = parse_target(text)
+    if category is not None and category != target.category:
+        raise InputError(f"--category {category} disagrees with --target {text!r}: give one of them")
+    cfg = load_for(target.category, study)
+    return override(cfg, "study", target=target.attributes, name=target.slug)
 
 
 def check_writable(folder: Path, fix: str = "choose another with --out") -> None:

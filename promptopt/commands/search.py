@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from promptopt.commands.common import check_writable, load_for, print_json
+from promptopt.commands.common import check_writable, load_for, print_json, targeted
 from promptopt.config import override
 from promptopt.storage import DEFAULT_GRACE_S, STORAGE_ENV, check_url
 
@@ -15,6 +15,11 @@ from promptopt.storage import DEFAULT_GRACE_S, STORAGE_ENV, check_url
 def search(
     category: Optional[str] = typer.Option(None, "--category", "-c", help="polyp, landmark or instrument."),
     study: Optional[Path] = typer.Option(None, "--study", help="Study TOML (default: studies/<category>.toml)."),
+    target: Optional[str] = typer.Option(
+        None, "--target", "-t",
+        help="What every image should show: 'polyp: type ip, size >20mm', 'instrument: biopsy forceps', 'landmark: "
+        "pylorus'. Replaces the study's target; the study is named after it (<category>-ip-gt20mm).",
+    ),
     n_trials: Optional[int] = typer.Option(
         None, "--n-trials", "-n", help="Total complete trials wanted; re-running with a larger number resumes."
     ),
@@ -56,7 +61,7 @@ def search(
     trial exports. Ctrl-C stops after the current trial (exit code 130, no export; a second Ctrl-C aborts the
     running trial); completed trials are kept.
     """
-    cfg = load_for(category, study)
+    cfg = load_for(category, study) if target is None else targeted(category, study, target)
     cfg = override(cfg, "study", n_trials=n_trials, images_per_trial=images_per_trial, seed=seed)
     cfg = override(cfg, "generator", model=model, device=device, dtype=dtype)
     cfg = override(

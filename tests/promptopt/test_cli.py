@@ -65,6 +65,21 @@ def test_search_then_resume_then_export(study_toml, tmp_path):
     assert "synthetic dataset: none (--images-per-prompt 0" in shown.output and "dataset (0 images)" not in shown.output
 
 
+def test_a_target_names_its_own_study_and_every_prompt_states_it(study_toml, tmp_path):
+    from promptopt import grammar
+
+    args = ["search", "--study", str(study_toml), "--target", "polyp: type ip, size >20mm", "--out", str(tmp_path)]
+    result = runner.invoke(app, [*args, "-n", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "polyp-ip-gt20mm" / "study.db").is_file() and not (tmp_path / "t").exists()
+    storage = f"sqlite:///{tmp_path / 'polyp-ip-gt20mm' / 'study.db'}"
+    trials = optuna.load_study(study_name="polyp-ip-gt20mm", storage=storage).get_trials(states=(TrialState.COMPLETE,))
+    assert len(trials) == 2
+    for trial in trials:
+        attrs = grammar.parse(trial.user_attrs["candidate"]["prompt"])
+        assert attrs["polyp_types"] == ["ip"] and attrs["polyp_sizes"] == [">20mm"], attrs
+
+
 def test_a_log_gets_a_line_per_phase_and_per_trial(study_toml, tmp_path):
     """Not a terminal (`make search > log`, nohup, CI): bars and spinners cannot redraw, so plain lines say what
     happens."""
@@ -90,6 +105,11 @@ def test_a_log_gets_a_line_per_phase_and_per_trial(study_toml, tmp_path):
         (["search", "--category", "polyp", "--seed", "-1"], "seed must be between 0 and 2147483647, got -1"),
         (["search", "--category", "polyp", "--seed", str(2**63)], "seed must be between 0 and 2147483647"),
         (["search"], "name a category"),
+        (["search", "--target", "polyp type ip"], "write the category, a colon and its attributes"),
+        (["search", "--target", "polyp: type xx"], "cannot read 'type xx'"),
+        (["search", "--target", "polyp: biopsy forceps"], "asks for instrument attributes"),
+        (["search", "--target", "polyp: color cerulean"], "colors=cerulean, which the judge cannot check"),
+        (["search", "-c", "landmark", "--target", "polyp: type ip"], "--category landmark disagrees with --target"),
         (["export", "nowhere"], "is not a run folder"),
     ],
 )

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from promptopt import grammar
-from promptopt.consistency import Clause, Target, clause_probabilities, clauses, combine, consistency, prompt_clauses
+from promptopt.consistency import (
+    Clause,
+    Target,
+    clause_probabilities,
+    clauses,
+    combine,
+    consistency,
+    parse_target,
+    prompt_clauses,
+)
 from promptopt.errors import InputError
 from promptopt.judge_schema import COLUMN, OUTPUTS, judge_targets, valued
 from promptopt.sim.config import SimConfig
@@ -107,3 +116,19 @@ def test_a_colour_the_judge_does_not_know_makes_no_clause_and_no_target():
         Target("polyp", {"colors": ["cerulean", "pink"]})
     _, known = judge_targets([grammar.parse(prompt)], complete=False)
     assert known[0, COLUMN["colors=pink"]] and known[0].sum() == 1  # the unknown colour teaches nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "attributes", "slug"),
+    [
+        ("polyp: type ip, size >20mm", {"polyp_types": ["ip"], "polyp_sizes": [">20mm"]}, "polyp-ip-gt20mm"),
+        ("Polyp: size < 5 mm; in the upper-left", {"polyp_sizes": ["<5mm"], "abnormality_locations": ["upper-left"]},
+         "polyp-lt5mm-upper-left"),
+        ("instrument: biopsy forceps", {"instruments": ["biopsy forceps"]}, "instrument-biopsy-forceps"),
+        ("landmark: the pylorus", {"landmarks": ["pylorus"]}, "landmark-pylorus"),
+        ("polyp:", {}, "polyp"),
+    ],
+)
+def test_a_target_reads_as_the_prompts_do(text, attributes, slug):
+    target = parse_target(text)
+    assert target.attributes == attributes and target.slug == slug
