@@ -81,6 +81,7 @@ def _register() -> None:
         export,
         fit,
         fit_judge,
+        opg,
         parse,
         render,
         search,
@@ -89,6 +90,7 @@ def _register() -> None:
 
     app.command("search")(guarded(search.search))
     app.command("export")(guarded(export.export))
+    app.command("opg")(guarded(opg.opg))
     app.command("parse")(guarded(parse.parse))
     app.command("classify")(guarded(classify.classify))
     app.command("render")(guarded(render.render))

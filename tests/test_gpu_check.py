@@ -21,7 +21,12 @@ def test_gpu_check_tiny_passes_on_the_cpu(tmp_path):
     report = json.loads(out.read_text())
     assert report["passed"] and report["configs"] == "tiny" and report["device"] == "cpu"
     rows = {(r["check"], r["variant"]): r for r in report["rows"]}
-    for variant in ("promptopt float32", "diffusers float32", "promptopt bfloat16", "diffusers + channels-last bfloat16"):
+    for variant in (
+        "promptopt float32",
+        "diffusers float32",
+        "promptopt bfloat16",
+        "diffusers + channels-last bfloat16",
+    ):
         assert rows["render", variant]["value"] > 0
     assert {"train LoRA"} <= {check for check, _ in rows}
     assert rows["equivalence", "images bfloat16 vs float32"]["value"] < 10  # of 0-255: the same images, rounded

@@ -1,0 +1,86 @@
+"""`promptopt opg`: a study per target of a plan, then the OPG submission by category (`promptopt.opg`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from promptopt.commands.common import check_writable, print_json, targeted
+from promptopt.config import override
+
+
+def opg(
+    out: Path = typer.Option(..., "--out", help="Run folder: studies/<target>/, submission/<category>/, summary.csv."),
+    plan: Optional[Path] = typer.Option(
+        None,
+        "--plan",
+        help="Plan TOML: a plan table with targets, n_trials, images_per_trial and studies (a base study TOML per "
+        "category). Default: each category, and each Paris type, size, instrument and landmark the development "
+        "prompts use.",
+    ),
+    n_trials: Optional[int] = typer.Option(None, "--n-trials", "-n", help="Complete trials per study."),
+    images_per_trial: Optional[int] = typer.Option(None, "--images-per-trial", help="Evaluation seeds per trial."),
+    model: Optional[str] = typer.Option(None, "--model", help="Generator for every study (default: the studies')."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, float32, float16 or bfloat16."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Search every target of a plan (one resumable study each, under <out>/studies/), then write the OPG
+    submission: <out>/submission/<category>/ with prompts.txt (best first), prompts.json (settings, target,
+    scores) and model.json (the generator), and <out>/summary.csv: per target, the plain seed prompt against the
+    best on fresh seeds. Run the same command again to resume; finished studies are not searched again.
+    """
+    from promptopt.opg import claim_folder, load_plan, planned
+
+    chosen = load_plan(plan)
+    studies = planned(out, chosen)
+    configs = []
+    for study in studies:
+        cfg = targeted(None, (chosen.studies or {}).get(study.target.category), study.text)
+        cfg = override(
+            cfg, "study", n_trials=chosen.n_trials if n_trials is None else n_trials,
+            images_per_trial=chosen.images_per_trial if images_per_trial is None else images_per_trial,
+        )  # fmt: skip
+        configs.append(override(cfg, "generator", model=model, device=device, dtype=dtype))
+    check_writable(out)
+    claim_folder(out, [study.target for study in studies])
+    _run(out, studies, configs, quiet=as_json)
+
+
+def _run(out: Path, studies: list, configs: list, *, quiet: bool) -> None:
+    import dataclasses
+
+    from promptopt.commands.study_run import run_and_export
+    from promptopt.opg import finished, generator_identity, summary_rows, write_submission, write_summary
+    from promptopt.storage import DEFAULT_GRACE_S
+
+    done = []
+    for n, (study, cfg) in enumerate(zip(studies, configs), start=1):
+        if not quiet:
+            typer.echo(f"[{n}/{len(studies)}] {study.text} → {study.paths.root}", err=True)
+        if not finished(study.paths, cfg.study.n_trials):
+            summary = run_and_export(cfg, study.paths, None, grace_s=DEFAULT_GRACE_S, export=True, quiet=quiet)
+            if summary["stopped_early"]:
+                typer.echo("stopped: run the same command to resume (finished studies are kept)", err=True)
+                raise typer.Exit(130)
+        done.append(dataclasses.replace(study, generator=generator_identity(study.paths, cfg.study.name)))
+    folders = write_submission(out, done)
+    rows = summary_rows(done)
+    write_summary(out, rows)
+    if quiet:
+        print_json({"submission": {c: str(f) for c, f in folders.items()}, "summary": rows})
+        return
+    for row in rows:
+        if "best_consistency" not in row:
+            typer.echo(f"{row['study']}: no hold-out check (no judge, or holdout_images = 0)")
+        elif row["best_is_seed_prompt"]:
+            typer.echo(f"{row['study']}: the plain seed prompt stays first ({row['seed_consistency']:.3f})")
+        else:
+            typer.echo(
+                f"{row['study']}: plain seed prompt {row['seed_consistency']:.3f} → best {row['best_consistency']:.3f}"
+                f" (Wilcoxon p = {row['wilcoxon_p']:.3g}; hit rate {row['seed_hit_rate']:.3f} → "
+                f"{row['best_hit_rate']:.3f})"
+            )
+    typer.echo(f"submission: {out / 'submission'} ({', '.join(folders)}); summary: {out / 'summary.csv'}")

@@ -1,0 +1,103 @@
+"""`promptopt opg`: a plan's studies, the submission by category (files that `promptopt render` reads as they
+are), resuming, and the plans it refuses."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from promptopt.cli import app
+from promptopt.tomlio import dumps
+
+runner = CliRunner()
+TARGETS = ["polyp: type ip", "instrument: tube", "landmark: the z-line"]
+RENDER = ["--model", "tiny-random", "--steps", "2", "--height", "32", "--width", "32", "--device", "cpu"]
+
+
+def _error_line(result) -> str:
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+@pytest.fixture
+def plan(tmp_path, make_study_dict, reference):
+    """Three targets, one a category, each on a tiny study (tiny-random, 2 images, 2 steps, no judge)."""
+    for category in ("polyp", "instrument", "landmark"):
+        data = make_study_dict(str(reference), category=category)
+        data["export"]["holdout_images"] = 0
+        (tmp_path / f"{category}.toml").write_text(dumps(data))
+    studies = {c: f"{c}.toml" for c in ("polyp", "instrument", "landmark")}
+    path = tmp_path / "plan.toml"
+    path.write_text(dumps({"plan": {"targets": TARGETS, "n_trials": 2, "images_per_trial": 2, "studies": studies}}))
+    return path
+
+
+def test_opg_writes_the_submission_by_category_and_resumes(plan, tmp_path):
+    out = tmp_path / "opg"
+    result = runner.invoke(app, ["opg", "--plan", str(plan), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert set(summary["submission"]) == {"polyp", "instrument", "landmark"}
+    assert [row["study"] for row in summary["summary"]] == ["polyp-ip", "instrument-tube", "landmark-z-line"]
+    for category in ("polyp", "instrument", "landmark"):
+        folder = out / "submission" / category
+        prompts = (folder / "prompts.txt").read_text().splitlines()
+        rows = json.loads((folder / "prompts.json").read_text())
+        assert prompts == [row["prompt"] for row in rows] and 1 <= len(rows) <= 2  # at most top_k
+        assert all(row["target"]["category"] == category and row["guidance_scale"] > 0 for row in rows)
+        model = json.loads((folder / "model.json").read_text())
+        assert model["generator"]["model"] == "tiny-random" and model["generator"]["model_hash"]
+        for name in ("prompts.txt", "prompts.json"):  # the submission renders as it is
+            rendered = runner.invoke(
+                app, ["render", "--prompts", str(folder / name), "--out", str(tmp_path / name / category), *RENDER]
+            )
+            assert rendered.exit_code == 0, rendered.output
+    assert "polyp_types" in json.loads((out / "submission" / "polyp" / "prompts.json").read_text())[0]["target"]
+    assert (out / "summary.csv").read_text().startswith("target,study,seed_prompt")
+
+    again = runner.invoke(app, ["opg", "--plan", str(plan), "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert "search " not in again.stderr  # every study was finished: none searched again
+
+
+def test_opg_refuses_another_plans_folder(plan, tmp_path):
+    out = tmp_path / "opg"
+    (out).mkdir()
+    (out / "plan.json").write_text(json.dumps({"targets": ["polyp-is"]}))
+    result = runner.invoke(app, ["opg", "--plan", str(plan), "--out", str(out)])
+    assert result.exit_code == 2 and "holds another plan's run" in _error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"plan": {"targets": ["polyp: type xx"]}}, "cannot read 'type xx'"),
+        ({"plan": {"targets": ["polyp: color cerulean"]}}, "colors=cerulean, which the judge cannot check"),
+        ({"plan": {"targets": ["polyp:"], "budget": 3}}, "unknown key plan.budget"),
+        ({"plan": {"targets": ["polyp: type ip", "polyp: type ip"]}}, "names target 'polyp-ip' twice"),
+        ({"plan": {"targets": ["polyp:"], "n_trials": 0}}, "n_trials must be at least 1"),
+        ({"plan": {"targets": []}}, "non-empty list of target strings"),
+        ({"study": {}}, "must hold one [plan] table"),
+    ],
+)
+def test_bad_plans_are_one_line_and_exit_2(tmp_path, content, message):
+    path = tmp_path / "plan.toml"
+    path.write_text(dumps(content))
+    result = runner.invoke(app, ["opg", "--plan", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and message in _error_line(result)
+    assert not (tmp_path / "o").exists()  # nothing written
+
+
+def test_a_zero_budget_is_refused(tmp_path):
+    result = runner.invoke(app, ["opg", "--out", str(tmp_path / "o"), "--images-per-trial", "0"])
+    assert result.exit_code == 2 and "images_per_trial must be at least 2" in _error_line(result)
+
+
+def test_the_default_plan_covers_the_development_prompts_values():
+    from promptopt.opg import default_targets
+
+    targets = default_targets()
+    assert targets[0] == "polyp:" and "instrument:" in targets and "landmark:" in targets
+    assert {"polyp: type ip", "polyp: type is", "polyp: size >20mm", "instrument: biopsy forceps",
+            "landmark: the z-line"} <= set(targets)  # fmt: skip
