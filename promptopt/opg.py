@@ -13,6 +13,7 @@ study per target under `<out>/studies/<target slug>/` (each resumable as any stu
 - `model.json`: the generator of the category's studies (model, weights hash, adapters, scheduler, dtype);
 - `<out>/summary.csv` / `.json`: per target, the plain seed prompt against the first exported prompt on the
   hold-out check's fresh seeds.
+`<out>/training-set/` is composed from the exported prompts (`promptopt.training_set`).
 `<out>/plan.json` records the targets; another plan's run in the same folder is refused.
 """
 
@@ -30,6 +31,7 @@ from typing import Any
 from promptopt import grammar
 from promptopt.consistency import Target, parse_target
 from promptopt.errors import InputError
+from promptopt.prompt_files import PromptSpec
 from promptopt.paths import HOLDOUT_FILE, PROMPTS_JSON, SUMMARY_FILE, RunPaths
 from promptopt.scorers.atomic import write_json, write_text
 from promptopt.search import GENERATOR_ATTR
@@ -151,6 +153,12 @@ def finished(paths: RunPaths, n_trials: int) -> bool:
     if not summary.is_file():
         return False
     return json.loads(summary.read_text(encoding="utf-8")).get("n_complete_trials", 0) >= n_trials
+
+
+def exported_specs(study: PlannedStudy) -> tuple[PromptSpec, ...]:
+    """The study's exported prompts, best first, with their settings."""
+    rows = json.loads((study.paths.export / PROMPTS_JSON).read_text(encoding="utf-8"))
+    return tuple(PromptSpec(r["prompt"], r["negative_prompt"], r["guidance_scale"], r["steps"]) for r in rows)
 
 
 def _score(row: dict[str, Any]) -> float:

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from promptopt.commands.common import check_writable, print_json, targeted
-from promptopt.config import override
+from promptopt.config import StudyConfig, override
+from promptopt.errors import InputError
 
 
 def opg(
@@ -25,12 +26,26 @@ def opg(
     model: Optional[str] = typer.Option(None, "--model", help="Generator for every study (default: the studies')."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, float32, float16 or bfloat16."),
+    training_images: int = typer.Option(
+        200,
+        "--training-images",
+        min=0,
+        help="Images of <out>/training-set/, mixed over the targets as the development prompts are (0: none).",
+    ),
+    threshold: Optional[float] = typer.Option(
+        None,
+        "--filter",
+        min=0.0,
+        max=1.0,
+        help="Leave out training images whose judge consistency with their own prompt is below this.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
     """Search every target of a plan (one resumable study each, under <out>/studies/), then write the OPG
     submission: <out>/submission/<category>/ with prompts.txt (best first), prompts.json (settings, target,
-    scores) and model.json (the generator), and <out>/summary.csv: per target, the plain seed prompt against the
-    best on fresh seeds. Run the same command again to resume; finished studies are not searched again.
+    scores) and model.json (the generator), <out>/summary.csv (per target, the plain seed prompt against the best
+    on fresh seeds) and <out>/training-set/ (imagefolder + metadata.jsonl, and classes/<category>/ for
+    torchvision). Run the same command again to resume; finished studies are not searched again.
     """
     from promptopt.opg import claim_folder, load_plan, planned
 
@@ -44,16 +59,22 @@ def opg(
             images_per_trial=chosen.images_per_trial if images_per_trial is None else images_per_trial,
         )  # fmt: skip
         configs.append(override(cfg, "generator", model=model, device=device, dtype=dtype))
+    if training_images and any(cfg.generator != configs[0].generator for cfg in configs):
+        raise InputError("the plan's studies use different generators: give --training-images 0, or one [generator]")
+    if threshold is not None and (configs[0].scorers.judge is None or not training_images):
+        raise InputError("--filter needs a training set (--training-images > 0) and studies with a [scorers.judge]")
     check_writable(out)
     claim_folder(out, [study.target for study in studies])
-    _run(out, studies, configs, quiet=as_json)
+    done = _run(out, studies, configs, quiet=as_json)
+    composed = _training_set(out, done, configs[0], training_images, threshold) if training_images else None
+    _report(out, done, composed, quiet=as_json)
 
 
-def _run(out: Path, studies: list, configs: list, *, quiet: bool) -> None:
+def _run(out: Path, studies: list, configs: list, *, quiet: bool) -> list:
     import dataclasses
 
     from promptopt.commands.study_run import run_and_export
-    from promptopt.opg import finished, generator_identity, summary_rows, write_submission, write_summary
+    from promptopt.opg import finished, generator_identity
     from promptopt.storage import DEFAULT_GRACE_S
 
     done = []
@@ -66,11 +87,30 @@ def _run(out: Path, studies: list, configs: list, *, quiet: bool) -> None:
                 typer.echo("stopped: run the same command to resume (finished studies are kept)", err=True)
                 raise typer.Exit(130)
         done.append(dataclasses.replace(study, generator=generator_identity(study.paths, cfg.study.name)))
+    return done
+
+
+def _training_set(out: Path, done: list, cfg: StudyConfig, n: int, threshold: float | None) -> dict:
+    from promptopt.factory import build_generator
+    from promptopt.judge_scorer import open_judge
+    from promptopt.opg import exported_specs
+    from promptopt.training_set import TRAINING_DIR, compose
+
+    judge = open_judge(cfg.scorers.judge.model, "[scorers.judge] model") if cfg.scorers.judge else None
+    exported = [exported_specs(study) for study in done]
+    targets = [study.target for study in done]
+    generator = build_generator(cfg)
+    return compose(out / TRAINING_DIR, targets, exported, n, generator, cfg.generator, judge=judge, threshold=threshold)
+
+
+def _report(out: Path, done: list, composed: dict | None, *, quiet: bool) -> None:
+    from promptopt.opg import summary_rows, write_submission, write_summary
+
     folders = write_submission(out, done)
     rows = summary_rows(done)
     write_summary(out, rows)
     if quiet:
-        print_json({"submission": {c: str(f) for c, f in folders.items()}, "summary": rows})
+        print_json({"submission": {c: str(f) for c, f in folders.items()}, "summary": rows, "training_set": composed})
         return
     for row in rows:
         if "best_consistency" not in row:
@@ -84,3 +124,13 @@ def _run(out: Path, studies: list, configs: list, *, quiet: bool) -> None:
                 f"{row['best_hit_rate']:.3f})"
             )
     typer.echo(f"submission: {out / 'submission'} ({', '.join(folders)}); summary: {out / 'summary.csv'}")
+    if composed is not None:
+        filtered = (
+            f", {composed['dropped']} left out below consistency {composed['threshold']}"
+            if composed["threshold"] is not None
+            else ""
+        )
+        typer.echo(
+            f"training set: {composed['folder']} ({composed['kept']} of {composed['rendered']} images{filtered};"
+            f" by category {composed['per_category']})"
+        )

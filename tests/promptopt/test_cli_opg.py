@@ -35,7 +35,7 @@ def plan(tmp_path, make_study_dict, reference):
 
 def test_opg_writes_the_submission_by_category_and_resumes(plan, tmp_path):
     out = tmp_path / "opg"
-    result = runner.invoke(app, ["opg", "--plan", str(plan), "--out", str(out), "--json"])
+    result = runner.invoke(app, ["opg", "--plan", str(plan), "--out", str(out), "--training-images", "7", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert set(summary["submission"]) == {"polyp", "instrument", "landmark"}
@@ -56,9 +56,51 @@ def test_opg_writes_the_submission_by_category_and_resumes(plan, tmp_path):
     assert "polyp_types" in json.loads((out / "submission" / "polyp" / "prompts.json").read_text())[0]["target"]
     assert (out / "summary.csv").read_text().startswith("target,study,seed_prompt")
 
-    again = runner.invoke(app, ["opg", "--plan", str(plan), "--out", str(out)])
+    again = runner.invoke(app, ["opg", "--plan", str(plan), "--out", str(out), "--training-images", "7"])
     assert again.exit_code == 0, again.output
     assert "search " not in again.stderr  # every study was finished: none searched again
+    assert "training set: " in again.stdout and "(7 of 7 images;" in again.stdout
+
+
+def test_the_training_set_loads_with_datasets_and_torchvision(plan, tmp_path):
+    import datasets
+    from torchvision.datasets import ImageFolder
+
+    out = tmp_path / "opg"
+    result = runner.invoke(app, ["opg", "--plan", str(plan), "--out", str(out), "--training-images", "7", "--json"])
+    assert result.exit_code == 0, result.output
+    composed = json.loads(result.stdout)["training_set"]
+    # 7 images shared as the development prompts ask: polyp ip 1 + 189 rows, tube 1 + 426, z-line 1 + 457
+    assert composed["per_category"] == {"polyp": 1, "instrument": 3, "landmark": 3}
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(out / "training-set" / "imagefolder"), split="train")
+    assert len(loaded) == 7 and loaded[0]["image"].size == (32, 32)
+    assert sorted(loaded["category"]) == ["instrument"] * 3 + ["landmark"] * 3 + ["polyp"]
+    for row in loaded:
+        assert row["labels"]  # from the prompt: what the image should show
+    classes = ImageFolder(str(out / "training-set" / "classes"))
+    assert classes.classes == ["instrument", "landmark", "polyp"] and len(classes) == 7
+
+
+def test_filter_leaves_out_images_the_judge_finds_inconsistent(tmp_path, make_study_dict, reference, tiny_judge_file):
+    data = make_study_dict(str(reference), category="polyp")
+    data["scorers"]["judge"] = {"model": str(tiny_judge_file)}
+    data["export"]["holdout_images"] = 0
+    (tmp_path / "polyp.toml").write_text(dumps(data))
+    plan = tmp_path / "plan.toml"
+    plan.write_text(dumps({"plan": {"targets": ["polyp: type ip"], "n_trials": 2, "images_per_trial": 2,
+                                    "studies": {"polyp": "polyp.toml"}}}))  # fmt: skip
+    out = tmp_path / "opg"
+    args = ["opg", "--plan", str(plan), "--out", str(out), "--training-images", "6", "--json"]
+    kept_all = json.loads(runner.invoke(app, args).stdout)["training_set"]
+    rows = [json.loads(x) for x in (out / "training-set" / "imagefolder" / "metadata.jsonl").read_text().splitlines()]
+    scores = sorted(row["consistency"] for row in rows)
+    assert kept_all["kept"] == 6 and all(0.0 <= c <= 1.0 for c in scores)
+    threshold = (scores[2] + scores[3]) / 2  # half the images fall below
+    filtered = runner.invoke(app, [*args, "--filter", str(threshold)])
+    assert filtered.exit_code == 0, filtered.output
+    composed = json.loads(filtered.stdout)["training_set"]
+    assert (composed["kept"], composed["dropped"], composed["rendered"]) == (3, 3, 6)
+    assert len(list((out / "training-set" / "classes" / "polyp").iterdir())) == 3
 
 
 def test_opg_refuses_another_plans_folder(plan, tmp_path):
@@ -92,6 +134,11 @@ def test_bad_plans_are_one_line_and_exit_2(tmp_path, content, message):
 def test_a_zero_budget_is_refused(tmp_path):
     result = runner.invoke(app, ["opg", "--out", str(tmp_path / "o"), "--images-per-trial", "0"])
     assert result.exit_code == 2 and "images_per_trial must be at least 2" in _error_line(result)
+
+
+def test_filter_needs_a_judge(plan, tmp_path):
+    result = runner.invoke(app, ["opg", "--plan", str(plan), "--out", str(tmp_path / "o"), "--filter", "0.5"])
+    assert result.exit_code == 2 and "--filter needs a training set" in _error_line(result)
 
 
 def test_the_default_plan_covers_the_development_prompts_values():
