@@ -11,7 +11,7 @@ from promptopt.config import override
 from promptopt.errors import InputError
 from promptopt.interrupt import StopFlag
 from promptopt.paths import RunPaths
-from promptopt.search import check_generator, open_study, recover, run_search
+from promptopt.search import check_generator, make_sampler, open_study, recover, run_search
 from promptopt.storage import ask, heartbeat
 
 
@@ -191,3 +191,14 @@ def test_a_repeated_candidate_reuses_the_earlier_result(small_cfg, tmp_path, bui
     assert (paths.trial(second.number) / "images" / "01.png").read_bytes() == (
         paths.trial(first.number) / "images" / "01.png"
     ).read_bytes()
+
+
+@pytest.mark.parametrize(("name", "kind"), [("tpe", "TPESampler"), ("random", "RandomSampler"), ("gp", "GPSampler")])
+def test_the_study_names_its_sampler(small_cfg, name, kind):
+    cfg = override(small_cfg, "study", sampler=name)
+    assert type(make_sampler(cfg, 3)).__name__ == kind
+
+
+def test_an_unknown_sampler_is_refused(small_cfg):
+    with pytest.raises(InputError, match="unknown sampler 'cmaes': choose one of tpe, random, gp"):
+        override(small_cfg, "study", sampler="cmaes")
