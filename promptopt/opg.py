@@ -198,7 +198,7 @@ def write_submission(out: Path, studies: list[PlannedStudy]) -> dict[str, Path]:
     return folders
 
 
-SUMMARY_COLUMNS = ("target", "study", "seed_prompt", "seed_consistency", "best_prompt", "best_consistency",
+SUMMARY_COLUMNS = ("target", "study", "seed_prompt", "seed_consistency", "best_prompt", "best_consistency", "gain",
                    "seed_hit_rate", "best_hit_rate", "wilcoxon_p", "mcnemar_p", "best_is_seed_prompt")  # fmt: skip
 
 
@@ -215,6 +215,7 @@ def summary_rows(studies: list[PlannedStudy]) -> list[dict[str, Any]]:
                 seed_prompt=h["seed_prompt"]["prompt"], seed_consistency=h["seed_prompt"]["target_consistency"],
                 best_prompt=h["best"]["prompt"], best_consistency=h["best"]["target_consistency"],
                 seed_hit_rate=h["seed_prompt"]["hit_rate"], best_hit_rate=h["best"]["hit_rate"],
+                gain=h["paired"].get("consistency_gain"),
                 wilcoxon_p=h["paired"].get("wilcoxon_p"), mcnemar_p=h["paired"].get("mcnemar_p"),
                 best_is_seed_prompt=h["best_is_seed_prompt"],
             )  # fmt: skip

@@ -120,7 +120,8 @@ def _report(out: Path, done: list, composed: dict | None, *, quiet: bool) -> Non
         else:
             typer.echo(
                 f"{row['study']}: plain seed prompt {row['seed_consistency']:.3f} → best {row['best_consistency']:.3f}"
-                f" (Wilcoxon p = {row['wilcoxon_p']:.3g}; hit rate {row['seed_hit_rate']:.3f} → "
+                f" (mean per-seed gain {row['gain']:+.4f}, Wilcoxon p = {row['wilcoxon_p']:.3g}; hit rate "
+                f"{row['seed_hit_rate']:.3f} → "
                 f"{row['best_hit_rate']:.3f})"
             )
     typer.echo(f"submission: {out / 'submission'} ({', '.join(folders)}); summary: {out / 'summary.csv'}")

@@ -84,14 +84,17 @@ def test_the_training_set_loads_with_datasets_and_torchvision(plan, tmp_path):
 def test_filter_leaves_out_images_the_judge_finds_inconsistent(tmp_path, make_study_dict, reference, tiny_judge_file):
     data = make_study_dict(str(reference), category="polyp")
     data["scorers"]["judge"] = {"model": str(tiny_judge_file)}
-    data["export"]["holdout_images"] = 0
+    data["export"]["holdout_images"] = 4
     (tmp_path / "polyp.toml").write_text(dumps(data))
     plan = tmp_path / "plan.toml"
     plan.write_text(dumps({"plan": {"targets": ["polyp: type ip"], "n_trials": 2, "images_per_trial": 2,
                                     "studies": {"polyp": "polyp.toml"}}}))  # fmt: skip
     out = tmp_path / "opg"
     args = ["opg", "--plan", str(plan), "--out", str(out), "--training-images", "6", "--json"]
-    kept_all = json.loads(runner.invoke(app, args).stdout)["training_set"]
+    first = json.loads(runner.invoke(app, args).stdout)
+    (row,) = first["summary"]  # the hold-out check, per target: plain seed prompt vs best, with the signed gain
+    assert row["study"] == "polyp-ip" and {"seed_consistency", "best_consistency", "gain", "wilcoxon_p"} <= set(row)
+    kept_all = first["training_set"]
     rows = [json.loads(x) for x in (out / "training-set" / "imagefolder" / "metadata.jsonl").read_text().splitlines()]
     scores = sorted(row["consistency"] for row in rows)
     assert kept_all["kept"] == 6 and all(0.0 <= c <= 1.0 for c in scores)
