@@ -66,10 +66,9 @@ class SearchResult:
 
 
 def make_sampler(cfg: StudyConfig, trial_number: int) -> Any:
-    """The study's sampler (`[study] sampler`: seeded TPE by default; NSGA-II for several objectives), for one
-    trial. The seed moves on with the trial number, so neither a resumed run nor another worker on the same study
-    replays a trial's random proposals. TPE's constant liar keeps workers from proposing what another worker is
-    still rendering."""
+    """The study's sampler (`[study] sampler`: GP by default; NSGA-II for several objectives), for one trial. The
+    seed moves on with the trial number, so neither a resumed run nor another worker on the same study replays a
+    trial's random proposals. TPE's constant liar keeps workers from proposing what another is still rendering."""
     import optuna
 
     seed = cfg.study.seed + trial_number
@@ -78,9 +77,9 @@ def make_sampler(cfg: StudyConfig, trial_number: int) -> Any:
     if len(cfg.objectives) > 1:
         return optuna.samplers.NSGAIISampler(seed=seed)
     n_startup = min(5, max(cfg.study.n_trials // 3, 1))
-    if cfg.study.sampler == "gp":
-        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup, constant_liar=True)
+    if cfg.study.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup, constant_liar=True)
+    return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup)
 
 
 def open_study(
