@@ -9,8 +9,10 @@ Usage: .venv/bin/python bench/opg_tstr.py --opg runs/opg [--n 1000] [--real-n 10
 - (c) `opg-filtered`: (b)'s mix rendered twice over, keeping the first --n images whose judge consistency with
   their own prompt is at least --threshold (fewer when not enough pass: the report says how many);
 - (d) `random`: random grammar prompts (one or two attribute values of any category), plain.
-The real set is GI-sim seed --real-seed (used nowhere else), challenge layout; `promptopt.tstr` holds out a part of
-it as the test set. Renders live under `<opg>/tstr/` and resume. Prints per set the macro recall, F1 and AUROC over
+Every synthetic set is labelled closed-world (`promptopt.labels`: what an image's prompt does not make present is
+absent), the same rule for all four, because OPG prompts only say what is there and would otherwise give no
+negatives. The real set is GI-sim seed --real-seed (used nowhere else), challenge layout, labelled by its prompts;
+`promptopt.tstr` holds out a part of it as the test set. Renders live under `<opg>/tstr/` and resume. Prints per set the macro recall, F1 and AUROC over
 the attributes both sides could learn (TRTR over the same attributes beside it, so the ratio compares like with like)
 and TSTR/TRTR of the macro F1, and writes everything as JSON.
 """
@@ -130,7 +132,7 @@ def main() -> None:
     sets["random"] = rendered(work / "random", random_specs(args.n, rng), args.seed, cfg, generator)
     real = gi_sim_dataset(args.real_n, cfg.generator.height, args.real_seed, cache_dir())
     backbone = load_backbone(args.backbone)
-    results = {name: tstr(folder, real, backbone) for name, folder in sets.items()}
+    results = {name: tstr(folder, real, backbone, closed_world=True) for name, folder in sets.items()}
     report = {"opg": str(args.opg), "n": args.n, "filtered_kept": kept, "threshold": args.threshold,
               "real": {"seed": args.real_seed, "n": args.real_n}, "backbone": args.backbone, "sets": results}  # fmt: skip
     print(f"TSTR on GI-sim seed {args.real_seed} ({args.real_n} images, the held-out part), {args.n} synthetic "

@@ -34,9 +34,9 @@ class FeatureSet:
     backbone: str
     images_hash: str
 
-    def targets(self) -> tuple[np.ndarray, np.ndarray]:
-        """(y, known) over `labels.ATTRIBUTES`."""
-        return targets(item.labels for item in self.items)
+    def targets(self, *, closed_world: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(y, known) over `labels.ATTRIBUTES` (`closed_world`: see `promptopt.labels`)."""
+        return targets((item.labels for item in self.items), closed_world=closed_world)
 
 
 def load_backbone(spec: str, device: str) -> Any:
@@ -59,16 +59,17 @@ def load_items(path: Path, *, min_items: int = 2) -> Dataset:
     return dataset
 
 
-def require_trainable(dataset: Dataset, what: str = "dataset") -> None:
+def require_trainable(dataset: Dataset, what: str = "dataset", *, closed_world: bool = False) -> None:
     """Fail before any feature is computed when no attribute has known present and known absent images."""
     from promptopt.scorers.classifier import ProbeConfig, untrainable
 
-    y, known = targets(item.labels for item in dataset.items)
+    y, known = targets((item.labels for item in dataset.items), closed_world=closed_world)
     reasons = untrainable(y, known, ATTRIBUTES, ProbeConfig().min_per_class)
     if len(reasons) == len(ATTRIBUTES):
         raise InputError(
             f"{what} {dataset.root}: no labelled attribute has both classes (its prompts never say which images lack "
-            "a polyp, an instrument, text, …): add prompts such as 'with no polyps' or images of other categories"
+            "a polyp, an instrument, text, …): add prompts such as 'with no polyps' or images of other categories, "
+            "or read a synthetic set closed-world (--closed-world)"
         )
 
 

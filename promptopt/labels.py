@@ -24,6 +24,12 @@ implies it:
   other procedure: a landmark probe partly learns the procedure, and its AUROC says no more than that.
 - `text`, `box_artefact`: the prompts' own true/false ("containing text", "not containing a green/black box
   artefact").
+
+**Closed world** (`targets(..., closed_world=True)`): every attribute the prompts do not make present is absent.
+That is how a class-folder training set reads (an image rendered for one category shows nothing the prompt did
+not ask for), and how a synthetic set rendered from prompts that only say what is there (OPG prompts) gets the
+negatives a classifier needs. It is an assumption about the generator, not a fact about the images: use it for
+synthetic sets only.
 """
 
 from __future__ import annotations
@@ -118,10 +124,10 @@ def _instruments(labels: Mapping[str, Any]) -> dict[str, State]:
     return states
 
 
-def targets(labels: Iterable[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+def targets(labels: Iterable[Mapping[str, Any]], *, closed_world: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(y, known) of shape (n, len(ATTRIBUTES)): y is 1.0 where present, 0.0 where absent or unknown;
-    known is False where unknown."""
+    known is False where unknown (never with `closed_world`: module docstring)."""
     rows = [attribute_states(item) for item in labels]
     y = np.array([[1.0 if row[a] else 0.0 for a in ATTRIBUTES] for row in rows], dtype=np.float32)
-    known = np.array([[row[a] is not None for a in ATTRIBUTES] for row in rows], dtype=bool)
+    known = np.array([[closed_world or row[a] is not None for a in ATTRIBUTES] for row in rows], dtype=bool)
     return y.reshape(len(rows), len(ATTRIBUTES)), known.reshape(len(rows), len(ATTRIBUTES))

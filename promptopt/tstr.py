@@ -36,23 +36,25 @@ def tstr(
     *,
     holdout: float = 0.2,
     config: ProbeConfig | None = None,
+    closed_world: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """TSTR and TRTR metrics per attribute (recall, precision, F1 at 0.5; AUROC) and their macro averages.
 
     `backbone` is a feature function with a `name` (`scorers.backbones.load_backbone`); the config's seed also
-    draws the real split.
+    draws the real split. `closed_world` labels the synthetic set closed-world (`promptopt.labels`: what its
+    prompts do not make present is absent); the real set's labels stay what its prompts say.
     """
     from promptopt.scorers.classifier import ProbeConfig, attribute_metrics
 
     config = config or ProbeConfig()
     datasets = {"synthetic": load_items(synthetic), "real": load_items(real)}
     for what, dataset in datasets.items():
-        require_trainable(dataset, f"{what} set")
+        require_trainable(dataset, f"{what} set", closed_world=closed_world and what == "synthetic")
     train, test = split(len(datasets["real"].items), holdout, config.seed)
     syn, real_fs = (dataset_features(d, backbone, progress=progress) for d in datasets.values())
     y_real, known_real = real_fs.targets()
-    on_synthetic = _fit(syn, np.arange(len(syn.items)), config, "synthetic")
+    on_synthetic = _fit(syn, np.arange(len(syn.items)), config, "synthetic", closed_world=closed_world)
     on_real = _fit(real_fs, train, config, "real (training part)")
     args = (real_fs.features[test], y_real[test], known_real[test], ATTRIBUTES)
     metrics = {"tstr": attribute_metrics(on_synthetic, *args), "trtr": attribute_metrics(on_real, *args)}
@@ -63,16 +65,17 @@ def tstr(
         "backbone": syn.backbone,
         "holdout": holdout,
         "seed": config.seed,
+        "closed_world": closed_world,
         "attributes": compared,
         "macro": {side: _macro(compared, side) for side in SIDES},
         "not_compared": not_compared,
     }
 
 
-def _fit(fs: FeatureSet, rows: np.ndarray, config: ProbeConfig, what: str) -> Classifier:
+def _fit(fs: FeatureSet, rows: np.ndarray, config: ProbeConfig, what: str, *, closed_world: bool = False) -> Classifier:
     from promptopt.scorers.classifier import NoTrainableAttributeError, fit_classifier
 
-    y, known = fs.targets()
+    y, known = fs.targets(closed_world=closed_world)
     try:
         return fit_classifier(fs.features[rows], y[rows], known[rows], ATTRIBUTES, backbone=fs.backbone, config=config)
     except NoTrainableAttributeError as err:

@@ -29,6 +29,11 @@ def tstr(
     seed: int = typer.Option(0, "--seed", help="Seed of the real split, the shuffles and the initialisation."),
     backbone: str = backbone_option(),
     device: str = feature_device_option(),
+    closed_world: bool = typer.Option(
+        False, "--closed-world",
+        help="Read SYNTHETIC's labels closed-world: what an image's prompts do not make present is absent (a "
+        "class-folder set, or prompts that only say what is there, such as OPG prompts).",
+    ),
     as_json: bool = json_option("the metrics"),
 ) -> None:
     """Fit the attribute classifier on SYNTHETIC (TSTR) and on REAL's training part (TRTR), test both on REAL's
@@ -43,7 +48,9 @@ def tstr(
         raise InputError(str(err)) from None
     features = load_backbone(backbone, device_flag(device))
     with task_progress(quiet=as_json, transient=True) as progress:
-        result = run_tstr(synthetic, real, features, holdout=holdout, config=config, progress=progress)
+        result = run_tstr(
+            synthetic, real, features, holdout=holdout, config=config, closed_world=closed_world, progress=progress
+        )
     if as_json:
         print_json(result)
     else:

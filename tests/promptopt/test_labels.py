@@ -121,3 +121,14 @@ def test_prompts_agree_with_gi_sim_ground_truth(tmp_path):
                 n_known += 1
                 assert state == present[name], (item.file_name, name)
     assert n_known > 120 * 10  # the rules make most attributes known on GI-sim
+
+
+def test_closed_world_makes_every_unnamed_attribute_absent():
+    from promptopt.labels import ATTRIBUTES, targets
+
+    labels = [grammar.parse("Generate an image containing tube.")]
+    y, known = targets(labels)
+    assert known.sum() < len(ATTRIBUTES)  # the tube and the instrument: what the prompt says
+    y_closed, known_closed = targets(labels, closed_world=True)
+    assert known_closed.all() and (y_closed == y).all()
+    assert y_closed[0, ATTRIBUTES.index("tube")] == 1.0 and y_closed[0, ATTRIBUTES.index("polyp")] == 0.0

@@ -97,6 +97,25 @@ def test_single_category_synthetic_set_cannot_be_used(real, tmp_path):
         tstr(one_class, real, None)
 
 
+def test_closed_world_gives_prompts_that_only_say_what_is_there_their_negatives(real, inception, tmp_path):
+    """OPG-like prompts ("containing a polyp" / "containing tube"): nothing known absent, so not trainable; read
+    closed-world, each image lacks what its prompt does not name, and TSTR runs on polyp, instrument and tube."""
+    from promptopt.scorers.classifier import ProbeConfig
+    from promptopt.sim.writer import gi_sim_dataset
+    from promptopt.tstr import tstr
+
+    source = gi_sim_dataset(40, 64, 3, tmp_path / "cache")
+    mixed = write_export_like(source, tmp_path / "mixed", prompt="Generate an image containing a polyp.")
+    rows = [json.loads(line) for line in (mixed / "metadata.jsonl").read_text().splitlines()]
+    for row in rows[::2]:
+        row["prompt"] = "Generate an image containing tube."
+    (mixed / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(InputError, match="no labelled attribute has both classes"):
+        tstr(mixed, real, inception)
+    result = tstr(mixed, real, inception, holdout=0.25, config=ProbeConfig(epochs=5), closed_world=True)
+    assert result["closed_world"] and {"polyp", "instrument", "tube"} <= set(result["attributes"])
+
+
 def test_command_prints_the_comparison_and_json(synthetic, real, result):
     from promptopt.cli import app
 
