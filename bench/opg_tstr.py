@@ -14,7 +14,8 @@ absent), the same rule for all four, because OPG prompts only say what is there 
 negatives. The real set is GI-sim seed --real-seed (used nowhere else), challenge layout, labelled by its prompts;
 `promptopt.tstr` holds out a part of it as the test set. Renders live under `<opg>/tstr/` and resume. Prints per set the macro recall, F1 and AUROC over
 the attributes both sides could learn (TRTR over the same attributes beside it, so the ratio compares like with like)
-and TSTR/TRTR of the macro F1, and writes everything as JSON.
+and TSTR/TRTR of the macro F1, then the same over the attributes every set shares (the figures to compare across
+sets), and writes everything as JSON.
 """
 
 from __future__ import annotations
@@ -137,11 +138,20 @@ def main() -> None:
               "real": {"seed": args.real_seed, "n": args.real_n}, "backbone": args.backbone, "sets": results}  # fmt: skip
     print(f"TSTR on GI-sim seed {args.real_seed} ({args.real_n} images, the held-out part), {args.n} synthetic "
           f"images a set ((c) kept {kept}), backbone {args.backbone}")  # fmt: skip
-    print(f"{'set':<14} {'recall':>7} {'F1':>7} {'AUROC':>7} {'TRTR F1':>8} {'TSTR/TRTR':>10}  attributes compared")
+    common = sorted(set.intersection(*(set(r["attributes"]) for r in results.values())))
+    report["common_attributes"] = common
+    print(f"macro over each set's own attributes, then over the {len(common)} every set shares ({', '.join(common)})")
+    print(f"{'set':<14} {'recall':>7} {'F1':>7} {'AUROC':>7} {'TRTR F1':>8} {'ratio':>6}  n | {'F1':>6} {'AUROC':>6} "
+          f"{'TRTR F1':>8} {'ratio':>6}")  # fmt: skip
     for name, r in results.items():
         t, ceiling = r["macro"]["tstr"], r["macro"]["trtr"]
+        shared = {side: {k: float(np.mean([r["attributes"][a][side][k] for a in common])) for k in ("f1", "auroc")}
+                  for side in ("tstr", "trtr")}  # fmt: skip
+        r["macro_common"] = shared
         print(f"{name:<14} {t['recall']:>7.3f} {t['f1']:>7.3f} {t['auroc']:>7.3f} {ceiling['f1']:>8.3f} "
-              f"{t['f1'] / ceiling['f1']:>10.2f}  {len(r['attributes'])}")  # fmt: skip
+              f"{t['f1'] / ceiling['f1']:>6.2f}  {len(r['attributes'])} | {shared['tstr']['f1']:>6.3f} "
+              f"{shared['tstr']['auroc']:>6.3f} {shared['trtr']['f1']:>8.3f} "
+              f"{shared['tstr']['f1'] / shared['trtr']['f1']:>6.2f}")  # fmt: skip
     report["seconds"] = round(time.perf_counter() - start, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
