@@ -12,10 +12,10 @@ Usage: .venv/bin/python bench/opg_tstr.py --opg runs/opg [--n 1000] [--real-n 10
 Every synthetic set is labelled closed-world (`promptopt.labels`: what an image's prompt does not make present is
 absent), the same rule for all four, because OPG prompts only say what is there and would otherwise give no
 negatives. The real set is GI-sim seed --real-seed (used nowhere else), challenge layout, labelled by its prompts;
-`promptopt.tstr` holds out a part of it as the test set. Renders live under `<opg>/tstr/` and resume. Prints per set the macro recall, F1 and AUROC over
-the attributes both sides could learn (TRTR over the same attributes beside it, so the ratio compares like with like)
-and TSTR/TRTR of the macro F1, then the same over the attributes every set shares (the figures to compare across
-sets), and writes everything as JSON.
+`promptopt.tstr` holds out a part of it as the test set. Renders live under `<opg>/tstr/n<N>-seed<S>/` and
+resume. Prints per set the macro recall, F1 and AUROC over the attributes both sides could learn (TRTR over the same
+attributes beside it, so the ratio compares like with like) and TSTR/TRTR of the macro F1, then the same over the
+attributes every set shares (the figures to compare across sets), and writes everything as JSON.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def main() -> None:
     judge = open_judge(cfg.scorers.judge.model, "[scorers.judge] model")
     targets = [s.target for s, _ in studies]
     exported = [exported_specs(s) for s, _ in studies]
-    work = args.opg / "tstr"
+    work = args.opg / "tstr" / f"n{args.n}-seed{args.seed}"  # another size or seed draws other prompts
     rng = np.random.default_rng(args.seed)
     sets = {
         "development": rendered(work / "development", development_specs(args.n, rng), args.seed, cfg, generator),
