@@ -10,7 +10,7 @@ study per target under `<out>/studies/<target slug>/` (each resumable as any stu
   target consistency on the validation seeds);
 - `prompts.json`: the same prompts with their negative prompt, guidance, steps, target, study and scores
   (`promptopt render --prompts` reads both files as they are);
-- `model.json`: the generator of the category's studies (model, weights hash, adapters, scheduler, dtype);
+- `model.json`: the generator of the category's studies (model, weights hash, pipeline, scheduler, adapters);
 - `<out>/summary.csv` / `.json`: per target, the plain seed prompt against the first exported prompt on the
   hold-out check's fresh seeds.
 `<out>/training-set/` is composed from the exported prompts (`promptopt.training_set`).
@@ -31,8 +31,8 @@ from typing import Any
 from promptopt import grammar
 from promptopt.consistency import Target, parse_target
 from promptopt.errors import InputError
-from promptopt.prompt_files import PromptSpec
 from promptopt.paths import HOLDOUT_FILE, PROMPTS_JSON, SUMMARY_FILE, RunPaths
+from promptopt.prompt_files import PromptSpec
 from promptopt.scorers.atomic import write_json, write_text
 from promptopt.search import GENERATOR_ATTR
 
@@ -100,6 +100,9 @@ def load_plan(path: Path | None) -> Plan:
     targets = section.get("targets", default_targets())
     if not isinstance(targets, (list, tuple)) or not targets or not all(isinstance(t, str) for t in targets):
         raise InputError(f"plan.targets in {path} must be a non-empty list of target strings")
+    for key in ("n_trials", "images_per_trial"):
+        if key in section and type(section[key]) is not int:
+            raise InputError(f"plan.{key} in {path} must be a whole number, got {section[key]!r}")
     studies = section.get("studies", {})
     if not isinstance(studies, dict) or not set(studies) <= set(DEFAULT_KEYS):
         raise InputError(f"plan.studies in {path} maps categories ({', '.join(DEFAULT_KEYS)}) to study TOML files")

@@ -123,6 +123,7 @@ def test_opg_refuses_another_plans_folder(plan, tmp_path):
         ({"plan": {"targets": ["polyp: type ip", "polyp: type ip"]}}, "names target 'polyp-ip' twice"),
         ({"plan": {"targets": ["polyp:"], "n_trials": 0}}, "n_trials must be at least 1"),
         ({"plan": {"targets": []}}, "non-empty list of target strings"),
+        ({"plan": {"targets": ["polyp:"], "n_trials": "4"}}, "plan.n_trials in"),
         ({"study": {}}, "must hold one [plan] table"),
     ],
 )
