@@ -11,9 +11,10 @@ Usage: .venv/bin/python bench/opg_tstr.py --opg runs/opg [--n 1000] [--real-n 10
 - (d) `random`: random grammar prompts (one or two attribute values of any category), plain.
 Every synthetic set is labelled closed-world (`promptopt.labels`: what an image's prompt does not make present is
 absent), the same rule for all four, because OPG prompts only say what is there and would otherwise give no
-negatives. The real set is GI-sim seed --real-seed (used nowhere else), challenge layout, labelled by its prompts;
-`promptopt.tstr` holds out a part of it as the test set. Renders live under `<opg>/tstr/n<N>-seed<S>/` and
-resume. Prints per set the macro recall, F1 and AUROC over the attributes both sides could learn (TRTR over the same
+negatives; a set whose prompts also state absences (the development prompts) is measured a second time read as
+prompted, `<set> (as prompted)`. The real set is GI-sim seed --real-seed (used nowhere else), challenge layout,
+labelled by its prompts; `promptopt.tstr` holds out a part of it as the test set. Renders live under
+`<opg>/tstr/n<N>-seed<S>/` and resume. Prints per set the macro recall, F1 and AUROC over the attributes both sides could learn (TRTR over the same
 attributes beside it, so the ratio compares like with like) and TSTR/TRTR of the macro F1, then the same over the
 attributes every set shares (the figures to compare across sets), and writes everything as JSON.
 """
@@ -34,6 +35,7 @@ from promptopt import grammar  # noqa: E402
 from promptopt.commands.common import quiet_libraries  # noqa: E402
 from promptopt.config import load_study  # noqa: E402
 from promptopt.consistency import Target  # noqa: E402
+from promptopt.errors import InputError  # noqa: E402
 from promptopt.factory import build_generator  # noqa: E402
 from promptopt.grammar.vocabulary import COLORS, FINDINGS, INSTRUMENTS, LANDMARKS, PARIS_TYPES, POLYP_SIZES  # noqa: E402
 from promptopt.judge_scorer import open_judge  # noqa: E402
@@ -134,21 +136,28 @@ def main() -> None:
     real = gi_sim_dataset(args.real_n, cfg.generator.height, args.real_seed, cache_dir())
     backbone = load_backbone(args.backbone)
     results = {name: tstr(folder, real, backbone, closed_world=True) for name, folder in sets.items()}
+    as_prompted = {}  # the sets whose prompts also state absences, read as they are (no closed world)
+    for name, folder in sets.items():
+        try:
+            as_prompted[f"{name} (as prompted)"] = tstr(folder, real, backbone)
+        except InputError:
+            pass
     report = {"opg": str(args.opg), "n": args.n, "filtered_kept": kept, "threshold": args.threshold,
               "real": {"seed": args.real_seed, "n": args.real_n}, "backbone": args.backbone, "sets": results}  # fmt: skip
     print(f"TSTR on GI-sim seed {args.real_seed} ({args.real_n} images, the held-out part), {args.n} synthetic "
           f"images a set ((c) kept {kept}), backbone {args.backbone}")  # fmt: skip
+    results.update(as_prompted)
     common = sorted(set.intersection(*(set(r["attributes"]) for r in results.values())))
     report["common_attributes"] = common
     print(f"macro over each set's own attributes, then over the {len(common)} every set shares ({', '.join(common)})")
-    print(f"{'set':<14} {'recall':>7} {'F1':>7} {'AUROC':>7} {'TRTR F1':>8} {'ratio':>6}  n | {'F1':>6} {'AUROC':>6} "
+    print(f"{'set':<26} {'recall':>7} {'F1':>7} {'AUROC':>7} {'TRTR F1':>8} {'ratio':>6}  n | {'F1':>6} {'AUROC':>6} "
           f"{'TRTR F1':>8} {'ratio':>6}")  # fmt: skip
     for name, r in results.items():
         t, ceiling = r["macro"]["tstr"], r["macro"]["trtr"]
         shared = {side: {k: float(np.mean([r["attributes"][a][side][k] for a in common])) for k in ("f1", "auroc")}
                   for side in ("tstr", "trtr")}  # fmt: skip
         r["macro_common"] = shared
-        print(f"{name:<14} {t['recall']:>7.3f} {t['f1']:>7.3f} {t['auroc']:>7.3f} {ceiling['f1']:>8.3f} "
+        print(f"{name:<26} {t['recall']:>7.3f} {t['f1']:>7.3f} {t['auroc']:>7.3f} {ceiling['f1']:>8.3f} "
               f"{t['f1'] / ceiling['f1']:>6.2f}  {len(r['attributes'])} | {shared['tstr']['f1']:>6.3f} "
               f"{shared['tstr']['auroc']:>6.3f} {shared['trtr']['f1']:>8.3f} "
               f"{shared['tstr']['f1'] / shared['trtr']['f1']:>6.2f}")  # fmt: skip
