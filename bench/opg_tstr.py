@@ -14,9 +14,10 @@ absent), the same rule for all four, because OPG prompts only say what is there 
 negatives; a set whose prompts also state absences (the development prompts) is measured a second time read as
 prompted, `<set> (as prompted)`. The real set is GI-sim seed --real-seed (used nowhere else), challenge layout,
 labelled by its prompts; `promptopt.tstr` holds out a part of it as the test set. Renders live under
-`<opg>/tstr/n<N>-seed<S>/` and resume. Prints per set the macro recall, F1 and AUROC over the attributes both sides could learn (TRTR over the same
-attributes beside it, so the ratio compares like with like) and TSTR/TRTR of the macro F1, then the same over the
-attributes every set shares (the figures to compare across sets), and writes everything as JSON.
+`<opg>/tstr/n<N>-seed<S>/` and resume. Prints per set the macro recall, F1 and AUROC over the attributes both sides
+could learn (TRTR over the same attributes beside it, so the ratio compares like with like) and TSTR/TRTR of the
+macro F1, then the same over the attributes every set shares (the figures to compare across sets), and writes
+everything as JSON.
 """
 
 from __future__ import annotations

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from promptopt.commands.common import check_writable, print_json, targeted
 from promptopt.config import StudyConfig, override
 from promptopt.errors import InputError
+
+if TYPE_CHECKING:
+    from promptopt.opg import PlannedStudy
 
 
 def opg(
@@ -70,7 +73,7 @@ def opg(
     _report(out, done, composed, quiet=as_json)
 
 
-def _run(out: Path, studies: list, configs: list, *, quiet: bool) -> list:
+def _run(out: Path, studies: list[PlannedStudy], configs: list[StudyConfig], *, quiet: bool) -> list[PlannedStudy]:
     import dataclasses
 
     from promptopt.commands.study_run import run_and_export
@@ -90,7 +93,9 @@ def _run(out: Path, studies: list, configs: list, *, quiet: bool) -> list:
     return done
 
 
-def _training_set(out: Path, done: list, cfg: StudyConfig, n: int, threshold: float | None) -> dict:
+def _training_set(
+    out: Path, done: list[PlannedStudy], cfg: StudyConfig, n: int, threshold: float | None
+) -> dict[str, Any]:
     from promptopt.factory import build_generator
     from promptopt.judge_scorer import open_judge
     from promptopt.opg import exported_specs
@@ -103,7 +108,7 @@ def _training_set(out: Path, done: list, cfg: StudyConfig, n: int, threshold: fl
     return compose(out / TRAINING_DIR, targets, exported, n, generator, cfg.generator, judge=judge, threshold=threshold)
 
 
-def _report(out: Path, done: list, composed: dict | None, *, quiet: bool) -> None:
+def _report(out: Path, done: list[PlannedStudy], composed: dict[str, Any] | None, *, quiet: bool) -> None:
     from promptopt.opg import summary_rows, write_submission, write_summary
 
     folders = write_submission(out, done)
