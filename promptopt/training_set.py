@@ -87,15 +87,9 @@ def development_weights(targets: Sequence[Target]) -> list[int]:
     rows = [(grammar.parse(prompt), n) for prompt, n in grammar.challenge_prompts()]
 
     def asks(attrs: dict[str, Any], target: Target) -> bool:
-        if target.category not in grammar.categories(attrs):
-            return False
-        return all(set(_listed(v)) <= set(_listed(attrs.get(k, []))) for k, v in target.attributes.items())
+        return target.category in grammar.categories(attrs) and grammar.holds(target.attributes, attrs)
 
     return [1 + sum(n for attrs, n in rows if asks(attrs, target)) for target in targets]
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def allocate(n: int, weights: Sequence[int]) -> list[int]:

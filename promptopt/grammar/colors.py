@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from collections.abc import Container, Sequence
+
 from promptopt.grammar.vocabulary import COLORS
 
 SHADES = ("pale", "light", "dark", "bright", "deep", "dull", "faint", "vivid")
@@ -57,3 +59,19 @@ def plain_word(word: str) -> bool:
 def is_color_text(value: object) -> bool:
     """A colour value as `parse` writes it: one to `MAX_WORDS` plain lower-case words."""
     return isinstance(value, str) and 0 < len(value.split()) <= MAX_WORDS and all(map(plain_word, value.split()))
+
+
+def read_color(words: Sequence[str], stop: Container[str] | None = None) -> tuple[str, int] | None:
+    """The colour `words` start with and how many words it takes: a known colour or a slip of one, a shade of one,
+    or, given the `stop` words that end an open colour (after "color"), one to `MAX_WORDS` plain words that are
+    not `stop` words (a known colour always counts); None when they start with no colour."""
+    if words and (near := known_color(words[0])) is not None:
+        return near, 1
+    if len(words) > 1 and (shaded := shade(words[0], words[1])) is not None:
+        return shaded, 2
+    n = 0
+    while stop is not None and n < min(len(words), MAX_WORDS) and plain_word(words[n]):
+        if words[n] in stop and not known_color(words[n]):
+            break
+        n += 1
+    return (" ".join(words[:n]), n) if n else None

@@ -30,10 +30,9 @@ from typing import Any, TypeVar
 
 from promptopt.errors import InputError
 from promptopt.grammar.attributes import aggregate
-from promptopt.grammar.colors import MAX_WORDS, known_color, plain_word, shade
+from promptopt.grammar.colors import MAX_WORDS, read_color
 from promptopt.grammar.tokens import normalise, phrase_tokens, tokenise
 from promptopt.grammar.vocabulary import (
-    COLOR_PHRASES,
     DESCRIPTORS,
     GRID_PHRASES,
     HEADS,
@@ -62,7 +61,6 @@ def _table(phrases: dict[str, T] | tuple[str, ...]) -> Table:
 
 
 _HEADS = _table(HEADS)
-_COLORS = _table(COLOR_PHRASES)
 _CELLS = _table(GRID_PHRASES)
 _PARIS = _table(PARIS_PHRASES)
 _SIZES = _table(SIZE_PHRASES)
@@ -341,27 +339,14 @@ class _Parser:
         return value
 
     def _color(self, *, open_: bool) -> str | None:
-        """A colour (`grammar.colors`): known, a slip or a shade of a known one; with `open_` (after "color"),
-        also one to three plain words that are not grammar words."""
-        known = self._match(_COLORS)
-        if known is not None:
-            return known
+        """A colour (`grammar.colors.read_color`); with `open_` (after "color") also plain words."""
         words = [t.text for t in self.tokens[self.pos : self.pos + MAX_WORDS]]
-        if words and (near := known_color(words[0])) is not None:
-            self._advance_to(self.pos + 1)
-            return near
-        if len(words) > 1 and (shaded := shade(words[0], words[1])) is not None:
-            self._advance_to(self.pos + 2)
-            return shaded
-        if open_:
-            n = 0
-            while n < len(words) and plain_word(words[n]) and (words[n] not in _NOT_COLOR or known_color(words[n])):
-                n += 1
-            if n:
-                self._advance_to(self.pos + n)
-                return " ".join(words[:n])
-        self._expect("a colour")
-        return None
+        found = read_color(words, _NOT_COLOR if open_ else None)
+        if found is None:
+            self._expect("a colour")
+            return None
+        self._advance_to(self.pos + found[1])
+        return found[0]
 
     def _color_intro(self) -> bool:
         self._accept("with", "of", "in")

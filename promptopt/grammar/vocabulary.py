@@ -106,7 +106,6 @@ PROCEDURE_PHRASES: dict[str, str] = {
 _PARIS_SYNONYMS = {"ips": "isp", **{f"0-{t}": t for t in PARIS_TYPES}, "0-ips": "isp"}
 PARIS_PHRASES: dict[str, str] = {**{t: t for t in PARIS_TYPES}, **_PARIS_SYNONYMS}
 SIZE_PHRASES: dict[str, str] = {s: s for s in POLYP_SIZES}
-COLOR_PHRASES: dict[str, str] = {c: c for c in COLORS}
 
 _ROWS = {"upper": "upper", "top": "upper", "center": "center", "middle": "center", "lower": "lower", "bottom": "lower"}
 _COLS = {"left": "left", "center": "center", "middle": "center", "right": "right"}
