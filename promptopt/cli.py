@@ -18,20 +18,38 @@ from promptopt.commands.common import cannot_write
 from promptopt.commands.evaluate import EVALUATE_HELP
 from promptopt.errors import InputError
 
+
+def reference(page: str) -> str:
+    """The last line of a command's --help: the docs page that has its reference."""
+    return f"Reference: {page}"
+
+
+# Help is click's plain layout, not typer's rich panels: click rewraps docstring paragraphs to the terminal (at
+# most 80 columns), puts an option's help under a flag too long for the first column instead of truncating it, and
+# shows no placeholder for a flag; rich markup would also eat any [...] in a help string.
+PLAIN_HELP: dict[str, Any] = {"rich_markup_mode": None, "no_args_is_help": True}
+
 app = typer.Typer(
     name="promptopt",
     help="Find prompts whose generated GI endoscopy images reliably show a category, and export them.",
-    no_args_is_help=True,
+    epilog=reference("README.md, which maps the pages under docs/"),
     add_completion=False,
     pretty_exceptions_enable=False,
+    **PLAIN_HELP,
 )
-data_app = typer.Typer(help="Inspect datasets of GI endoscopy images with prompts.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Inspect datasets of GI endoscopy images with prompts.", epilog=reference("docs/gi-sim.md"), **PLAIN_HELP
+)
 app.add_typer(data_app, name="data")
 fit_app = typer.Typer(
-    help="Fit the offline scorers (judge, attribute probe, text–image aligner) on a dataset.", no_args_is_help=True
+    help="Fit the offline scorers on a dataset.\n\nThe judge, the attribute probe and the text–image aligner.",
+    epilog=reference("docs/evaluate.md"),
+    **PLAIN_HELP,
 )
 app.add_typer(fit_app, name="fit")
-evaluate_app = typer.Typer(cls=DefaultGroup, help=EVALUATE_HELP, no_args_is_help=True)
+evaluate_app = typer.Typer(
+    cls=DefaultGroup, help=EVALUATE_HELP, epilog=reference("docs/evaluate.md"), **PLAIN_HELP
+)
 app.add_typer(evaluate_app, name="evaluate")
 
 
@@ -88,24 +106,26 @@ def _register() -> None:
         tstr,
     )
 
-    app.command("search")(guarded(search.search))
-    app.command("export")(guarded(export.export))
-    app.command("opg")(guarded(opg.opg))
-    app.command("parse")(guarded(parse.parse))
-    app.command("classify")(guarded(classify.classify))
-    app.command("render")(guarded(render.render))
+    app.command("search", epilog=reference("docs/search.md"))(guarded(search.search))
+    app.command("export", epilog=reference("docs/search.md"))(guarded(export.export))
+    app.command("opg", epilog=reference("docs/opg.md"))(guarded(opg.opg))
+    app.command("parse", epilog=reference("docs/gi-sim.md"))(guarded(parse.parse))
+    app.command("classify", epilog=reference("docs/evaluate.md"))(guarded(classify.classify))
+    app.command("render", epilog=reference("docs/render.md"))(guarded(render.render))
     from promptopt.commands import train
 
-    app.command("train")(guarded(train.train))
-    data_app.command("stats")(guarded(data_stats.stats))
-    data_app.command("sim")(guarded(data_sim.sim))
-    data_app.command("sim-grid")(guarded(data_sim.sim_grid))
-    data_app.command("merge")(guarded(data_merge.merge))
-    fit_app.command("judge")(guarded(fit_judge.judge))
-    fit_app.command("classifier")(guarded(fit.classifier))
-    fit_app.command("aligner")(guarded(fit.aligner))
-    evaluate_app.command("images", cls=DefaultCommand)(guarded(evaluate.evaluate))
-    evaluate_app.command("tstr")(guarded(tstr.tstr))
+    app.command("train", epilog=reference("docs/train.md"))(guarded(train.train))
+    data_app.command("stats", epilog=reference("docs/gi-sim.md"))(guarded(data_stats.stats))
+    data_app.command("sim", epilog=reference("docs/gi-sim.md"))(guarded(data_sim.sim))
+    data_app.command("sim-grid", epilog=reference("docs/gi-sim.md"))(guarded(data_sim.sim_grid))
+    data_app.command("merge", epilog=reference("docs/render.md"))(guarded(data_merge.merge))
+    fit_app.command("judge", epilog=reference("docs/evaluate.md"))(guarded(fit_judge.judge))
+    fit_app.command("classifier", epilog=reference("docs/evaluate.md"))(guarded(fit.classifier))
+    fit_app.command("aligner", epilog=reference("docs/evaluate.md"))(guarded(fit.aligner))
+    evaluate_app.command("images", cls=DefaultCommand, epilog=reference("docs/evaluate.md"))(
+        guarded(evaluate.evaluate)
+    )
+    evaluate_app.command("tstr", epilog=reference("docs/evaluate.md"))(guarded(tstr.tstr))
 
 
 _register()

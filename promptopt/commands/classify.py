@@ -35,7 +35,9 @@ def classify(
     threshold: float = typer.Option(0.5, "--threshold", help="Without --json: list the outputs at or above this."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per image: {file, probabilities}."),
 ) -> None:
-    """Say, for each image, how likely it shows each attribute a prompt can ask for: presence by grammar name
+    """Say, for each image, how likely it shows each attribute.
+
+    Every attribute a prompt can ask for: presence by grammar name
     (polyp, z-line, tube, text, …, instrument and landmark for "any of") and valued attributes as key=value
     (polyp_count=1, polyp_sizes=>20mm, abnormality_locations=upper-left, procedure=colonoscopy, …)."""
     from promptopt.judge_scorer import open_judge

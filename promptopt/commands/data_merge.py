@@ -11,8 +11,10 @@ def merge(
     shards: list[Path] = typer.Argument(..., help="The shard folders (promptopt render --shard I/N), two or more."),
     out: Path = typer.Option(..., "--out", help="New folder for the merged imagefolder."),
 ) -> None:
-    """Merge the folders of a sharded render into one imagefolder: each image once, metadata.jsonl in the order one
-    unsharded run writes, the render config kept (so promptopt render resumes into it)."""
+    """Merge the folders of a sharded render into one imagefolder.
+
+    Each image once, metadata.jsonl in the order one unsharded run writes, the render config kept (so promptopt
+    render resumes into it)."""
     from promptopt.commands.common import check_writable
     from promptopt.render_merge import merge_renders
 

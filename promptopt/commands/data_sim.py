@@ -19,7 +19,9 @@ def sim(
     image_format: str = typer.Option("jpg", "--format", help="jpg or png."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder."),
 ) -> None:
-    """Write a GI-sim dataset in the challenge layout: procedural endoscopy caricatures with true prompts."""
+    """Write a GI-sim dataset in the challenge layout.
+
+    Procedural endoscopy caricatures, each with challenge prompts that are true of it."""
     from promptopt.sim.writer import write_dataset
 
     start = time.perf_counter()
@@ -36,7 +38,9 @@ def sim_grid(
     size: int = typer.Option(128, "--size", help="Tile width and height in pixels."),
     seed: int = typer.Option(0, "--seed", help="Seed of the tiles."),
 ) -> None:
-    """Write a labelled 4x4 grid of GI-sim images, one per main attribute."""
+    """Write a labelled 4x4 grid of GI-sim images.
+
+    One tile per main attribute."""
     from promptopt.scorers.atomic import write_bytes
     from promptopt.sim.grid import sim_grid as make_grid
     from promptopt.sim.writer import check_args

@@ -54,7 +54,9 @@ def stats(
     prompt_column: Optional[str] = typer.Option(None, help="Prompt column of a CSV (default: detected)."),
     image_column: Optional[str] = typer.Option(None, help="Image column of a CSV (default: detected)."),
 ) -> None:
-    """Count images, prompts and labels of a dataset; warn about categories too small to score."""
+    """Count a dataset's images, prompts and labels.
+
+    Warns about categories too small to score."""
     dataset = load_dataset(directory, skip_bad=skip_bad, prompt_column=prompt_column, image_column=image_column)
     summary = summarise(dataset)
     if json_output:

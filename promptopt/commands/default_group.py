@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from typer import echo
 from typer.core import TyperCommand, TyperGroup
 
 
@@ -43,11 +42,6 @@ class DefaultGroup(TyperGroup):
         return {name: cmd for name, cmd in self.commands.items() if not isinstance(cmd, DefaultCommand)}
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if not args and self.no_args_is_help and not ctx.resilient_parsing:
-            # typer's rich error handler prints nothing for NoArgsIsHelpError (it expects rich help already
-            # printed), and this group's help is plain text: print it here, exit 2 like the other groups.
-            echo(ctx.get_help())
-            ctx.exit(2)
         if args and args[0] not in self.visible() and args[0] not in ctx.help_option_names:
             args = [self.default_command()[0], *args]
         return super().parse_args(ctx, args)
@@ -60,8 +54,10 @@ class DefaultGroup(TyperGroup):
             formatter.write_usage(ctx.command_path, " ".join([name, *cmd.collect_usage_pieces(ctx)]), prefix="       ")
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        """Plain click layout: both usages, the group's text, the default command's options, the subcommands."""
+        """Click's layout: both usages, the group's text, the default command's options, the subcommands, the
+        group's epilog."""
         self.format_usage(ctx, formatter)
         self.format_help_text(ctx, formatter)
         self.default_command()[1].format_options(ctx, formatter)
         self.format_commands(ctx, formatter)
+        self.format_epilog(ctx, formatter)

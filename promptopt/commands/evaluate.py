@@ -9,10 +9,11 @@ import typer
 
 from promptopt.commands.common import print_json
 
-EVALUATE_HELP = """Evaluate generated images against real ones, or (tstr) train on synthetic and test on real.
+EVALUATE_HELP = """Evaluate generated images against real ones.
 
-promptopt evaluate GENERATED --reference REAL computes FID, KID, PRDC, IS, CLIP score, diversity,
-memorisation and prompt–image consistency; a folder named tstr is written ./tstr."""
+promptopt evaluate GENERATED --reference REAL computes FID, KID, PRDC, IS, CLIP score, diversity, memorisation
+and prompt–image consistency; promptopt evaluate tstr SYNTHETIC REAL trains on synthetic images and tests on real
+ones. A folder named tstr is written ./tstr."""
 
 
 GI_SIM_HELD_OUT = (500, 64)  # images, size: the default reference, disjoint from training's GI-sim seed 0

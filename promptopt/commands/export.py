@@ -31,9 +31,11 @@ def export(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the exported prompts as JSON on stdout."),
 ) -> None:
-    """Rank the complete trials, re-score the top-k on validation seeds, write opg_prompts.csv/.json, render
-    the dataset (images + metadata.jsonl), and (with a judge) compare the first prompt with the plain seed
-    prompt on other fresh seeds (export/holdout.json)."""
+    """Export a run's best prompts and their dataset again.
+
+    Rank the complete trials, re-score the top-k on validation seeds, write opg_prompts.csv/.json, render the
+    dataset (images + metadata.jsonl), and (with a judge) compare the first prompt with the plain seed prompt on
+    other fresh seeds (export/holdout.json)."""
     from promptopt.paths import RunPaths
 
     paths = RunPaths(run_dir)

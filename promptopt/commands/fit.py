@@ -67,8 +67,10 @@ def classifier(
     device: str = feature_device_option(),
     as_json: bool = json_option("the metrics"),
 ) -> None:
-    """Fit the multi-label attribute classifier (polyp, instrument, landmarks, text, box artefact …) on frozen
-    image features; unknown labels (attributes an image's prompts never mention) are masked out."""
+    """Fit the multi-label attribute classifier (the probe).
+
+    Polyp, instrument, landmarks, text, box artefact … on frozen image features; unknown labels (attributes an
+    image's prompts never mention) are masked out."""
     from promptopt.fitdata import fit_classifier_on
     from promptopt.scorers.classifier import ProbeConfig
 
@@ -107,8 +109,10 @@ def aligner(
     device: str = feature_device_option(),
     as_json: bool = json_option("the metrics"),
 ) -> None:
-    """Fit the LiT-style aligner: linear projections of frozen image features and frozen all-MiniLM-L6-v2 prompt
-    embeddings into one space (multi-positive symmetric InfoNCE); reports held-out retrieval recall@1/5."""
+    """Fit the LiT-style text–image aligner.
+
+    Linear projections of frozen image features and frozen all-MiniLM-L6-v2 prompt embeddings into one space
+    (multi-positive symmetric InfoNCE); reports held-out retrieval recall@1/5."""
     from promptopt.commands.common import quiet_libraries
     from promptopt.fitdata import fit_aligner_on
     from promptopt.scorers.aligner import AlignerFitConfig

@@ -38,8 +38,10 @@ def judge(
     device: str = typer.Option("cpu", "--device", help="Device of the autoencoder round trip: cpu, cuda, auto."),
     as_json: bool = json_option("the metrics"),
 ) -> None:
-    """Fit the judge: every attribute a prompt can ask for (presence, counts, sizes, Paris types, colours,
-    locations, text, box, procedure), trained on images passed through the generator's autoencoder."""
+    """Fit the judge: every attribute a prompt can ask for.
+
+    Presence, counts, sizes, Paris types, colours, locations, text, box, procedure; trained on images passed
+    through the generator's autoencoder."""
     from promptopt.judge_fit import fit_judge_on, judge_data
     from promptopt.scorers.judge import JudgeConfig
 

@@ -44,8 +44,9 @@ def opg(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
-    """Search every target of a plan (one resumable study each, under <out>/studies/), then write the OPG
-    submission: <out>/submission/<category>/ with prompts.txt (best first), prompts.json (settings, target,
+    """Search every target of a plan and write the OPG submission.
+
+    One resumable study each, under <out>/studies/; then the submission: <out>/submission/<category>/ with prompts.txt (best first), prompts.json (settings, target,
     scores) and model.json (the generator), <out>/summary.csv (per target, the plain seed prompt against the best
     on fresh seeds) and <out>/training-set/ (imagefolder + metadata.jsonl, and classes/<category>/ for
     torchvision). Run the same command again to resume; finished studies are not searched again.

@@ -46,9 +46,10 @@ def parse(
     ),
     json_lines: bool = typer.Option(False, "--json", help="Print one JSON object per prompt (JSON Lines)."),
 ) -> None:
-    """Parse prompts into the attributes they constrain and the categories they target.
+    """Parse prompts with the challenge grammar.
 
-    Exit code 1 when a prompt cannot be parsed (its line carries an "error"); 2 for bad input.
+    Each prompt's attributes (what it constrains) and the categories it targets. Exit code 1 when a prompt
+    cannot be parsed (its line carries an "error"); 2 for bad input.
     """
     from promptopt.prompt_files import read_prompts
 

@@ -97,7 +97,9 @@ def render(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
-    """Render K images per prompt into an imagefolder dataset; run again to resume or to add images."""
+    """Render K images per prompt into an imagefolder dataset.
+
+    Run the same command again to resume, or with a larger -k or more prompts to add images."""
     from promptopt.commands.common import check_writable
     from promptopt.prompt_files import read_prompts, resolve_prompts
     from promptopt.render import RenderJob, check_settings

@@ -52,8 +52,11 @@ def search(
     no_export: bool = typer.Option(False, "--no-export", help="Skip the export at the end."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
-    """Search prompts for a category: mutate, render, score, and tell Optuna; then re-score the best on fresh
-    seeds, export them, and (with a judge) compare the first with the plain seed prompt on other fresh seeds.
+    """Search prompts for a category and export the best.
+
+    Each trial mutates a prompt, renders it, scores the images and tells Optuna; then the best are re-scored on
+    fresh seeds and exported, and (with a judge) the first is compared with the plain seed prompt on other fresh
+    seeds.
 
     The study is stored in <out>/<name>/study.db (or --storage) and resumes when the same command runs again:
     --n-trials is the total number of complete trials wanted, so `-n 3` then `-n 5` adds two trials. The same

@@ -41,7 +41,7 @@ def train(
         None, "--base", help="Model to fine-tune: gi-sim-tiny, tiny-random, a pipeline folder, or a cached hub id."
     ),
     init: Optional[Path] = typer.Option(
-        None, "--init", help="TOML of a \\[model] to train from random init instead of --base."
+        None, "--init", help="TOML of a [model] to train from random init instead of --base."
     ),
     config: Optional[Path] = typer.Option(
         None, "--config", help="Training TOML (e.g. a run's train_config.toml); flags override it."
@@ -90,11 +90,11 @@ def train(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a summary as JSON on stdout."),
 ) -> None:
-    """Train a text-to-image model on captioned images and write it to --out.
+    """Train a text-to-image model on captioned images.
 
-    LoRA methods write pytorch_lora_weights.safetensors (load with pipe.load_lora_weights(out)); full fine-tuning
+    The model goes to --out: LoRA methods write pytorch_lora_weights.safetensors (load with pipe.load_lora_weights(out)); full fine-tuning
     and --init write a whole pipeline (DiffusionPipeline.from_pretrained(out)); --method vae --init writes an
-    AutoencoderKL (AutoencoderKL.from_pretrained(out); use it as \\[model.vae] pretrained = "OUT"). Checkpoints go to
+    AutoencoderKL (AutoencoderKL.from_pretrained(out); use it as [model.vae] pretrained = "OUT"). Checkpoints go to
     out/checkpoints/; --resume latest continues exactly where one left off. Ctrl-C saves a checkpoint after the
     current step and exits with code 130.
     """

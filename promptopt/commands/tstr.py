@@ -36,7 +36,9 @@ def tstr(
     ),
     as_json: bool = json_option("the metrics"),
 ) -> None:
-    """Fit the attribute classifier on SYNTHETIC (TSTR) and on REAL's training part (TRTR), test both on REAL's
+    """Train on synthetic images, test on real ones (TSTR).
+
+    Fit the attribute classifier on SYNTHETIC (TSTR) and on REAL's training part (TRTR), test both on REAL's
     held-out part: per-attribute recall, F1 and AUROC, and their macro averages over the attributes both share."""
     from promptopt.fitdata import load_backbone
     from promptopt.tstr import tstr as run_tstr
