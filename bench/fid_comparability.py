@@ -1,4 +1,4 @@
-"""Why FIDs computed like the 2024 challenge script are not comparable with the standard FID (README section).
+"""Why FIDs computed like the 2024 challenge script are not comparable with the standard FID (docs/evaluate.md).
 
 Usage: .venv/bin/python bench/fid_comparability.py [--n 100] [--size 128]
 

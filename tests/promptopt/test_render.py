@@ -136,7 +136,7 @@ def test_resume_skips_what_is_there_and_repairs_what_a_crash_leaves(generator, t
     kept, again = [r["file_name"] for r in records[:2]], [r["file_name"] for r in records[2:]]
     assert all((_px(tmp_path / name) == first[name]).all() for name in kept)
     # the two re-rendered images came from another batch composition: batched float arithmetic may move a
-    # pixel value by one level (README, Rendering), never more
+    # pixel value by one level (docs/render.md), never more
     assert all(np.abs(_px(tmp_path / name) - first[name]).max() <= 1 for name in again)
     assert not list((tmp_path / "images").glob(".*"))
     # one more prompt: only its images are rendered, the old ones stay
