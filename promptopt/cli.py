@@ -14,7 +14,7 @@ import typer
 
 from promptopt import __version__
 from promptopt.commands.default_group import DefaultCommand, DefaultGroup
-from promptopt.commands.common import cannot_write
+from promptopt.commands.common import cannot_write, remove_empty_created
 from promptopt.commands.evaluate import EVALUATE_HELP
 from promptopt.errors import InputError
 
@@ -59,21 +59,29 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from promptopt.scorers.images import UnreadableImageError
-
         try:
-            return fn(*args, **kwargs)
-        except (InputError, UnreadableImageError) as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
-        except Exception as err:
-            line = cannot_write(err)
-            if line is None:
-                raise
-            typer.echo(f"error: {line}", err=True)
-            raise typer.Exit(2) from None
+            return _one_line_errors(fn, *args, **kwargs)
+        except BaseException:
+            remove_empty_created()  # a failed run leaves no empty <out>/<study>/ behind
+            raise
 
     return wrapper
+
+
+def _one_line_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    from promptopt.scorers.images import UnreadableImageError
+
+    try:
+        return fn(*args, **kwargs)
+    except (InputError, UnreadableImageError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as err:
+        line = cannot_write(err)
+        if line is None:
+            raise
+        typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _version(value: bool) -> None:
@@ -102,6 +110,7 @@ def _register() -> None:
         opg,
         parse,
         render,
+        report,
         search,
         tstr,
     )
@@ -112,6 +121,7 @@ def _register() -> None:
     app.command("parse", epilog=reference("docs/gi-sim.md"))(guarded(parse.parse))
     app.command("classify", epilog=reference("docs/evaluate.md"))(guarded(classify.classify))
     app.command("render", epilog=reference("docs/render.md"))(guarded(render.render))
+    app.command("report", epilog=reference("docs/report.md"))(guarded(report.report))
     from promptopt.commands import train
 
     app.command("train", epilog=reference("docs/train.md"))(guarded(train.train))

@@ -49,6 +49,7 @@ class Dataset:
     layout: str
     items: tuple[Item, ...]
     skipped: tuple[str, ...] = ()
+    generated: bool = False  # every metadata.jsonl record names its generator: promptopt rendered it
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class _Row:
     number: int
     prompt: str
     image: str
+    generated: bool = False
 
 
 @dataclass
@@ -95,7 +97,7 @@ def load_dataset(
     if layout == "challenge":
         folders = folders[::-1]
     items = _assemble(rows, folders, problems, one_row_per_image=layout == "imagefolder")
-    return Dataset(source.parent, layout, items, tuple(problems.found))
+    return Dataset(source.parent, layout, items, tuple(problems.found), all(row.generated for row in rows))
 
 
 def _locate(path: Path) -> tuple[Path, str]:
@@ -193,7 +195,7 @@ def _jsonl_rows(source: Path, problems: _Problems) -> Iterator[_Row]:
         if not isinstance(prompt, str) or not isinstance(image, str) or not prompt.strip() or not image.strip():
             problems.report(number, 'needs a "file_name" and a "prompt" string; add them')
             continue
-        yield _Row(number, prompt.strip(), image.strip())
+        yield _Row(number, prompt.strip(), image.strip(), isinstance(record.get("generator"), dict))
 
 
 def _assemble(
@@ -291,7 +293,8 @@ def _label_values(value: Any) -> list[str]:
 
 def summarise(dataset: Dataset) -> Summary:
     """Count images, prompts, images per label value (e.g. labels["findings"]["polyp"]) and per category;
-    warn about categories with fewer than MIN_IMAGES_PER_CATEGORY images."""
+    warn about categories with fewer than MIN_IMAGES_PER_CATEGORY images, the least a set of real images needs to
+    be scored against (generated sets, such as promptopt's own exports, are what gets scored: no warning)."""
     all_prompts = [p for item in dataset.items for p in item.prompts]
     per_key: dict[str, Counter[str]] = {}
     per_category: Counter[str] = Counter()
@@ -308,7 +311,7 @@ def summarise(dataset: Dataset) -> Summary:
     warnings = tuple(
         f"category {category!r} has {n} image{'' if n == 1 else 's'}; scoring needs at least {MIN_IMAGES_PER_CATEGORY}"
         for category, n in counts.items()
-        if n < MIN_IMAGES_PER_CATEGORY
+        if n < MIN_IMAGES_PER_CATEGORY and not dataset.generated
     )
     return Summary(
         str(dataset.root), dataset.layout, len(dataset.items), len(all_prompts), len(set(all_prompts)),

@@ -54,8 +54,8 @@ def holdout_check(cfg: StudyConfig, best: Candidate, baseline: Candidate, genera
     seeds = holdout_seeds(cfg)
     same = best == baseline
     out: dict[str, Any] = {
-        "images": len(seeds), "seeds": {"first": seeds[0], "last": seeds[-1]}, "best_is_seed_prompt": same
-    }  # fmt: skip
+        "images": len(seeds), "seeds": {"seed_start": seeds[0], "count": len(seeds)}, "best_is_seed_prompt": same
+    }  # fmt: skip (consecutive seeds: seed_start, seed_start + 1, ...)
 
     def judged(candidate: Candidate) -> np.ndarray:
         return judge.target_scores(render_candidate(generator, candidate, seeds))

@@ -19,6 +19,8 @@ def cache_dir() -> Path:
 # the prompt lists, the dataset, the summary and the hold-out check.
 TRIAL_IMAGES = "images"
 TRIAL_SCORES = "scores.json"
+TRIAL_GRID = "grid.png"  # the trial's images in one row, also stored as the trial's Optuna artifact
+ARTIFACTS_DIR = "artifacts"  # optuna.artifacts.FileSystemArtifactStore: optuna-dashboard --artifact-dir
 PROMPTS_CSV = "opg_prompts.csv"
 PROMPTS_JSON = "opg_prompts.json"
 DATASET_DIR = "dataset"
@@ -28,7 +30,7 @@ HOLDOUT_FILE = "holdout.json"
 
 @dataclass(frozen=True)
 class RunPaths:
-    """runs/<study>/: study.db, config.toml, environment.json, trials/<n>/, validation/<n>/, export/."""
+    """runs/<study>/: study.db, config.toml, environment.json, trials/<n>/, validation/<n>/, export/, artifacts/."""
 
     root: Path
 
@@ -59,6 +61,10 @@ class RunPaths:
     @property
     def export(self) -> Path:
         return self.root / "export"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / ARTIFACTS_DIR
 
     def trial(self, number: int) -> Path:
         return self.trials / f"{number:04d}"

@@ -19,7 +19,7 @@ from promptopt.factory import build_mutator
 from promptopt.generators.base import Generator, stable_identity
 from promptopt.interrupt import StopFlag
 from promptopt.mutator import Candidate, PromptMutator
-from promptopt.paths import TRIAL_IMAGES, TRIAL_SCORES, RunPaths
+from promptopt.paths import TRIAL_IMAGES, RunPaths
 from promptopt.provenance import environment
 from promptopt.scorers import atomic
 from promptopt.scorers.base import Scorer
@@ -27,6 +27,7 @@ from promptopt.storage import (
     DEFAULT_GRACE_S, WORKER_ATTR, ask, fail_stale_trials, first_line, heartbeat, masked, open_storage, sqlite_file,
 )  # fmt: skip
 from promptopt.tomlio import changed_paths, differences, dumps, to_dict
+from promptopt.trial_files import upload_grid, write_trial
 
 IDENTITY_ATTR = "search_identity"
 BASELINE_ATTR = "baseline"  # user attr of the queued plain seed prompt trial
@@ -207,23 +208,6 @@ def write_run_files(cfg: StudyConfig, paths: RunPaths) -> None:
     atomic.write_json(paths.environment, environment())
 
 
-def _write_trial(paths: RunPaths, record: TrialRecord, images: Sequence[Any], seeds: Sequence[int], meta: dict[str, Any]) -> None:
-    with atomic.staged_dir(paths.trial(record.number)) as folder:
-        (folder / TRIAL_IMAGES).mkdir()
-        for i, image in enumerate(images):
-            image.save(folder / TRIAL_IMAGES / f"{i:02d}.png")
-        payload = {
-            "trial": record.number,
-            "candidate": asdict(record.candidate),
-            "scores": record.scores,
-            "values": list(record.values),
-            "seeds": list(seeds),
-            "duplicate_of": record.duplicate_of,
-            **meta,
-        }
-        (folder / TRIAL_SCORES).write_text(json.dumps(payload, indent=2) + "\n")
-
-
 def _previous_results(study: Any) -> dict[tuple[str, str, float, int], tuple[int, dict[str, float]]]:
     from optuna.trial import TrialState
 
@@ -305,7 +289,8 @@ def run_search(
                 study.sampler = make_sampler(cfg, trial.number)
                 seen = _previous_results(study)  # other workers' trials too
                 record, images = _evaluate(cfg, paths, trial, generator, scorers, mutator, seeds, seen, result.timing)
-                _write_trial(paths, record, images, seeds, {"generator": generator.identity})
+                write_trial(paths, record, images, seeds, {"generator": generator.identity})
+                upload_grid(paths, trial)
                 study.tell(trial, list(record.values))
         except BaseException:
             study.tell(trial, state=TrialState.FAIL)

@@ -146,8 +146,8 @@ def write_plot(out: Path, rows: Sequence[dict[str, float]]) -> Path:
     return out / PLOT
 
 
-def save_grid(images: Sequence[Any], rows: int, path: Path) -> Path:
-    """A grid with `rows` rows (one per validation prompt), one column per seed."""
+def grid_png(images: Sequence[Any], rows: int) -> bytes:
+    """The PNG of a grid with `rows` rows (e.g. one per validation prompt), one column per seed."""
     from PIL import Image
 
     cols = len(images) // rows
@@ -157,5 +157,10 @@ def save_grid(images: Sequence[Any], rows: int, path: Path) -> Path:
         grid.paste(image, ((i % cols) * width, (i // cols) * height))
     buffer = io.BytesIO()
     grid.save(buffer, format="PNG")
-    write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_grid(images: Sequence[Any], rows: int, path: Path) -> Path:
+    """`grid_png` written to `path`."""
+    write_bytes(path, grid_png(images, rows))
     return path

@@ -57,8 +57,13 @@ def targeted(category: str | None, study: Path | None, text: str) -> StudyConfig
     return override(cfg, "study", target=target.attributes, name=target.slug)
 
 
+_CREATED: list[Path] = []  # folders check_writable made in this process, deepest first
+
+
 def check_writable(folder: Path, fix: str = "choose another with --out") -> None:
-    """Create `folder` and prove a file can be written there."""
+    """Create `folder` and prove a file can be written there. A command that then fails takes away the folders
+    made here that it left empty (`remove_empty_created`, called by the CLI's error handling)."""
+    _CREATED.extend(p for p in (folder, *folder.parents) if not p.exists())
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".write-test-{os.getpid()}"
@@ -66,6 +71,16 @@ def check_writable(folder: Path, fix: str = "choose another with --out") -> None
         probe.unlink()
     except OSError as err:
         raise InputError(f"output folder {folder} is not writable ({err.strerror}): {fix}") from None
+
+
+def remove_empty_created() -> None:
+    """Remove the folders `check_writable` made that are still empty: a failed command leaves no empty run folder."""
+    for folder in _CREATED:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or gone): keep what is there
+            pass
+    _CREATED.clear()
 
 
 WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)

@@ -178,6 +178,7 @@ def _summary(
             "images": exported.n_images,
             "top_prompts": [row["prompt"] for row in exported.rows],
             "validation": _validation_text(cfg, exported.rows[0]),
+            "first_vs_best": _first_vs_best(cfg, study, exported.rows),
             "dataset_realism": exported.dataset_realism,
         },
     }
@@ -191,6 +192,25 @@ def _validation_text(cfg: StudyConfig, row: dict[str, Any]) -> str | None:
     return (
         f"1st prompt (trial {row['trial']}): {name} {row[f'validation_objective_{name}']:.4f} on "
         f"{cfg.export.validation_images} validation seeds, {row[f'objective_{name}']:.4f} on the evaluation seeds"
+    )
+
+
+def _first_vs_best(cfg: StudyConfig, study: Any, rows: list[dict[str, Any]]) -> str | None:
+    """Which trial the first exported prompt comes from and, when it is not the study's best trial (the one the
+    summary line and optuna-dashboard name), why: the export ranks the finalists on fresh validation seeds."""
+    if len(cfg.objectives) != 1:
+        return None
+    first, best = rows[0], study.best_trial
+    text = f"exported 1st prompt: trial {first['trial']}"
+    cand = best.user_attrs.get("candidate", {})
+    if all(cand.get(key) == first[key] for key in ("prompt", "negative_prompt", "guidance_scale", "steps")):
+        return f"{text}, the best trial's prompt"
+    rank = next((row["rank"] for row in rows if row["trial"] == best.number), None)
+    there = f"; trial {best.number} ranked {rank} there" if rank is not None else ""
+    return (
+        f"{text}, not the best trial {best.number} ({cfg.objectives[0].name} {best.value:.4f} on the evaluation seeds): "
+        f"the export ranks the top {cfg.export.top_k} by their scores on {cfg.export.validation_images} fresh "
+        f"validation seeds, so a lucky draw of the evaluation seeds does not decide{there}"
     )
 
 
@@ -211,6 +231,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             console.print(f"  {rank}. {prompt}", soft_wrap=True, highlight=False)
         if ex["validation"]:
             console.print(f"validation: {ex['validation']}", soft_wrap=True, highlight=False)
+        if ex["first_vs_best"]:
+            console.print(ex["first_vs_best"], soft_wrap=True, highlight=False)
     if summary.get("holdout"):
         console.print(_holdout_text(summary["holdout"]), soft_wrap=True, highlight=False)
 

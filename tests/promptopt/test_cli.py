@@ -147,9 +147,11 @@ def test_hub_model_offline_is_a_clear_error(study_toml, tmp_path):
     assert "HF_HUB_OFFLINE=1" in _error_line(result) and "--model DIR" in _error_line(result)
 
 
-def test_missing_local_model_folder(study_toml, tmp_path):
-    result = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(tmp_path), "--model", "./nope/x/y"])
+def test_missing_local_model_folder_leaves_no_empty_folder(study_toml, tmp_path):
+    out = tmp_path / "runs" / "new"
+    result = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "--model", "./nope/x/y"])
     assert result.exit_code == 2 and "does not exist" in _error_line(result)
+    assert list(tmp_path.iterdir()) == [study_toml]  # runs/new/<study>/ made for the run, then taken away
 
 
 def test_unwritable_output_folder(study_toml, tmp_path):
@@ -206,3 +208,15 @@ def test_interrupted_searches_lose_no_complete_trial(study_toml, tmp_path):
     assert sorted(p.name for p in trials.iterdir()) == [f"{n:04d}" for n in after]
     assert all(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in study.trials)
     assert (out / "t" / "export" / "opg_prompts.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p, "is not a study's run folder (no config.toml)"),
+        (lambda p: p / "gone", "does not exist"),
+    ],
+)
+def test_report_of_what_is_not_a_run_is_one_line(tmp_path, make, message):
+    result = runner.invoke(app, ["report", str(make(tmp_path))])
+    assert result.exit_code == 2 and message in _error_line(result)

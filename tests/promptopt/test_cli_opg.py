@@ -61,6 +61,26 @@ def test_opg_writes_the_submission_by_category_and_resumes(plan, tmp_path):
     assert "search " not in again.stderr  # every study was finished: none searched again
     assert "training set: " in again.stdout and "(7 of 7 images;" in again.stdout
 
+    _check_report(out)
+
+
+def _check_report(out) -> None:
+    """`promptopt report` on the opg run: an index linking each study's section on its category's page, and
+    pages with only embedded images (the browser test loads a single study's page)."""
+    import re
+
+    result = runner.invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    index = out / "report" / "index.html"
+    assert result.stdout.strip() == str(index)
+    links = re.findall(r'href="([^"]+)"', index.read_text())
+    for study, category in (("polyp-ip", "polyp"), ("instrument-tube", "instrument"), ("landmark-z-line", "landmark")):
+        assert f"{category}.html#{study}" in links
+        page = (out / "report" / f"{category}.html").read_text()
+        assert f'<h2 id="{study}">' in page and "Exported prompts beside the plain seed prompt" in page
+        sources = re.findall(r'src="([^"]+)"', page)
+        assert len(sources) >= 3 and all(src.startswith("data:image/png;base64,") for src in sources)
+
 
 def test_the_training_set_loads_with_datasets_and_torchvision(plan, tmp_path):
     import datasets

@@ -165,3 +165,20 @@ def test_summary_counts_labels_categories_and_warns_on_small_categories(tmp_path
     assert summary.categories == {"instrument": 1, "landmark": 0, "polyp": 1}
     assert len(summary.warnings) == 3
     assert summary.warnings[1] == f"category 'landmark' has 0 images; scoring needs at least {MIN_IMAGES_PER_CATEGORY}"
+
+
+def test_a_generated_set_is_not_warned_about_its_size(tmp_path: Path) -> None:
+    """promptopt's own exports (records naming their generator) are what gets scored, not a reference: no
+    "scoring needs at least 50" warning; the same listing without the generator still gets them."""
+    from promptopt.dataset import generated_record
+
+    _image(tmp_path / "images" / "a.png", "PNG")
+    record = generated_record(
+        "images/a.png", prompt=POLYP, negative_prompt=None, seed=0, guidance_scale=7.5, steps=2,
+        generator={"model": "tiny-random"},
+    )  # fmt: skip
+    (tmp_path / "metadata.jsonl").write_text(json.dumps(record) + "\n")
+    dataset = load_dataset(tmp_path)
+    assert dataset.generated and summarise(dataset).warnings == ()
+    (tmp_path / "metadata.jsonl").write_text(json.dumps({"file_name": "images/a.png", "prompt": POLYP}) + "\n")
+    assert len(summarise(load_dataset(tmp_path)).warnings) == 3

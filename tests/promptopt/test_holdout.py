@@ -64,7 +64,9 @@ def test_search_reports_both_consistencies_and_writes_them(make_study_dict, refe
     holdout = summary["holdout"]
     keys = {"images", "seeds", "best_is_seed_prompt", "best", "seed_prompt", "paired"}
     assert holdout["images"] == 4 and set(holdout) == keys
-    assert holdout["seeds"]["last"] - holdout["seeds"]["first"] == 3
+    seeds = holdout_seeds(from_dict(_with_judge(make_study_dict, reference, holdout_images=4)))
+    assert holdout["seeds"] == {"seed_start": seeds[0], "count": 4}
+    assert seeds == tuple(range(seeds[0], seeds[0] + 4))
     paired = holdout["paired"]
     difference = holdout["best"]["hit_rate"] - holdout["seed_prompt"]["hit_rate"]
     assert difference == pytest.approx((paired["best_only"] - paired["seed_prompt_only"]) / 4)

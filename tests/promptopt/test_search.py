@@ -203,3 +203,28 @@ def test_the_study_names_its_sampler(small_cfg, name, kind):
 def test_an_unknown_sampler_is_refused(small_cfg):
     with pytest.raises(InputError, match="unknown sampler 'cmaes': choose one of gp, tpe, random"):
         override(small_cfg, "study", sampler="cmaes")
+
+
+def test_the_summary_says_why_the_first_exported_prompt_is_not_the_best_trial(small_cfg):
+    """The export ranks finalists on validation seeds: when its first prompt is not Optuna's best trial, the
+    summary names both and says why; when it is, it says so."""
+    from optuna.distributions import FloatDistribution
+
+    from promptopt.commands.study_run import _first_vs_best
+
+    study = optuna.create_study(direction="maximize")
+    for number, (prompt, value) in enumerate((("a polyp", 0.96), ("one polyp", 0.90))):
+        cand = {"prompt": prompt, "negative_prompt": "", "guidance_scale": 7.5, "steps": 2}
+        trial = optuna.trial.create_trial(
+            params={"x": float(number)}, distributions={"x": FloatDistribution(0, 1)}, value=value,
+            user_attrs={"candidate": cand},
+        )  # fmt: skip
+        study.add_trial(trial)
+    rows = [
+        {"trial": 1, "rank": 1, "prompt": "one polyp", "negative_prompt": "", "guidance_scale": 7.5, "steps": 2},
+        {"trial": 0, "rank": 2, "prompt": "a polyp", "negative_prompt": "", "guidance_scale": 7.5, "steps": 2},
+    ]
+    text = _first_vs_best(small_cfg, study, rows)
+    assert text.startswith("exported 1st prompt: trial 1, not the best trial 0 (quality 0.9600")
+    assert "fresh validation seeds" in text and text.endswith("trial 0 ranked 2 there")
+    assert _first_vs_best(small_cfg, study, rows[::-1]) == "exported 1st prompt: trial 0, the best trial's prompt"
