@@ -10,12 +10,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptopt.config import StudyConfig, load_study, override
 from promptopt.errors import InputError
 from promptopt.grammar import CATEGORY_NAMES
 from promptopt.progress import Progress
+
+if TYPE_CHECKING:
+    from promptopt.consistency import Target
 
 
 def bundled_studies() -> Path:
@@ -53,6 +56,11 @@ def targeted(category: str | None, study: Path | None, text: str) -> StudyConfig
     target = parse_target(text)
     if category is not None and category != target.category:
         raise InputError(f"--category {category} disagrees with --target {text!r}: give one of them")
+    return for_target(target, study)
+
+
+def for_target(target: Target, study: Path | None) -> StudyConfig:
+    """The target's category study (or `study`) with that target, named after it."""
     cfg = load_for(target.category, study)
     return override(cfg, "study", target=target.attributes, name=target.slug)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from promptopt.commands.common import check_writable, print_json, targeted
+from promptopt.commands.common import check_writable, for_target, print_json
 from promptopt.config import StudyConfig, override
 from promptopt.errors import InputError
 
@@ -57,7 +57,7 @@ def opg(
     studies = planned(out, chosen)
     configs = []
     for study in studies:
-        cfg = targeted(None, (chosen.studies or {}).get(study.target.category), study.text)
+        cfg = for_target(study.target, (chosen.studies or {}).get(study.target.category))
         cfg = override(
             cfg, "study", n_trials=chosen.n_trials if n_trials is None else n_trials,
             images_per_trial=chosen.images_per_trial if images_per_trial is None else images_per_trial,
