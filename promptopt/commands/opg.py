@@ -131,6 +131,7 @@ def _report(out: Path, done: list[PlannedStudy], composed: dict[str, Any] | None
                 f"{row['best_hit_rate']:.3f})"
             )
     typer.echo(f"submission: {out / 'submission'} ({', '.join(folders)}); summary: {out / 'summary.csv'}")
+    typer.echo(f"report: promptopt report {out}")
     if composed is not None:
         filtered = (
             f", {composed['dropped']} left out below consistency {composed['threshold']}"

@@ -235,6 +235,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             console.print(ex["first_vs_best"], soft_wrap=True, highlight=False)
     if summary.get("holdout"):
         console.print(_holdout_text(summary["holdout"]), soft_wrap=True, highlight=False)
+    if summary["export"]:
+        console.print(f"report: promptopt report {summary['run_dir']}", soft_wrap=True, highlight=False)
 
 
 def export_only(cfg: StudyConfig, paths: RunPaths, storage: str | None, *, quiet: bool) -> list[dict[str, Any]]:

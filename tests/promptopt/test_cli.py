@@ -220,3 +220,17 @@ def test_interrupted_searches_lose_no_complete_trial(study_toml, tmp_path):
 def test_report_of_what_is_not_a_run_is_one_line(tmp_path, make, message):
     result = runner.invoke(app, ["report", str(make(tmp_path))])
     assert result.exit_code == 2 and message in _error_line(result)
+
+
+def test_report_of_a_study_not_exported_yet(study_toml, tmp_path):
+    """A study searched with --no-export still gets a page, which says what is missing instead of failing; once
+    exported, the search's summary names the report command."""
+    out = tmp_path / "runs"
+    result = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "-n", "2", "--no-export"])
+    assert result.exit_code == 0 and "report: " not in result.stderr
+    result = runner.invoke(app, ["report", str(out / "t"), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text()
+    assert "Not exported yet" in page and "None: the study has no judge" in page and "2 complete trials" in page
+    result = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "-n", "3"])
+    assert result.exit_code == 0 and f"report: promptopt report {out / 't'}" in result.stderr
