@@ -8,6 +8,9 @@ from typing import Optional
 import typer
 
 from promptopt.commands.common import check_writable, print_json
+from promptopt.commands.options import (
+    holdout_images_option, images_per_prompt_option, top_k_option, validation_images_option,
+)
 from promptopt.config import load_study, override
 from promptopt.errors import InputError
 from promptopt.storage import STORAGE_ENV, check_url
@@ -15,16 +18,10 @@ from promptopt.storage import STORAGE_ENV, check_url
 
 def export(
     run_dir: Path = typer.Argument(..., help="A run folder made by `promptopt search` (holds study.db, config.toml)."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", help="Prompts to export (default: the run's config)."),
-    images_per_prompt: Optional[int] = typer.Option(
-        None, "--images-per-prompt", help="Dataset images per prompt; 0 exports the prompt lists only."
-    ),
-    validation_images: Optional[int] = typer.Option(
-        None, "--validation-images", help="Fresh seeds that re-score the top-k before ranking; 0 ranks by trial scores."
-    ),
-    holdout_images: Optional[int] = typer.Option(
-        None, "--holdout-images", help="Fresh seeds comparing the first prompt with the plain seed prompt; 0 skips."
-    ),
+    top_k: Optional[int] = top_k_option(),
+    images_per_prompt: Optional[int] = images_per_prompt_option(),
+    validation_images: Optional[int] = validation_images_option(),
+    holdout_images: Optional[int] = holdout_images_option(),
     storage: Optional[str] = typer.Option(
         None, "--storage", envvar=STORAGE_ENV, show_envvar=True,
         help="Optuna storage URL the run's study is in (default: sqlite:///<run_dir>/study.db).",

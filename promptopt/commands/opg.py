@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from promptopt.commands.common import check_writable, for_target, print_json
+from promptopt.commands.options import (
+    holdout_images_option, images_per_prompt_option, top_k_option, validation_images_option,
+)
 from promptopt.config import StudyConfig, override
 from promptopt.errors import InputError
 
@@ -29,6 +32,10 @@ def opg(
     model: Optional[str] = typer.Option(None, "--model", help="Generator for every study (default: the studies')."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, float32, float16 or bfloat16."),
+    top_k: Optional[int] = top_k_option(),
+    images_per_prompt: Optional[int] = images_per_prompt_option(),
+    validation_images: Optional[int] = validation_images_option(),
+    holdout_images: Optional[int] = holdout_images_option(),
     training_images: int = typer.Option(
         200,
         "--training-images",
@@ -61,6 +68,10 @@ def opg(
         cfg = override(
             cfg, "study", n_trials=chosen.n_trials if n_trials is None else n_trials,
             images_per_trial=chosen.images_per_trial if images_per_trial is None else images_per_trial,
+        )  # fmt: skip
+        cfg = override(
+            cfg, "export", top_k=top_k, images_per_prompt=images_per_prompt, validation_images=validation_images,
+            holdout_images=holdout_images,
         )  # fmt: skip
         configs.append(override(cfg, "generator", model=model, device=device, dtype=dtype))
     if training_images and any(cfg.generator != configs[0].generator for cfg in configs):

@@ -25,3 +25,24 @@ def hidden_option() -> Any:
 
 def json_option(what: str) -> Any:
     return typer.Option(False, "--json", help=f"Print {what} as JSON on stdout.")
+
+
+# The export's budget, on `search`, `export` and `opg` (None: the study's [export] value).
+def top_k_option() -> Any:
+    return typer.Option(None, "--top-k", help="Prompts to export (default: the study's).")
+
+
+def images_per_prompt_option() -> Any:
+    return typer.Option(None, "--images-per-prompt", help="Dataset images per exported prompt; 0: prompt lists only.")
+
+
+def validation_images_option() -> Any:
+    return typer.Option(
+        None, "--validation-images", help="Fresh seeds that re-score the top-k before ranking; 0 ranks by trial scores."
+    )
+
+
+def holdout_images_option() -> Any:
+    return typer.Option(
+        None, "--holdout-images", help="Fresh seeds comparing the first prompt with the plain seed prompt; 0 skips."
+    )

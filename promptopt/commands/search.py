@@ -8,6 +8,9 @@ from typing import Optional
 import typer
 
 from promptopt.commands.common import check_writable, load_for, print_json, targeted
+from promptopt.commands.options import (
+    holdout_images_option, images_per_prompt_option, top_k_option, validation_images_option,
+)
 from promptopt.config import override
 from promptopt.storage import DEFAULT_GRACE_S, STORAGE_ENV, check_url
 
@@ -31,14 +34,10 @@ def search(
     dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, float32, float16 or bfloat16."),
     images_per_trial: Optional[int] = typer.Option(None, "--images-per-trial", help="Evaluation seeds per trial."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Sampler seed; also picks the evaluation seeds."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", help="Prompts to export."),
-    images_per_prompt: Optional[int] = typer.Option(None, "--images-per-prompt", help="Dataset images per prompt."),
-    validation_images: Optional[int] = typer.Option(
-        None, "--validation-images", help="Fresh seeds that re-score the top-k before ranking; 0 ranks by trial scores."
-    ),
-    holdout_images: Optional[int] = typer.Option(
-        None, "--holdout-images", help="Fresh seeds comparing the first prompt with the plain seed prompt; 0 skips."
-    ),
+    top_k: Optional[int] = top_k_option(),
+    images_per_prompt: Optional[int] = images_per_prompt_option(),
+    validation_images: Optional[int] = validation_images_option(),
+    holdout_images: Optional[int] = holdout_images_option(),
     storage: Optional[str] = typer.Option(
         None, "--storage", envvar=STORAGE_ENV, show_envvar=True,
         help="Optuna storage URL shared by the workers of one study, e.g. postgresql://user:password@host/db "

@@ -172,3 +172,14 @@ def test_the_default_plan_covers_the_development_prompts_values():
     assert targets[0] == "polyp:" and "instrument:" in targets and "landmark:" in targets
     assert {"polyp: type ip", "polyp: type is", "polyp: size >20mm", "instrument: biopsy forceps",
             "landmark: the z-line"} <= set(targets)  # fmt: skip
+
+
+def test_the_export_budget_flags_reach_every_study(plan, tmp_path):
+    out = tmp_path / "opg"
+    flags = ["--top-k", "1", "--images-per-prompt", "0", "--validation-images", "0", "--training-images", "0"]
+    result = runner.invoke(app, ["opg", "--plan", str(plan), "--out", str(out), *flags])
+    assert result.exit_code == 0, result.output
+    for category in ("polyp", "instrument", "landmark"):
+        assert len((out / "submission" / category / "prompts.txt").read_text().splitlines()) == 1
+    for study in (out / "studies").iterdir():
+        assert not (study / "export" / "dataset").exists() and not (study / "validation").exists()
