@@ -84,7 +84,9 @@ def _importances(run: Run) -> str:
 
     head = "<h3>Parameter importances</h3>"
     trials = _complete(run)
-    varied = {name for name in {k for t in trials for k in t.params} if len({str(t.params.get(name)) for t in trials}) > 1}
+    varied = {
+        name for name in {k for t in trials for k in t.params} if len({str(t.params.get(name)) for t in trials}) > 1
+    }
     if len(trials) < 3 or not varied:
         return head + "<p>Needs at least 3 complete trials whose parameters differ.</p>"
     values = get_param_importances(
@@ -113,7 +115,7 @@ def _grid(run: Run, trial: int) -> str:
 
 def _scores(scores: dict[str, float], prefix: str) -> str:
     """The judge's per-clause consistency (c_*) and the other scores of one prompt, a line each."""
-    keys = sorted(k[len(prefix):] for k in scores if k.startswith(prefix))
+    keys = sorted(k[len(prefix) :] for k in scores if k.startswith(prefix))
     return "<br>".join(f"{esc(k)}: {number(scores[prefix + k], 3)}" for k in keys)
 
 
@@ -143,7 +145,9 @@ def _prompts(run: Run) -> str:
         value = number(row[f"objective_{name}"]) + (
             f" / {number(row[f'validation_objective_{name}'])}" if validated else ""
         )
-        body.append([ranks, str(row["trial"]), _prompt_cell(row) + _grid(run, row["trial"]), value, _scores(row, prefix)])
+        body.append(
+            [ranks, str(row["trial"]), _prompt_cell(row) + _grid(run, row["trial"]), value, _scores(row, prefix)]
+        )
     baseline = next((t for t in _complete(run) if t.user_attrs.get(BASELINE_ATTR)), None)
     if baseline is not None:
         cand = baseline.user_attrs["candidate"]
@@ -183,7 +187,11 @@ def _holdout(run: Run) -> str:
         f"{number(paired['consistency_gain'], 3)}; seeds only the first prompt hits: {paired['best_only']}, only the "
         f"plain one: {paired['seed_prompt_only']}."
     )
-    return head + table(["", "target consistency", "hit rate"], rows, [False, True, True]) + f'<p class="note">{esc(note)}</p>'
+    return (
+        head
+        + table(["", "target consistency", "hit rate"], rows, [False, True, True])
+        + f'<p class="note">{esc(note)}</p>'
+    )
 
 
 def _set_metrics(run: Run) -> str:
@@ -201,14 +209,17 @@ def _set_metrics(run: Run) -> str:
 
 def _provenance(run: Run) -> str:
     generator = run.study.user_attrs.get(GENERATOR_ATTR, {})
-    environment = json.loads(run.paths.environment.read_text(encoding="utf-8")) if run.paths.environment.is_file() else {}
+    environment = (
+        json.loads(run.paths.environment.read_text(encoding="utf-8")) if run.paths.environment.is_file() else {}
+    )
     versions = {"python": environment.get("python", "?"), **environment.get("packages", {})}
     config = run.paths.config.read_text(encoding="utf-8")
     return (
         "<h3>Provenance</h3>"
         + table(["generator", ""], [[esc(k), esc(v)] for k, v in generator.items()])
         + table(["package", "version"], [[esc(k), esc(v)] for k, v in versions.items()])
-        + f"<details><summary>resolved config ({esc(run.paths.config.name)})</summary><pre>{esc(config)}</pre></details>"
+        + f"<details><summary>resolved config ({esc(run.paths.config.name)})</summary>"
+        + f"<pre>{esc(config)}</pre></details>"
     )
 
 
@@ -233,26 +244,32 @@ def write_study_report(folder: Path, out: Path, storage: str | None = None) -> P
     return out
 
 
+def _index(folder: Path, runs: list[Run]) -> str:
+    """The opg run's targets by category, each linked to its section, with its hold-out check (summary.json)."""
+    file = folder / "summary.json"
+    summary = {row["study"]: row for row in json.loads(file.read_text(encoding="utf-8"))} if file.is_file() else {}
+    rows = []
+    for run in runs:
+        name, category = run.cfg.study.name, run.cfg.study.category
+        s = summary.get(name, {})
+        figures = [number(s.get(key), 3) for key in ("seed_consistency", "best_consistency", "gain", "wilcoxon_p")]
+        rows.append([esc(category), f'<a href="{esc(category)}.html#{esc(name)}">{esc(name)}</a>', *figures])
+    header = ["category", "study", "plain seed prompt", "first exported", "mean gain", "Wilcoxon p"]
+    note = "Target consistency of each study's plain seed prompt and first exported prompt on its hold-out seeds."
+    return table(header, rows, [False, False, True, True, True, True]) + f'<p class="note">{esc(note)}</p>'
+
+
 def write_opg_report(folder: Path, out: Path) -> Path:
     """An opg run: out/index.html (the summary table by category, linked to the studies) and out/<category>.html."""
     slugs = json.loads((folder / PLAN_FILE).read_text(encoding="utf-8"))["targets"]
-    runs = [open_run(folder / STUDIES_DIR / slug) for slug in slugs if (folder / STUDIES_DIR / slug / "config.toml").is_file()]
-    if not runs:
+    found = [folder / STUDIES_DIR / slug for slug in slugs if RunPaths(folder / STUDIES_DIR / slug).config.is_file()]
+    if not found:
         raise InputError(f"{folder} is an opg run with no study yet: run promptopt opg first")
+    runs = [open_run(study) for study in found]
     categories = sorted({run.cfg.study.category for run in runs})
     nav = [("index.html", "index"), *((f"{c}.html", c) for c in categories)]
-    summary = {row["study"]: row for row in json.loads((folder / "summary.json").read_text())} if (folder / "summary.json").is_file() else {}
-    rows = []
-    for run in runs:
-        s = summary.get(run.cfg.study.name, {})
-        link = f'<a href="{esc(run.cfg.study.category)}.html#{esc(run.cfg.study.name)}">{esc(run.cfg.study.name)}</a>'
-        rows.append([esc(run.cfg.study.category), link, number(s.get("seed_consistency"), 3), number(s.get("best_consistency"), 3),
-                     number(s.get("gain"), 3), number(s.get("wilcoxon_p"), 3)])  # fmt: skip
-    index = table(["category", "study", "seed prompt", "first exported", "gain", "Wilcoxon p"], rows,
-                  [False, False, True, True, True, True])  # fmt: skip
-    note = '<p class="note">Target consistency on each study\'s hold-out seeds (summary.csv).</p>'
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "index.html", page("promptopt report: OPG run", index + note, nav))
+    write_text(out / "index.html", page("promptopt report: OPG run", _index(folder, runs), nav))
     for category in categories:
         body = "".join(study_section(run) for run in runs if run.cfg.study.category == category)
         write_text(out / f"{category}.html", page(f"promptopt report: {category}", body, nav))

@@ -16,7 +16,8 @@ th, td { border: 1px solid #ddd; padding: .25em .5em; text-align: left; vertical
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img.grid { image-rendering: pixelated; max-width: 100%; display: block; margin: .3em 0; }
 img.plot { max-width: 100%; } p.note { color: #555; font-size: 90%; max-width: 60em; }
-.prompt { font-family: ui-monospace, monospace; font-size: 90%; } pre { background: #f8f8f8; padding: .5em; overflow: auto; }
+.prompt { font-family: ui-monospace, monospace; font-size: 90%; }
+pre { background: #f8f8f8; padding: .5em; overflow: auto; }
 nav a { margin-right: 1em; }
 """
 

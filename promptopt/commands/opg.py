@@ -53,8 +53,9 @@ def opg(
 ) -> None:
     """Search every target of a plan and write the OPG submission.
 
-    One resumable study each, under <out>/studies/; then the submission: <out>/submission/<category>/ with prompts.txt (best first), prompts.json (settings, target,
-    scores) and model.json (the generator), <out>/summary.csv (per target, the plain seed prompt against the best
+    One resumable study each, under <out>/studies/; then the submission:
+    <out>/submission/<category>/ with prompts.txt (best first), prompts.json (settings, target, scores) and
+    model.json (the generator), <out>/summary.csv (per target, the plain seed prompt against the best
     on fresh seeds) and <out>/training-set/ (imagefolder + metadata.jsonl, and classes/<category>/ for
     torchvision). Run the same command again to resume; finished studies are not searched again.
     """
@@ -136,10 +137,9 @@ def _report(out: Path, done: list[PlannedStudy], composed: dict[str, Any] | None
             typer.echo(f"{row['study']}: the plain seed prompt stays first ({row['seed_consistency']:.3f})")
         else:
             typer.echo(
-                f"{row['study']}: plain seed prompt {row['seed_consistency']:.3f} → best {row['best_consistency']:.3f}"
-                f" (mean per-seed gain {row['gain']:+.4f}, Wilcoxon p = {row['wilcoxon_p']:.3g}; hit rate "
-                f"{row['seed_hit_rate']:.3f} → "
-                f"{row['best_hit_rate']:.3f})"
+                f"{row['study']}: plain seed prompt {row['seed_consistency']:.3f} → best "
+                f"{row['best_consistency']:.3f} (mean per-seed gain {row['gain']:+.4f}, Wilcoxon p = "
+                f"{row['wilcoxon_p']:.3g}; hit rate {row['seed_hit_rate']:.3f} → {row['best_hit_rate']:.3f})"
             )
     typer.echo(f"submission: {out / 'submission'} ({', '.join(folders)}); summary: {out / 'summary.csv'}")
     typer.echo(f"report: promptopt report {out}")

@@ -13,18 +13,24 @@ from promptopt.storage import STORAGE_ENV, check_url
 def report(
     run_dir: Path = typer.Argument(..., help="A study's run folder (runs/<study>) or an opg run's --out folder."),
     out: Optional[Path] = typer.Option(
-        None, "--out", help="HTML file to write (default: RUN_DIR/report.html); for an opg run, a folder "
+        None,
+        "--out",
+        help="HTML file to write (default: RUN_DIR/report.html); for an opg run, a folder "
         "(default: RUN_DIR/report/) for index.html and a page per category.",
     ),  # fmt: skip
     storage: Optional[str] = typer.Option(
-        None, "--storage", envvar=STORAGE_ENV, show_envvar=True,
+        None,
+        "--storage",
+        envvar=STORAGE_ENV,
+        show_envvar=True,
         help="Optuna storage URL the study is in (default: sqlite:///<run_dir>/study.db).",
     ),  # fmt: skip
 ) -> None:
     """Write an HTML report of a search.
 
-    Provenance, the optimisation history, parameter importances, the exported prompts beside the plain seed prompt with their images on the same seeds, the hold-out check and
-    the exported set's metrics.
+    Provenance, the optimisation history, parameter importances, the exported
+    prompts beside the plain seed prompt with their images on the same seeds,
+    the hold-out check and the exported set's metrics.
 
     Images and plots are embedded: the file opens from disk, with no server and no network."""
     from promptopt.commands.common import check_writable

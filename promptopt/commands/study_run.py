@@ -208,7 +208,8 @@ def _first_vs_best(cfg: StudyConfig, study: Any, rows: list[dict[str, Any]]) -> 
     rank = next((row["rank"] for row in rows if row["trial"] == best.number), None)
     there = f"; trial {best.number} ranked {rank} there" if rank is not None else ""
     return (
-        f"{text}, not the best trial {best.number} ({cfg.objectives[0].name} {best.value:.4f} on the evaluation seeds): "
+        f"{text}, not the best trial {best.number} ({cfg.objectives[0].name} {best.value:.4f} on the evaluation "
+        "seeds): "
         f"the export ranks the top {cfg.export.top_k} by their scores on {cfg.export.validation_images} fresh "
         f"validation seeds, so a lucky draw of the evaluation seeds does not decide{there}"
     )

@@ -57,7 +57,12 @@ class DevTools:
 
     def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
         self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params, **({"sessionId": session} if session else {})}
+        message = {
+            "id": self._next_id,
+            "method": method,
+            "params": params,
+            **({"sessionId": session} if session else {}),
+        }
         os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
         while True:
             reply = self._receive()
@@ -123,8 +128,12 @@ def test_the_report_loads_in_chromium_with_every_resource(make_study_dict, refer
     finally:
         browser.close()
     failed = [e for e in browser.events if e.get("method") in ("Network.loadingFailed", "Runtime.exceptionThrown")]
-    errors = [e for e in browser.events if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"]
-    requested = {e["params"]["request"]["url"][:5] for e in browser.events if e.get("method") == "Network.requestWillBeSent"}
+    errors = [
+        e for e in browser.events if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
+    ]
+    requested = {
+        e["params"]["request"]["url"][:5] for e in browser.events if e.get("method") == "Network.requestWillBeSent"
+    }
     assert failed == [] and errors == []
     assert requested <= {"file:", "data:"}  # nothing from the network
     assert len(images) == 5 and all(images)  # history, importances, 2 exported grids and the seed prompt's
