@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,6 +25,7 @@ from promptopt.cli import app
 CHROMIUM = os.environ.get("PROMPTOPT_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--remote-debugging-pipe")  # fmt: skip
+TIMEOUT_S = 60  # for any one message: a page that never loads fails the test instead of hanging CI
 runner = CliRunner()
 
 
@@ -48,6 +50,8 @@ class DevTools:
 
     def _receive(self) -> dict[str, Any]:
         while b"\0" not in self._buffer:
+            if not select.select([self._from_chrome], [], [], TIMEOUT_S)[0]:
+                raise TimeoutError(f"Chromium sent nothing for {TIMEOUT_S} s")
             chunk = os.read(self._from_chrome, 1 << 16)
             if not chunk:
                 raise RuntimeError("Chromium closed the DevTools pipe")
