@@ -16,7 +16,7 @@ from promptopt.errors import InputError
 from promptopt.generators.training.outputs import grid_png
 from promptopt.opg import PLAN_FILE, STUDIES_DIR
 from promptopt.paths import HOLDOUT_FILE, PROMPTS_JSON, SUMMARY_FILE, TRIAL_GRID, TRIAL_IMAGES, RunPaths
-from promptopt.report_html import esc, number, page, png, table
+from promptopt.report_html import esc, fixed, number, page, png, table
 from promptopt.report_plots import History, history_png, importances_png
 from promptopt.scorers.atomic import write_text
 from promptopt.search import BASELINE_ATTR, GENERATOR_ATTR
@@ -252,10 +252,17 @@ def _index(folder: Path, runs: list[Run]) -> str:
     for run in runs:
         name, category = run.cfg.study.name, run.cfg.study.category
         s = summary.get(name, {})
-        figures = [number(s.get(key), 3) for key in ("seed_consistency", "best_consistency", "gain", "wilcoxon_p")]
+        figures = [fixed(s.get("seed_consistency")), fixed(s.get("best_consistency"))]
+        if s.get("best_is_seed_prompt"):
+            figures += ["same prompt", ""]
+        else:
+            figures += [fixed(s.get("gain"), 4), number(s.get("wilcoxon_p"), 3)]
         rows.append([esc(category), f'<a href="{esc(category)}.html#{esc(name)}">{esc(name)}</a>', *figures])
     header = ["category", "study", "plain seed prompt", "first exported", "mean gain", "Wilcoxon p"]
-    note = "Target consistency of each study's plain seed prompt and first exported prompt on its hold-out seeds."
+    note = (
+        "Target consistency of each study's plain seed prompt and first exported prompt on its hold-out seeds, the "
+        "mean per-seed gain and its Wilcoxon signed-rank p. Same prompt: the plain seed prompt stayed first."
+    )
     return table(header, rows, [False, False, True, True, True, True]) + f'<p class="note">{esc(note)}</p>'
 
 

@@ -35,6 +35,11 @@ def number(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if abs(value) < 1e-3 and value else f"{value:.{digits}f}".rstrip("0").rstrip(".")
 
 
+def fixed(value: Any, digits: int = 3) -> str:
+    """A cell's text for a number in a column of like numbers, always `digits` decimals (or an empty cell)."""
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+
+
 def png(data: bytes, alt: str, css: str) -> str:
     """An <img> whose PNG is embedded in the page."""
     encoded = base64.b64encode(data).decode("ascii")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promptopt.report_html import esc, number, page
+from promptopt.report_html import esc, fixed, number, page
 from promptopt.report_plots import History, history_png
 
 
@@ -19,6 +19,7 @@ def test_the_history_plot_is_a_png_even_without_the_baseline_trial():
 
 def test_numbers_and_text_in_cells():
     assert [number(x, 3) for x in (0.78512, 1.0, 8.86e-07, None, "", 200.0)] == ["0.785", "1", "8.86e-07", "", "", "200"]
+    assert [fixed(x) for x in (0.89, 1, None, True)] == ["0.890", "1.000", "", ""]
     assert esc('<script>"x"</script>') == "&lt;script&gt;&quot;x&quot;&lt;/script&gt;"
     html = page("a <b>", "<p>x</p>", nav=[("polyp.html", "polyp")], heading="h")
     assert "<title>a &lt;b&gt;</title>" in html and '<a href="polyp.html">polyp</a>' in html and "<h1>h</h1>" in html
