@@ -139,17 +139,19 @@ def _prompts(run: Run) -> str:
     eval_rank = {r["trial"]: i for i, r in enumerate(by_eval, start=1)}
     validated = f"validation_objective_{name}" in rows[0]
     prefix = "validation_score_" if validated else "score_"
+    baseline = next((t for t in _complete(run) if t.user_attrs.get(BASELINE_ATTR)), None)
     body = []
     for row in rows:
         ranks = f"{row['rank']} (evaluation seeds: {eval_rank[row['trial']]})" if validated else str(row["rank"])
+        if baseline is not None and row["trial"] == baseline.number:
+            ranks += "; the plain seed prompt"
         value = number(row[f"objective_{name}"]) + (
             f" / {number(row[f'validation_objective_{name}'])}" if validated else ""
         )
         body.append(
             [ranks, str(row["trial"]), _prompt_cell(row) + _grid(run, row["trial"]), value, _scores(row, prefix)]
         )
-    baseline = next((t for t in _complete(run) if t.user_attrs.get(BASELINE_ATTR)), None)
-    if baseline is not None:
+    if baseline is not None and baseline.number not in {row["trial"] for row in rows}:
         cand = baseline.user_attrs["candidate"]
         scores = {f"score_{k}": v for k, v in baseline.user_attrs["scores"].items()}
         body.append([
@@ -171,7 +173,7 @@ def _holdout(run: Run) -> str:
     h = run.read_json(HOLDOUT_FILE)
     if h is None:
         return head + "<p>None: the study has no judge, or <code>holdout_images = 0</code>.</p>"
-    start = h["seeds"].get("seed_start", h["seeds"].get("first"))  # ("first": holdout.json before 0.1.1)
+    start = h["seeds"].get("seed_start", h["seeds"].get("first"))  # older runs wrote {"first", "last"}
     seeds = f"{h['images']} fresh seeds from {start}"
     if h["best_is_seed_prompt"]:
         return head + f"<p>The first exported prompt is the plain seed prompt itself: nothing to compare ({seeds}).</p>"
@@ -184,7 +186,7 @@ def _holdout(run: Run) -> str:
     ]  # fmt: skip
     note = (
         f"Both prompts rendered on the same {seeds}, judged for the target. Mean per-seed gain "
-        f"{number(paired['consistency_gain'], 3)}; seeds only the first prompt hits: {paired['best_only']}, only the "
+        f"{number(paired.get('consistency_gain'), 3)}; seeds only the first prompt hits: {paired['best_only']}, only the "
         f"plain one: {paired['seed_prompt_only']}."
     )
     return (

@@ -140,7 +140,7 @@ def test_the_report_loads_in_chromium_with_every_resource(make_study_dict, refer
     }
     assert failed == [] and errors == []
     assert requested <= {"file:", "data:"}  # nothing from the network
-    assert len(images) == 5 and all(images)  # history, importances, 2 exported grids and the seed prompt's
+    assert len(images) in (4, 5) and all(images)  # history, importances, 2 exported grids (+ the seed prompt's)
     folder = Path(os.environ.get("PROMPTOPT_SCREENSHOT_DIR") or tmp_path)
     (folder / "report.png").write_bytes(base64.b64decode(shot["data"]))
     assert (folder / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
