@@ -16,8 +16,8 @@ prompted, `<set> (as prompted)`. The real set is GI-sim seed --real-seed (used n
 labelled by its prompts; `promptopt.tstr` holds out a part of it as the test set. Renders live under
 `<opg>/tstr/n<N>-seed<S>/` and resume. Prints per set the macro recall, F1 and AUROC over the attributes both sides
 could learn (TRTR over the same attributes beside it, so the ratio compares like with like) and TSTR/TRTR of the
-macro F1, then the same over the attributes every set shares (the figures to compare across sets), and writes
-everything as JSON.
+macro F1, then the same over the attributes the four sets (a) to (d) share (the figures to compare across sets),
+and writes everything as JSON.
 """
 
 from __future__ import annotations
@@ -147,21 +147,23 @@ def main() -> None:
               "real": {"seed": args.real_seed, "n": args.real_n}, "backbone": args.backbone, "sets": results}  # fmt: skip
     print(f"TSTR on GI-sim seed {args.real_seed} ({args.real_n} images, the held-out part), {args.n} synthetic "
           f"images a set ((c) kept {kept}), backbone {args.backbone}")  # fmt: skip
+    common = sorted(set.intersection(*(set(r["attributes"]) for r in results.values())))  # of (a) to (d)
     results.update(as_prompted)
-    common = sorted(set.intersection(*(set(r["attributes"]) for r in results.values())))
     report["common_attributes"] = common
-    print(f"macro over each set's own attributes, then over the {len(common)} every set shares ({', '.join(common)})")
+    print(f"macro over each set's own attributes, then over the {len(common)} the four sets share "
+          f"({', '.join(common)}; an 'as prompted' row: those of them it has, m)")  # fmt: skip
     print(f"{'set':<26} {'recall':>7} {'F1':>7} {'AUROC':>7} {'TRTR F1':>8} {'ratio':>6}  n | {'F1':>6} {'AUROC':>6} "
-          f"{'TRTR F1':>8} {'ratio':>6}")  # fmt: skip
+          f"{'TRTR F1':>8} {'ratio':>6}  m")  # fmt: skip
     for name, r in results.items():
         t, ceiling = r["macro"]["tstr"], r["macro"]["trtr"]
-        shared = {side: {k: float(np.mean([r["attributes"][a][side][k] for a in common])) for k in ("f1", "auroc")}
-                  for side in ("tstr", "trtr")}  # fmt: skip
-        r["macro_common"] = shared
+        mine = [a for a in common if a in r["attributes"]]
+        shared = {side: {k: float(np.mean([r["attributes"][a][side][k] for a in mine])) if mine else float("nan")
+                         for k in ("f1", "auroc")} for side in ("tstr", "trtr")}  # fmt: skip
+        r["macro_common"] = {**shared, "attributes": mine}
         print(f"{name:<26} {t['recall']:>7.3f} {t['f1']:>7.3f} {t['auroc']:>7.3f} {ceiling['f1']:>8.3f} "
               f"{t['f1'] / ceiling['f1']:>6.2f}  {len(r['attributes'])} | {shared['tstr']['f1']:>6.3f} "
               f"{shared['tstr']['auroc']:>6.3f} {shared['trtr']['f1']:>8.3f} "
-              f"{shared['tstr']['f1'] / shared['trtr']['f1']:>6.2f}")  # fmt: skip
+              f"{shared['tstr']['f1'] / shared['trtr']['f1']:>6.2f}  {len(mine)}")  # fmt: skip
     report["seconds"] = round(time.perf_counter() - start, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
