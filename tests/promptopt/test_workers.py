@@ -89,6 +89,24 @@ def test_four_workers_on_one_postgres_study(study_name, tmp_path):
     complete = check_study(study, tmp_path / "runs" / name, 12, summaries)
     assert len({t.user_attrs["worker"] for t in complete}) > 1
     assert all(t.user_attrs.get("over_cap") for t in study.get_trials(states=(TrialState.FAIL,)))
+    _check_report_and_artifacts(study, tmp_path / "runs" / name, complete)
+
+
+def _check_report_and_artifacts(study, run, complete) -> None:
+    """Workers sharing one --out store every trial's grid in its artifacts/, and the report reads the study from
+    the storage it names (the run folder has no study.db)."""
+    from optuna.artifacts import get_all_artifact_meta
+    from typer.testing import CliRunner
+
+    from promptopt.cli import app
+
+    assert all(len(get_all_artifact_meta(t, storage=study._storage)) == 1 for t in complete)
+    runner = CliRunner()
+    refused = runner.invoke(app, ["report", str(run)])
+    assert refused.exit_code == 2 and "has no study.db: give the study's --storage URL" in refused.output
+    result = runner.invoke(app, ["report", str(run), "--storage", POSTGRES])
+    assert result.exit_code == 0, result.output
+    assert f"{len(complete)} complete trials" in (run / "report.html").read_text()
 
 
 @needs_postgres
