@@ -40,7 +40,7 @@ from promptopt.errors import InputError  # noqa: E402
 from promptopt.factory import build_generator  # noqa: E402
 from promptopt.grammar.vocabulary import COLORS, FINDINGS, INSTRUMENTS, LANDMARKS, PARIS_TYPES, POLYP_SIZES  # noqa: E402
 from promptopt.judge_scorer import open_judge  # noqa: E402
-from promptopt.opg import STUDIES_DIR, PlannedStudy, exported_specs  # noqa: E402
+from promptopt.opg import STUDIES_DIR, PlannedStudy, exported_specs, recorded_targets  # noqa: E402
 from promptopt.paths import RunPaths, cache_dir  # noqa: E402
 from promptopt.prompt_files import PromptSpec  # noqa: E402
 from promptopt.render import RenderJob, render_folder  # noqa: E402
@@ -69,8 +69,11 @@ def parse_args() -> argparse.Namespace:
 
 def opg_studies(run: Path) -> list[tuple[PlannedStudy, object]]:
     """Each study of the opg run with its config (targets read back from the studies' config.toml)."""
+    slugs = recorded_targets(run)
+    if slugs is None:
+        raise SystemExit(f"{run} holds no promptopt opg run (no plan.json)")
     found = []
-    for slug in json.loads((run / "plan.json").read_text())["targets"]:
+    for slug in slugs:
         paths = RunPaths(run / STUDIES_DIR / slug)
         cfg = load_study(paths.config)
         found.append((PlannedStudy(slug, Target(cfg.study.category, cfg.study.target), paths), cfg))

@@ -37,6 +37,7 @@ from promptopt.scorers.atomic import write_json, write_text
 from promptopt.search import GENERATOR_ATTR
 
 PLAN_FILE = "plan.json"
+SUMMARY_CSV, SUMMARY_JSON = "summary.csv", "summary.json"  # per target, the hold-out check (`summary_rows`)
 STUDIES_DIR = "studies"
 SUBMISSION_DIR = "submission"
 # the attributes a category's default targets vary, each value the development prompts use
@@ -112,12 +113,17 @@ def load_plan(path: Path | None) -> Plan:
     )  # fmt: skip
 
 
+def recorded_targets(out: Path) -> list[str] | None:
+    """The target slugs of the plan whose run `out` holds, in plan order (None: `out` holds no opg run)."""
+    record = out / PLAN_FILE
+    return json.loads(record.read_text(encoding="utf-8")).get("targets") if record.is_file() else None
+
+
 def claim_folder(out: Path, targets: list[Target]) -> None:
     """Record the plan's targets in `out`, or refuse a folder that holds another plan's run."""
-    record = out / PLAN_FILE
     slugs = [t.slug for t in targets]
-    if record.is_file():
-        held = json.loads(record.read_text(encoding="utf-8")).get("targets")
+    if (out / PLAN_FILE).is_file():
+        held = recorded_targets(out)
         if held != slugs:
             raise InputError(
                 f"{out} holds another plan's run ({len(held or [])} targets, first {(held or ['none'])[0]!r}): "
@@ -125,7 +131,7 @@ def claim_folder(out: Path, targets: list[Target]) -> None:
             )
         return
     out.mkdir(parents=True, exist_ok=True)
-    write_json(record, {"targets": slugs})
+    write_json(out / PLAN_FILE, {"targets": slugs})
 
 
 @dataclass(frozen=True)
@@ -231,5 +237,5 @@ def write_summary(out: Path, rows: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: row.get(k, "") for k in SUMMARY_COLUMNS} for row in rows)
-    write_text(out / "summary.csv", buffer.getvalue())
-    write_json(out / "summary.json", rows)
+    write_text(out / SUMMARY_CSV, buffer.getvalue())
+    write_json(out / SUMMARY_JSON, rows)

@@ -14,7 +14,7 @@ from typing import Any
 from promptopt.config import StudyConfig, load_study
 from promptopt.errors import InputError
 from promptopt.generators.training.outputs import grid_png
-from promptopt.opg import PLAN_FILE, STUDIES_DIR
+from promptopt.opg import STUDIES_DIR, SUMMARY_JSON, recorded_targets
 from promptopt.paths import HOLDOUT_FILE, PROMPTS_JSON, SUMMARY_FILE, TRIAL_GRID, TRIAL_IMAGES, RunPaths
 from promptopt.report_html import esc, fixed, number, page, png, table
 from promptopt.report_plots import History, history_png, importances_png
@@ -30,11 +30,17 @@ RANK_NOTE = (
 
 @dataclass(frozen=True)
 class Run:
-    """A study's run folder with its resolved config and its Optuna study."""
+    """A study's run folder with its resolved config, its Optuna study and the study's complete trials (read once)."""
 
     paths: RunPaths
     cfg: StudyConfig
     study: Any
+    complete: tuple[Any, ...]
+
+    @property
+    def baseline(self) -> Any:
+        """The complete trial of the plain seed prompt (None when none completed)."""
+        return next((t for t in self.complete if t.user_attrs.get(BASELINE_ATTR)), None)
 
     def read_json(self, name: str) -> Any:
         file = self.paths.export / name
@@ -44,6 +50,7 @@ class Run:
 def open_run(folder: Path, storage: str | None = None) -> Run:
     """The run in `folder` (runs/<study>/); its study from `storage`, else the folder's study.db."""
     import optuna
+    from optuna.trial import TrialState
 
     paths = RunPaths(folder)
     if not paths.config.is_file():
@@ -56,24 +63,17 @@ def open_run(folder: Path, storage: str | None = None) -> Run:
         study = optuna.load_study(study_name=cfg.study.name, storage=storage or paths.storage_url)
     except KeyError:
         raise InputError(f"the storage holds no study {cfg.study.name!r}: give the --storage the search used") from None
-    return Run(paths, cfg, study)
-
-
-def _complete(run: Run) -> list[Any]:
-    from optuna.trial import TrialState
-
-    return run.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return Run(paths, cfg, study, tuple(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))))
 
 
 def _history(run: Run) -> str:
-    trials = _complete(run)
+    trials = run.complete
     if not trials:
         return "<p>No complete trial yet.</p>"
     objective = run.cfg.objectives[0]
-    baseline = next((t.number for t in trials if t.user_attrs.get(BASELINE_ATTR)), None)
     history = History(
         objective.name, objective.direction == "maximize", tuple(t.number for t in trials),
-        tuple(t.values[0] for t in trials), baseline,
+        tuple(t.values[0] for t in trials), run.baseline.number if run.baseline is not None else None,
     )  # fmt: skip
     more = " (the first objective of several)" if len(run.cfg.objectives) > 1 else ""
     return f"<h3>Optimisation history{more}</h3>" + png(history_png(history), "optimisation history", "plot")
@@ -83,7 +83,7 @@ def _importances(run: Run) -> str:
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
     head = "<h3>Parameter importances</h3>"
-    trials = _complete(run)
+    trials = run.complete
     varied = {
         name for name in {k for t in trials for k in t.params} if len({str(t.params.get(name)) for t in trials}) > 1
     }
@@ -139,7 +139,7 @@ def _prompts(run: Run) -> str:
     eval_rank = {r["trial"]: i for i, r in enumerate(by_eval, start=1)}
     validated = f"validation_objective_{name}" in rows[0]
     prefix = "validation_score_" if validated else "score_"
-    baseline = next((t for t in _complete(run) if t.user_attrs.get(BASELINE_ATTR)), None)
+    baseline = run.baseline
     body = []
     for row in rows:
         ranks = f"{row['rank']} (evaluation seeds: {eval_rank[row['trial']]})" if validated else str(row["rank"])
@@ -186,8 +186,8 @@ def _holdout(run: Run) -> str:
     ]  # fmt: skip
     note = (
         f"Both prompts rendered on the same {seeds}, judged for the target. Mean per-seed gain "
-        f"{number(paired.get('consistency_gain'), 3)}; seeds only the first prompt hits: {paired['best_only']}, only the "
-        f"plain one: {paired['seed_prompt_only']}."
+        f"{number(paired.get('consistency_gain'), 3)}; seeds only the first prompt hits: {paired['best_only']}, "
+        f"only the plain one: {paired['seed_prompt_only']}."
     )
     return (
         head
@@ -231,7 +231,7 @@ def study_section(run: Run) -> str:
     target = "; ".join(
         f"{k} {' or '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in cfg.study.target.items()
     )  # fmt: skip
-    n = len(_complete(run))
+    n = len(run.complete)
     head = (
         f'<h2 id="{esc(cfg.study.name)}">{esc(cfg.study.name)}</h2><p>Category {esc(cfg.study.category)}; target: '
         f"{esc(target or 'the category only')}; {n} complete trials of {cfg.study.images_per_trial} images each.</p>"
@@ -247,8 +247,8 @@ def write_study_report(folder: Path, out: Path, storage: str | None = None) -> P
 
 
 def _index(folder: Path, runs: list[Run]) -> str:
-    """The opg run's targets by category, each linked to its section, with its hold-out check (summary.json)."""
-    file = folder / "summary.json"
+    """The opg run's targets by category, each linked to its section, with its hold-out check (SUMMARY_JSON)."""
+    file = folder / SUMMARY_JSON
     summary = {row["study"]: row for row in json.loads(file.read_text(encoding="utf-8"))} if file.is_file() else {}
     rows = []
     for run in runs:
@@ -268,9 +268,9 @@ def _index(folder: Path, runs: list[Run]) -> str:
     return table(header, rows, [False, False, True, True, True, True]) + f'<p class="note">{esc(note)}</p>'
 
 
-def write_opg_report(folder: Path, out: Path) -> Path:
-    """An opg run: out/index.html (the summary table by category, linked to the studies) and out/<category>.html."""
-    slugs = json.loads((folder / PLAN_FILE).read_text(encoding="utf-8"))["targets"]
+def write_opg_report(folder: Path, slugs: list[str], out: Path) -> Path:
+    """An opg run (its targets' `slugs`): out/index.html (the summary table by category, linked to the studies)
+    and out/<category>.html."""
     found = [folder / STUDIES_DIR / slug for slug in slugs if RunPaths(folder / STUDIES_DIR / slug).config.is_file()]
     if not found:
         raise InputError(f"{folder} is an opg run with no study yet: run promptopt opg first")
@@ -290,8 +290,9 @@ def write_report(folder: Path, out: Path | None = None, storage: str | None = No
     folder/report/, index.html and a page per category); the page to open."""
     if not folder.is_dir():
         raise InputError(f"run folder {folder} does not exist: give runs/<study> or an opg --out")
-    if (folder / PLAN_FILE).is_file():
+    slugs = recorded_targets(folder)
+    if slugs is not None:
         if storage is not None:
             raise InputError("--storage is for one study's run folder; an opg run keeps its studies in study.db files")
-        return write_opg_report(folder, out or folder / "report")
+        return write_opg_report(folder, slugs, out or folder / "report")
     return write_study_report(folder, out or folder / "report.html", storage)

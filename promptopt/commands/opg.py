@@ -122,7 +122,7 @@ def _training_set(
 
 
 def _report(out: Path, done: list[PlannedStudy], composed: dict[str, Any] | None, *, quiet: bool) -> None:
-    from promptopt.opg import summary_rows, write_submission, write_summary
+    from promptopt.opg import SUBMISSION_DIR, SUMMARY_CSV, summary_rows, write_submission, write_summary
 
     folders = write_submission(out, done)
     rows = summary_rows(done)
@@ -141,7 +141,7 @@ def _report(out: Path, done: list[PlannedStudy], composed: dict[str, Any] | None
                 f"{row['best_consistency']:.3f} (mean per-seed gain {row['gain']:+.4f}, Wilcoxon p = "
                 f"{row['wilcoxon_p']:.3g}; hit rate {row['seed_hit_rate']:.3f} → {row['best_hit_rate']:.3f})"
             )
-    typer.echo(f"submission: {out / 'submission'} ({', '.join(folders)}); summary: {out / 'summary.csv'}")
+    typer.echo(f"submission: {out / SUBMISSION_DIR} ({', '.join(folders)}); summary: {out / SUMMARY_CSV}")
     typer.echo(f"report: promptopt report {out}")
     if composed is not None:
         filtered = (
