@@ -1,4 +1,4 @@
-# Two entry points that set themselves up: `make search` (the main job) and `make test`.
+# Entry points that set themselves up: `make search` (the main job), `make test` and `make lint`.
 # Both create .venv and install the project into it on first use (or when pyproject.toml or constraints.txt
 # changes), at the versions in constraints.txt: the set that was tested.
 # `make test-latest` tests the newest releases pyproject.toml allows, in .venv-latest; `make lock` then writes
@@ -12,7 +12,7 @@ CATEGORY ?= polyp
 ARGS ?=
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: search test install test-latest lock
+.PHONY: search test lint install test-latest lock
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ search: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 
 $(LATEST)/.installed: pyproject.toml
 	rm -rf $(LATEST)

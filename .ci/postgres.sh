@@ -20,7 +20,7 @@ trap stop_postgres EXIT
 "${AS_PG[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U promptopt >/dev/null
 # max_connections: the test process opens a storage (a connection pool) per in-process search and per
 # optuna.load_study, and the workers' pools and heartbeats add theirs; at the default 100 one CI run in two met
-# "sorry, too many clients already" in tests/promptopt/test_workers.py.
+# "sorry, too many clients already" in tests/promptopt/search/test_workers.py.
 "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
     -o "-k $PG_DIR -p $PG_PORT -h 127.0.0.1 -c max_connections=500" start >/dev/null
 "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U promptopt promptopt_test

@@ -30,10 +30,10 @@ def main() -> None:
 
     import torch
 
+    from promptopt.core.libraries import quiet_libraries
+    from promptopt.core.paths import cache_dir
     from promptopt.generators.base import GeneratorConfig
     from promptopt.generators.diffusers_generator import load_generator
-    from promptopt.commands.common import quiet_libraries
-    from promptopt.paths import cache_dir
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -9,7 +9,7 @@ Usage: .venv/bin/python bench/feature_throughput.py [--n 64] [--repeats 5] [--th
    its first calls). Runs alternate which goes first; the median of `--repeats` counts, in wall time and in
    process CPU time (on a shared machine the wall time of one run swings by 2×). Also images/s of the resize
    path alone (PIL images to uint8 299×299), which `InceptionFeatures(images)` adds.
-2. wall time of the library path of `promptopt evaluate` (`promptopt.evaluate.evaluate`, all default metrics)
+2. wall time of the library path of `promptopt evaluate` (`promptopt.evaluate.sets.evaluate`, all default metrics)
    on `--generated-n` GI-sim images against `--reference-n` reference images: the first evaluation computes
    and caches the reference features, the second reads them from the cache. Models are loaded once before
    both (their load time is printed separately); the sizes are chosen so that the reference side dominates.
@@ -37,7 +37,7 @@ def throughput(n: int, size: int, repeats: int, threads: int) -> None:
     import torch
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    from promptopt.scorers.images import stack
+    from promptopt.core.images import stack
     from promptopt.scorers.inception import INPUT_SIZE, InceptionFeatures
 
     default_threads = torch.get_num_threads()
@@ -96,7 +96,7 @@ def throughput(n: int, size: int, repeats: int, threads: int) -> None:
 
 
 def cached_evaluation(reference_n: int, generated_n: int, size: int) -> None:
-    from promptopt.evaluate import EvaluateConfig, evaluate, load_models
+    from promptopt.evaluate.sets import EvaluateConfig, evaluate, load_models
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -115,8 +115,10 @@ def cached_evaluation(reference_n: int, generated_n: int, size: int) -> None:
             result = evaluate(cfg, models=models)
             seconds.append(time.perf_counter() - start)
     first, second = seconds
-    print(f"evaluate: {generated_n} generated vs {reference_n} reference GI-sim images {size}x{size}, metrics "
-          f"{','.join(cfg.metrics)}; reference cached on the second run: {result.reference_cached}")
+    print(
+        f"evaluate: {generated_n} generated vs {reference_n} reference GI-sim images {size}x{size}, metrics "
+        f"{','.join(cfg.metrics)}; reference cached on the second run: {result.reference_cached}"
+    )
     print(f"  model loading (once, not in either time) {load_s:7.2f} s")
     print(f"  first evaluation (reference computed)    {first:7.2f} s")
     print(f"  second evaluation (reference cached)     {second:7.2f} s")

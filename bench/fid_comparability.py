@@ -53,10 +53,10 @@ def challenge_prompts(n: int) -> list[str]:
 
 
 def tiny_random_set(prompts: list[str], size: int) -> list:
+    from promptopt.core.libraries import quiet_libraries
+    from promptopt.core.paths import cache_dir
     from promptopt.generators.base import GeneratorConfig
     from promptopt.generators.diffusers_generator import load_generator
-    from promptopt.commands.common import quiet_libraries
-    from promptopt.paths import cache_dir
 
     quiet_libraries()
     cfg = GeneratorConfig(model="tiny-random", height=size, width=size, device="cpu")
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--temperatures", default="5,20", help="comma-separated softmax temperatures of the proxy")
     args = parser.parse_args()
 
-    from promptopt.scorers.images import stack
+    from promptopt.core.images import stack
     from promptopt.scorers.inception import INPUT_SIZE, InceptionFeatures
     from promptopt.scorers.realism_metrics import frechet_distance_features
 
@@ -108,8 +108,10 @@ def main() -> None:
         variants[f"softmax proxy T={t:g} ({PROXY_CLASSES}-d)"] = proxy(standard, t)
     for t in temperatures:
         variants[f"softmax proxy T={t:g} + np.resize ({PROXY_CLASSES}-d)"] = proxy(tiled, t)
-    print(f"n = {args.n} images per set, GI-sim at {args.size}x{args.size}, tiny-random at {args.size}x{args.size} "
-          f"(4 steps); {time.perf_counter() - start:.0f} s")
+    print(
+        f"n = {args.n} images per set, GI-sim at {args.size}x{args.size}, tiny-random at {args.size}x{args.size} "
+        f"(4 steps); {time.perf_counter() - start:.0f} s"
+    )
     print()
     print("| features | GI-sim 0 vs GI-sim 1 | GI-sim 0 vs tiny-random |")
     print("|---|---|---|")

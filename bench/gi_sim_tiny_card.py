@@ -34,8 +34,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
+from promptopt.datasets.prompt_files import DEFAULT_GUIDANCE, DEFAULT_STEPS  # noqa: E402
 from promptopt.generators.base import GeneratorConfig  # noqa: E402
-from promptopt.prompt_files import DEFAULT_GUIDANCE, DEFAULT_STEPS  # noqa: E402
 
 RESPONSE_PAIRS = {  # judge output: (positive prompt, negative prompt), both challenge wordings
     "polyp": ("Generate an image containing a polyp.", "Generate an image with no polyps."),
@@ -61,9 +61,9 @@ SECOND_SAMPLE_SEED = 2
 def load(model: str, steps: int, threads: int):
     import torch
 
+    from promptopt.core.libraries import quiet_libraries
+    from promptopt.core.paths import cache_dir
     from promptopt.generators.diffusers_generator import load_generator
-    from promptopt.commands.common import quiet_libraries
-    from promptopt.paths import cache_dir
 
     if threads:
         torch.set_num_threads(threads)
@@ -74,8 +74,8 @@ def load(model: str, steps: int, threads: int):
 
 
 def response(generator, args) -> dict:
-    from promptopt.judge_schema import COLUMN
-    from promptopt.judge_scorer import open_judge
+    from promptopt.judge.schema import COLUMN
+    from promptopt.judge.scorer import open_judge
 
     judge = open_judge("gi-sim", "the shipped judge")
     seeds = list(range(args.n_response))
@@ -87,13 +87,15 @@ def response(generator, args) -> dict:
             hit_rate = float((judge.predict(images)[:, COLUMN[attribute]] >= 0.5).mean())
             rates[label] = {"prompt": prompt, "hit_rate": hit_rate}
         out[attribute] = rates
-        print(f"{attribute:13s} positive {rates['positive']['hit_rate']:.3f}  negative {rates['negative']['hit_rate']:.3f}")
+        print(
+            f"{attribute:13s} positive {rates['positive']['hit_rate']:.3f}  negative {rates['negative']['hit_rate']:.3f}"
+        )
     return out
 
 
 def joined_prompts(folder: Path, n: int) -> list[str]:
     """One caption per image of a GI-sim dataset: 1 to 4 of its prompts, joined (seeded by the index)."""
-    from promptopt.dataset import load_dataset
+    from promptopt.datasets.layouts import load_dataset
 
     items = load_dataset(folder).items[:n]
     captions = []
@@ -110,11 +112,11 @@ def realism(generator, features, args) -> dict:
     import torch
     from diffusers import UNet2DConditionModel
 
-    from promptopt.paths import cache_dir
+    from promptopt.core.images import image_files, load_images
+    from promptopt.core.paths import cache_dir
+    from promptopt.scorers.realism import reference_features, set_realism
     from promptopt.sim.reference import gi_sim_reference
     from promptopt.sim.writer import write_dataset
-    from promptopt.scorers.images import image_files, load_images
-    from promptopt.scorers.realism import reference_features, set_realism
 
     reference = gi_sim_reference(None, 500, 64, cache_dir())
     ref = reference_features(
@@ -137,12 +139,16 @@ def realism(generator, features, args) -> dict:
         torch.manual_seed(0)
         pipe.unet = UNet2DConditionModel.from_config(trained_unet.config).eval()
     try:
-        rows["random-init UNet"] = set_realism(ref, fake_features(generator.render(prompts, seeds, guidance_scale=args.guidance, steps=args.steps)))
+        rows["random-init UNet"] = set_realism(
+            ref, fake_features(generator.render(prompts, seeds, guidance_scale=args.guidance, steps=args.steps))
+        )
     finally:
         pipe.unet = trained_unet
     rows["second GI-sim sample"] = set_realism(ref, fake_features(load_images(image_files(second / "images"))))
     for name, row in rows.items():
-        print(f"{name:22s} FID {row['fid']:8.2f}  KID {row['kid']:.4f} ± {row['kid_std']:.4f}  (n {int(row['n_fake'])})")
+        print(
+            f"{name:22s} FID {row['fid']:8.2f}  KID {row['kid']:.4f} ± {row['kid_std']:.4f}  (n {int(row['n_fake'])})"
+        )
     return {"reference": str(reference), "prompts": f"GI-sim seed {SECOND_SAMPLE_SEED}", **rows}
 
 
@@ -188,7 +194,7 @@ def conditioning(generator) -> dict:
 
 
 def grid(generator, args) -> None:
-    from promptopt.generators.training.outputs import save_grid
+    from promptopt.core.grids import save_grid
 
     seeds = list(range(8))
     images = []
@@ -199,12 +205,12 @@ def grid(generator, args) -> None:
 
 
 def shipped_features() -> None:
-    from promptopt.paths import cache_dir
-    from promptopt.sim.reference import gi_sim_reference
+    from promptopt.core.paths import cache_dir
+    from promptopt.scorers.assets import SHIPPED_DIR
     from promptopt.scorers.features_cache import cache_name
     from promptopt.scorers.inception import InceptionFeatures
     from promptopt.scorers.realism import reference_features
-    from promptopt.scorers.assets import SHIPPED_DIR
+    from promptopt.sim.reference import gi_sim_reference
 
     features = InceptionFeatures()
     target = SHIPPED_DIR / "features"

@@ -40,11 +40,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-
 from gpu_check_common import Row, build_pipeline, training_images  # noqa: E402
 from gpu_check_render import check_equivalence, check_oom, check_render  # noqa: E402
 from gpu_check_train import check_resume, check_training  # noqa: E402
-from promptopt.commands.common import quiet_libraries  # noqa: E402
+
+from promptopt.core.libraries import quiet_libraries  # noqa: E402
 
 CONFIGS = Path(__file__).parent / "gpu_check"
 
@@ -70,10 +70,10 @@ def print_table(rows: list[Row]) -> None:
 
 def main() -> None:
     args = parse_args()
-    from promptopt.generators.loading import resolve_device
+    from promptopt.generators.loading import resolve_device_dtype
 
     quiet_libraries()
-    device, _ = resolve_device(args.device, "auto")
+    device, _ = resolve_device_dtype(args.device, "auto")
     cuda = device.startswith("cuda")
     name = "tiny" if args.tiny else "sd15"
     run = json.loads((CONFIGS / name / "run.json").read_text())

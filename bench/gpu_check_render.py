@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from gpu_check_common import GUIDANCE, PROMPTS, Peak, Row, finite, free, row
 from PIL import Image
 
-from gpu_check_common import GUIDANCE, PROMPTS, Peak, Row, finite, free, row
+from promptopt.core.paths import cache_dir
 from promptopt.generators.base import GeneratorConfig
 from promptopt.generators.diffusers_generator import load_generator
 from promptopt.generators.training.loss import denoising_loss
-from promptopt.paths import cache_dir
 
 
 # --- 1. render ------------------------------------------------------------------------------------------
@@ -119,7 +119,9 @@ def check_equivalence(folder: Path, examples: list, images: dict[str, list], dev
         for dtype in images:
             amp = getattr(torch, dtype)
             autocast = (
-                (lambda: torch.autocast(torch.device(device).type, dtype=amp)) if dtype != "float32" else nullcontext
+                (lambda amp=amp: torch.autocast(torch.device(device).type, dtype=amp))
+                if dtype != "float32"
+                else nullcontext
             )
             generator = torch.Generator("cpu").manual_seed(0)
             losses[dtype] = float(

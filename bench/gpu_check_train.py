@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from gpu_check_common import Peak, Row, free, row
 from PIL import Image
 
-from gpu_check_common import Peak, Row, free, row
 from promptopt.generators.training.config import LoraTrainConfig, TrainConfig
 from promptopt.generators.training.train import train
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from promptopt import grammar
-from promptopt.consistency import RULES, Clause, clause_probabilities, clauses, combine
-from promptopt.judge_fit import gi_sim_data
-from promptopt.judge_schema import COLUMN, SCHEMA
+from promptopt.judge.consistency import RULES, Clause, clause_probabilities, clauses, combine
+from promptopt.judge.fit import gi_sim_data
+from promptopt.judge.schema import COLUMN, SCHEMA
 from promptopt.scorers.fitting import auroc
 from promptopt.scorers.judge_training import judge_metrics
 
@@ -57,8 +57,10 @@ def print_heads(title: str, metrics: dict) -> None:
     print(f"\n{title}: presence macro AUROC {metrics['presence_macro_auroc']:.3f}, ECE {metrics['ece']:.4f}")
     for head, h in metrics["heads"].items():
         if h["macro_auroc"] is not None:
-            print(f"  {head:<22} macro {h['macro_auroc']:.3f}  weakest {h['weakest']} {h['weakest_auroc']:.3f}"
-                  f"  ECE {h['ece']:.4f}")  # fmt: skip
+            print(
+                f"  {head:<22} macro {h['macro_auroc']:.3f}  weakest {h['weakest']} {h['weakest_auroc']:.3f}"
+                f"  ECE {h['ece']:.4f}"
+            )
 
 
 def single_clause_prompts() -> dict[Clause, str]:
@@ -72,10 +74,10 @@ def single_clause_prompts() -> dict[Clause, str]:
 
 
 def responses(judge, model: str, renders: int) -> list[dict]:
-    from promptopt.commands.common import quiet_libraries
+    from promptopt.core.libraries import quiet_libraries
+    from promptopt.core.paths import cache_dir
     from promptopt.generators.base import GeneratorConfig
     from promptopt.generators.diffusers_generator import load_generator
-    from promptopt.paths import cache_dir
 
     quiet_libraries()
     generator = load_generator(GeneratorConfig(model=model, device="cpu", height=64, width=64), cache_dir=cache_dir())
@@ -86,10 +88,19 @@ def responses(judge, model: str, renders: int) -> list[dict]:
         proba = judge.predict(images)
         held = clause_probabilities(proba, [clause])[:, 0]
         share = {name: float((proba[:, COLUMN[name]] >= 0.5).mean()) for name in ("landmark", "instrument", "polyp")}
-        rows.append({"prompt": prompt, "clause": clause.label, "holds": float((held >= 0.5).mean()),
-                     "consistency": float(held.mean()), **{f"called_{k}": v for k, v in share.items()}})  # fmt: skip
-        print(f"  {rows[-1]['holds']:.2f} {rows[-1]['consistency']:.2f}  landmark {share['landmark']:.2f} "
-              f"instrument {share['instrument']:.2f} polyp {share['polyp']:.2f}  {prompt}")  # fmt: skip
+        rows.append(
+            {
+                "prompt": prompt,
+                "clause": clause.label,
+                "holds": float((held >= 0.5).mean()),
+                "consistency": float(held.mean()),
+                **{f"called_{k}": v for k, v in share.items()},
+            }
+        )
+        print(
+            f"  {rows[-1]['holds']:.2f} {rows[-1]['consistency']:.2f}  landmark {share['landmark']:.2f} "
+            f"instrument {share['instrument']:.2f} polyp {share['polyp']:.2f}  {prompt}"
+        )
     return rows
 
 
@@ -132,16 +143,19 @@ def truth_against_falsehood(proba: np.ndarray, truths: list[dict], seed: int) ->
     for rule, v in rules.items():
         scores = np.array(v["true"] + v["one_false"])
         labels = np.array([True] * len(v["true"]) + [False] * len(v["one_false"]))
-        rule_table[rule] = {"true": float(np.mean(v["true"])), "one_false": float(np.mean(v["one_false"])),
-                            "auroc": auroc(scores, labels)}  # fmt: skip
+        rule_table[rule] = {
+            "true": float(np.mean(v["true"])),
+            "one_false": float(np.mean(v["one_false"])),
+            "auroc": auroc(scores, labels),
+        }
     return {"claims": per, "rules": rule_table}
 
 
 def main() -> None:
     args = parse_args()
+    from promptopt.core.paths import cache_dir
     from promptopt.generators.autoencoder import Autoencoder
-    from promptopt.judge_scorer import open_judge
-    from promptopt.paths import cache_dir
+    from promptopt.judge.scorer import open_judge
     from promptopt.sim.config import SimConfig
     from promptopt.sim.scene import simulate
 
@@ -168,10 +182,18 @@ def main() -> None:
     for rule, v in separation["rules"].items():
         print(f"  {rule:<8} true {v['true']:.3f}  one false {v['one_false']:.3f}  AUROC {v['auroc']:.3f}")
     report = {
-        "judge": args.judge, "model": args.model, "seed": args.seed, "n": args.n, "renders": args.renders,
-        "clean": clean, "round_trip": domain, "renders_response": rendered, "not_drawn": not_drawn, **separation,
+        "judge": args.judge,
+        "model": args.model,
+        "seed": args.seed,
+        "n": args.n,
+        "renders": args.renders,
+        "clean": clean,
+        "round_trip": domain,
+        "renders_response": rendered,
+        "not_drawn": not_drawn,
+        **separation,
         "seconds": round(time.perf_counter() - start, 1),
-    }  # fmt: skip
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {args.out} in {report['seconds']} s")

@@ -5,15 +5,15 @@ Usage: .venv/bin/python bench/opg_tstr.py --opg runs/opg [--n 1000] [--real-n 10
        [--threshold 0.5] [--backbone inception] [--out bench/results/opg_tstr.json]
 `--opg` is a finished `promptopt opg` run; its generator renders every set at its settings, --n images each:
 - (a) `development`: the development prompts drawn at their frequencies (seeded), plain (guidance 7.5, 20 steps);
-- (b) `opg`: the run's exported prompts, mixed over its targets as its training set is (`promptopt.training_set`);
+- (b) `opg`: the run's exported prompts, mixed over its targets as its training set is (`promptopt.opg.training_set`);
 - (c) `opg-filtered`: (b)'s mix rendered twice over, keeping the first --n images whose judge consistency with
   their own prompt is at least --threshold (fewer when not enough pass: the report says how many);
 - (d) `random`: random grammar prompts (one or two attribute values of any category), plain.
-Every synthetic set is labelled closed-world (`promptopt.labels`: what an image's prompt does not make present is
+Every synthetic set is labelled closed-world (`promptopt.datasets.labels`: what an image's prompt does not make present is
 absent), the same rule for all four, because OPG prompts only say what is there and would otherwise give no
 negatives; a set whose prompts also state absences (the development prompts) is measured a second time read as
 prompted, `<set> (as prompted)`. The real set is GI-sim seed --real-seed (used nowhere else), challenge layout,
-labelled by its prompts; `promptopt.tstr` holds out a part of it as the test set. Renders live under
+labelled by its prompts; `promptopt.evaluate.tstr` holds out a part of it as the test set. Renders live under
 `<opg>/tstr/n<N>-seed<S>/` and resume. Prints per set the macro recall, F1 and AUROC over the attributes both sides
 could learn (TRTR over the same attributes beside it, so the ratio compares like with like) and TSTR/TRTR of the
 macro F1, then the same over the attributes the four sets (a) to (d) share (the figures to compare across sets),
@@ -33,21 +33,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from promptopt import grammar  # noqa: E402
-from promptopt.commands.common import quiet_libraries  # noqa: E402
-from promptopt.config import load_study  # noqa: E402
-from promptopt.consistency import Target  # noqa: E402
-from promptopt.errors import InputError  # noqa: E402
-from promptopt.factory import build_generator  # noqa: E402
+from promptopt.core.errors import InputError  # noqa: E402
+from promptopt.core.libraries import quiet_libraries  # noqa: E402
+from promptopt.core.paths import RunPaths, cache_dir  # noqa: E402
+from promptopt.datasets.prompt_files import PromptSpec  # noqa: E402
+from promptopt.evaluate.tstr import tstr  # noqa: E402
 from promptopt.grammar.vocabulary import COLORS, FINDINGS, INSTRUMENTS, LANDMARKS, PARIS_TYPES, POLYP_SIZES  # noqa: E402
-from promptopt.judge_scorer import open_judge  # noqa: E402
-from promptopt.opg import STUDIES_DIR, PlannedStudy, exported_specs, recorded_targets  # noqa: E402
-from promptopt.paths import RunPaths, cache_dir  # noqa: E402
-from promptopt.prompt_files import PromptSpec  # noqa: E402
-from promptopt.render import RenderJob, render_folder  # noqa: E402
+from promptopt.judge.scorer import open_judge  # noqa: E402
+from promptopt.judge.targets import Target  # noqa: E402
+from promptopt.opg.plan import STUDIES_DIR, PlannedStudy, exported_specs, recorded_targets  # noqa: E402
+from promptopt.opg.training_set import RENDERED, judged, labelled, read_records, shares, write_views  # noqa: E402
+from promptopt.render.imagefolder import RenderJob, render_folder  # noqa: E402
 from promptopt.scorers.backbones import load_backbone  # noqa: E402
 from promptopt.sim.writer import gi_sim_dataset  # noqa: E402
-from promptopt.training_set import RENDERED, judged, labelled, read_records, shares, write_views  # noqa: E402
-from promptopt.tstr import tstr  # noqa: E402
+from promptopt.study.config import load_study  # noqa: E402
+from promptopt.study.factory import build_generator  # noqa: E402
 
 PLAIN = {"negative_prompt": "", "guidance_scale": 7.5, "steps": 20}
 RANDOM_VALUES = {"findings": FINDINGS, "instruments": INSTRUMENTS, "landmarks": LANDMARKS,
@@ -93,7 +93,7 @@ def random_specs(n: int, rng: np.random.Generator) -> list[PromptSpec]:
     for _ in range(n):
         chosen = rng.choice(len(keys), size=rng.integers(1, 3), replace=False)
         attrs = {keys[k]: [str(rng.choice(RANDOM_VALUES[keys[k]]))] for k in chosen}
-        out.append(PromptSpec(grammar.render(attrs), **PLAIN))
+        out.append(PromptSpec(grammar.phrase(attrs), **PLAIN))
     return out
 
 
@@ -132,10 +132,18 @@ def main() -> None:
             args.seed,
             cfg,
             generator,
-        ),  # fmt: skip
+        ),
     }
-    sets["opg-filtered"], kept = filtered(work / "opg-filtered", shares(targets, exported, 2 * args.n), args.n,
-                                          args.threshold, args.seed + 1, cfg, generator, judge)  # fmt: skip
+    sets["opg-filtered"], kept = filtered(
+        work / "opg-filtered",
+        shares(targets, exported, 2 * args.n),
+        args.n,
+        args.threshold,
+        args.seed + 1,
+        cfg,
+        generator,
+        judge,
+    )
     sets["random"] = rendered(work / "random", random_specs(args.n, rng), args.seed, cfg, generator)
     real = gi_sim_dataset(args.real_n, cfg.generator.height, args.real_seed, cache_dir())
     backbone = load_backbone(args.backbone)
@@ -146,27 +154,47 @@ def main() -> None:
             as_prompted[f"{name} (as prompted)"] = tstr(folder, real, backbone)
         except InputError:
             pass
-    report = {"opg": str(args.opg), "n": args.n, "filtered_kept": kept, "threshold": args.threshold,
-              "real": {"seed": args.real_seed, "n": args.real_n}, "backbone": args.backbone, "sets": results}  # fmt: skip
-    print(f"TSTR on GI-sim seed {args.real_seed} ({args.real_n} images, the held-out part), {args.n} synthetic "
-          f"images a set ((c) kept {kept}), backbone {args.backbone}")  # fmt: skip
+    report = {
+        "opg": str(args.opg),
+        "n": args.n,
+        "filtered_kept": kept,
+        "threshold": args.threshold,
+        "real": {"seed": args.real_seed, "n": args.real_n},
+        "backbone": args.backbone,
+        "sets": results,
+    }
+    print(
+        f"TSTR on GI-sim seed {args.real_seed} ({args.real_n} images, the held-out part), {args.n} synthetic "
+        f"images a set ((c) kept {kept}), backbone {args.backbone}"
+    )
     common = sorted(set.intersection(*(set(r["attributes"]) for r in results.values())))  # of (a) to (d)
     results.update(as_prompted)
     report["common_attributes"] = common
-    print(f"macro over each set's own attributes, then over the {len(common)} the four sets share "
-          f"({', '.join(common)}; an 'as prompted' row: those of them it has, m)")  # fmt: skip
-    print(f"{'set':<26} {'recall':>7} {'F1':>7} {'AUROC':>7} {'TRTR F1':>8} {'ratio':>6}  n | {'F1':>6} {'AUROC':>6} "
-          f"{'TRTR F1':>8} {'ratio':>6}  m")  # fmt: skip
+    print(
+        f"macro over each set's own attributes, then over the {len(common)} the four sets share "
+        f"({', '.join(common)}; an 'as prompted' row: those of them it has, m)"
+    )
+    print(
+        f"{'set':<26} {'recall':>7} {'F1':>7} {'AUROC':>7} {'TRTR F1':>8} {'ratio':>6}  n | {'F1':>6} {'AUROC':>6} "
+        f"{'TRTR F1':>8} {'ratio':>6}  m"
+    )
     for name, r in results.items():
         t, ceiling = r["macro"]["tstr"], r["macro"]["trtr"]
         mine = [a for a in common if a in r["attributes"]]
-        shared = {side: {k: float(np.mean([r["attributes"][a][side][k] for a in mine])) if mine else float("nan")
-                         for k in ("f1", "auroc")} for side in ("tstr", "trtr")}  # fmt: skip
+        shared = {
+            side: {
+                k: float(np.mean([r["attributes"][a][side][k] for a in mine])) if mine else float("nan")
+                for k in ("f1", "auroc")
+            }
+            for side in ("tstr", "trtr")
+        }
         r["macro_common"] = {**shared, "attributes": mine}
-        print(f"{name:<26} {t['recall']:>7.3f} {t['f1']:>7.3f} {t['auroc']:>7.3f} {ceiling['f1']:>8.3f} "
-              f"{t['f1'] / ceiling['f1']:>6.2f}  {len(r['attributes'])} | {shared['tstr']['f1']:>6.3f} "
-              f"{shared['tstr']['auroc']:>6.3f} {shared['trtr']['f1']:>8.3f} "
-              f"{shared['tstr']['f1'] / shared['trtr']['f1']:>6.2f}  {len(mine)}")  # fmt: skip
+        print(
+            f"{name:<26} {t['recall']:>7.3f} {t['f1']:>7.3f} {t['auroc']:>7.3f} {ceiling['f1']:>8.3f} "
+            f"{t['f1'] / ceiling['f1']:>6.2f}  {len(r['attributes'])} | {shared['tstr']['f1']:>6.3f} "
+            f"{shared['tstr']['auroc']:>6.3f} {shared['trtr']['f1']:>8.3f} "
+            f"{shared['tstr']['f1'] / shared['trtr']['f1']:>6.2f}  {len(mine)}"
+        )
     report["seconds"] = round(time.perf_counter() - start, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/render_throughput.py [--model tiny-random] [--size 32] [--steps 4] [--batch 4]
        [--n 16] [--device auto] [--dtype auto] [--repeats 3] [--threads 0]
 Both sides render the same prompts (the first --n development prompts) on the same seeds in batches of --batch
-with the same loaded pipeline, in this process. The render path is `promptopt.render.render_folder` (settings
+with the same loaded pipeline, in this process. The render path is `promptopt.render.imagefolder.render_folder` (settings
 check, resume bookkeeping, PNG + metadata writes on its writer thread, included in its time); the bare path is
 `pipe(prompts, generator=[one CPU torch.Generator per image], ...)` returning PIL images. The runs alternate,
 after one warm-up batch, and the median of --repeats runs is reported, in wall time and in the process's CPU time
@@ -28,11 +28,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from promptopt.commands.common import quiet_libraries  # noqa: E402
 from promptopt.commands.render import load_render_generator  # noqa: E402
+from promptopt.core.libraries import quiet_libraries  # noqa: E402
+from promptopt.datasets.prompt_files import PromptSpec, resolve_prompts  # noqa: E402
 from promptopt.generators.base import GeneratorConfig  # noqa: E402
-from promptopt.prompt_files import PromptSpec, resolve_prompts  # noqa: E402
-from promptopt.render import RenderJob, image_name, image_seed, render_folder  # noqa: E402
+from promptopt.render.imagefolder import RenderJob, image_name, image_seed, render_folder  # noqa: E402
 
 GUIDANCE = 7.5
 

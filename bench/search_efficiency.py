@@ -25,11 +25,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from promptopt.commands.common import quiet_libraries  # noqa: E402
-from promptopt.config import StudyConfig, load_study, override  # noqa: E402
-from promptopt.factory import build_generator, build_mutator, build_realism, build_scorers  # noqa: E402
-from promptopt.paths import RunPaths  # noqa: E402
-from promptopt.search import open_study, run_search  # noqa: E402
+from promptopt.core.libraries import quiet_libraries  # noqa: E402
+from promptopt.core.paths import RunPaths  # noqa: E402
+from promptopt.search.loop import open_study, run_search  # noqa: E402
+from promptopt.search.mutator import build_mutator  # noqa: E402
+from promptopt.study.config import StudyConfig, load_study  # noqa: E402
+from promptopt.study.factory import build_generator, build_realism, build_scorers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,26 +93,33 @@ def plot(report: dict, path: Path) -> None:
 def main() -> None:
     args = parse_args()
     quiet_libraries()
-    base = override(load_study(args.study), "study", n_trials=args.trials, images_per_trial=args.images_per_trial)
+    base = load_study(args.study).with_study(n_trials=args.trials, images_per_trial=args.images_per_trial)
     start = time.perf_counter()
     generator = build_generator(base)
     realism = build_realism(base, device=generator.device)
     parts = (generator, build_scorers(base, realism, device=generator.device), build_mutator(base))
     report = {
-        "study": base.study.name, "objective": base.objectives[0].name, "target": base.study.target,
-        "trials": args.trials, "images_per_trial": args.images_per_trial, "seed_sets": args.seed_sets, "samplers": {},
-    }  # fmt: skip
+        "study": base.study.name,
+        "objective": base.objectives[0].name,
+        "target": base.study.target,
+        "trials": args.trials,
+        "images_per_trial": args.images_per_trial,
+        "seed_sets": args.seed_sets,
+        "samplers": {},
+    }
     for name in args.samplers:
         curves = []
         for seed in range(args.seed_sets):
-            cfg = override(base, "study", seed=seed, sampler=name)
+            cfg = base.with_study(seed=seed, sampler=name)
             curves.append(one_run(cfg, parts))
             print(f"{name} seed set {seed}: final best {curves[-1][0][-1]:.4f} ({time.perf_counter() - start:.0f} s)")
         report["samplers"][name] = {"curves": curves}
     reference = statistics.median(c[0][-1] for c in report["samplers"]["random"]["curves"])
     report["random_final_best_median"] = reference
-    print(f"\n{report['study']} (target {report['target']}), {args.trials} trials × {args.images_per_trial} images, "
-          f"{args.seed_sets} seed sets; random search's median final best {reference:.4f}")  # fmt: skip
+    print(
+        f"\n{report['study']} (target {report['target']}), {args.trials} trials × {args.images_per_trial} images, "
+        f"{args.seed_sets} seed sets; random search's median final best {reference:.4f}"
+    )
     print(f"{'sampler':<8} {'median best after trial 1, 4, 8, last':<40} {'renders to reach random final best'}")
     for name, r in report["samplers"].items():
         median = [statistics.median(best[i] for best, _ in r["curves"]) for i in range(args.trials)]

@@ -15,11 +15,12 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from promptopt.commands.common import quiet_libraries  # noqa: E402
-from promptopt.config import load_study, override  # noqa: E402
-from promptopt.factory import build_generator, build_mutator, build_realism, build_scorers  # noqa: E402
-from promptopt.paths import RunPaths  # noqa: E402
-from promptopt.search import open_study, run_search  # noqa: E402
+from promptopt.core.libraries import quiet_libraries  # noqa: E402
+from promptopt.core.paths import RunPaths  # noqa: E402
+from promptopt.search.loop import open_study, run_search  # noqa: E402
+from promptopt.search.mutator import build_mutator  # noqa: E402
+from promptopt.study.config import load_study  # noqa: E402
+from promptopt.study.factory import build_generator, build_realism, build_scorers
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--category", default="polyp")
     args = parser.parse_args()
-    cfg = override(load_study(STUDIES / f"{args.category}.toml"), "study", n_trials=args.trials)
+    cfg = load_study(STUDIES / f"{args.category}.toml").with_study(n_trials=args.trials)
     quiet_libraries()
     t0 = time.perf_counter()
     generator = build_generator(cfg)
@@ -43,8 +44,10 @@ def main() -> None:
         result = run_search(cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator)
     t = result.timing
     other = t.total_s - t.render_s - t.score_s
-    print(f"study {cfg.study.name}: {result.n_complete} trials, {cfg.study.images_per_trial} images/trial, "
-          f"{cfg.generator.height}x{cfg.generator.width}, device {generator.device}")
+    print(
+        f"study {cfg.study.name}: {result.n_complete} trials, {cfg.study.images_per_trial} images/trial, "
+        f"{cfg.generator.height}x{cfg.generator.width}, device {generator.device}"
+    )
     print(f"loading models (once): {load_s:.2f} s")
     print(f"search loop: {t.total_s:.2f} s = render {t.render_s:.2f} s + score {t.score_s:.2f} s + other {other:.2f} s")
     print(f"share outside generator and scorer calls: {t.overhead_share:.1%} (target < 5%)")

@@ -27,13 +27,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from promptopt.commands.common import quiet_libraries  # noqa: E402
-from promptopt.config import from_dict  # noqa: E402
-from promptopt.factory import build_generator, build_mutator, build_realism, build_scorers  # noqa: E402
-from promptopt.paths import RunPaths  # noqa: E402
-from promptopt.search import open_study, run_search  # noqa: E402
-from promptopt.storage import masked  # noqa: E402
-from promptopt.tomlio import dumps  # noqa: E402
+from promptopt.core.libraries import quiet_libraries  # noqa: E402
+from promptopt.core.paths import RunPaths  # noqa: E402
+from promptopt.core.tomlio import dumps  # noqa: E402
+from promptopt.search.loop import open_study, run_search  # noqa: E402
+from promptopt.search.mutator import build_mutator  # noqa: E402
+from promptopt.search.storage import masked  # noqa: E402
+from promptopt.study.config import from_dict  # noqa: E402
+from promptopt.study.factory import build_generator, build_realism, build_scorers
+
 
 def study_dict(reference: Path, name: str, n_trials: int) -> dict[str, Any]:
     return {
@@ -60,7 +62,17 @@ def throughput(tmp: Path, reference: Path, workers: int, trials: int, storage: s
     name = f"b{uuid.uuid4().hex[:8]}"
     toml = tmp / f"{name}.toml"
     toml.write_text(dumps(study_dict(reference, name, trials)))
-    cmd = [sys.executable, "-m", "promptopt.cli", "search", "--study", str(toml), "--out", str(tmp / "runs"), "--no-export"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "promptopt.cli",
+        "search",
+        "--study",
+        str(toml),
+        "--out",
+        str(tmp / "runs"),
+        "--no-export",
+    ]
     cmd += ["--storage", storage] if storage else []
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) for _ in range(workers)]
@@ -97,8 +109,10 @@ def main() -> None:
         write_reference(reference)
         storage = args.postgres
         where = masked(storage) if storage else "SQLite (one file in the run folder)"
-        print(f"{args.trials} trials per study, tiny-random 32x32, 2 images x 2 steps, storage {where}, "
-              f"{os.cpu_count()} CPUs")
+        print(
+            f"{args.trials} trials per study, tiny-random 32x32, 2 images x 2 steps, storage {where}, "
+            f"{os.cpu_count()} CPUs"
+        )
         for workers in (1, 2, 4):
             start = time.perf_counter()
             rate = throughput(tmp, reference, workers, args.trials, storage)

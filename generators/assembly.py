@@ -10,7 +10,7 @@ from promptopt.generators.diffusers_generator import load_generator
 from promptopt.generators.errors import GeneratorInputError
 
 
-def build_generator(cfg: GeneratorConfig, *, cache_dir: Path) -> Generator:
+def assemble_generator(cfg: GeneratorConfig, *, cache_dir: Path) -> Generator:
     """The generator `cfg` names; ModelNotFoundError or GeneratorInputError for what the user can fix (a missing
     model, a misfit LoRA, a dtype or device this machine lacks, a CLIP model that does not load)."""
     generator = load_generator(cfg, cache_dir=cache_dir)

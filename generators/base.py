@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from promptopt.generators.errors import GeneratorInputError
 from promptopt.generators.schedulers import SCHEDULER_NAMES
 
 if TYPE_CHECKING:
@@ -31,11 +32,15 @@ class LoraAdapter:
 
     def __post_init__(self) -> None:
         if not self.path:
-            raise ValueError("generator.loras: every adapter needs a path to its .safetensors file")
+            raise GeneratorInputError("generator.loras: every adapter needs a path to its .safetensors file")
         if not math.isfinite(self.weight):
-            raise ValueError(f"generator.loras: weight of {self.path} must be a finite number, got {self.weight}")
+            raise GeneratorInputError(
+                f"generator.loras: weight of {self.path} must be a finite number, got {self.weight}"
+            )
         if self.name and not self.name.replace("_", "").replace("-", "").isalnum():
-            raise ValueError(f"generator.loras: adapter name {self.name!r} must use letters, digits, '_' and '-' only")
+            raise GeneratorInputError(
+                f"generator.loras: adapter name {self.name!r} must use letters, digits, '_' and '-' only"
+            )
 
 
 @dataclass(frozen=True)
@@ -80,36 +85,42 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
-            raise ValueError(f"generator.device must be one of {DEVICES} or cuda:N, got {self.device!r}")
+            raise GeneratorInputError(f"generator.device must be one of {DEVICES} or cuda:N, got {self.device!r}")
         if self.dtype not in DTYPES:
-            raise ValueError(f"generator.dtype must be one of {DTYPES}, got {self.dtype!r}")
+            raise GeneratorInputError(f"generator.dtype must be one of {DTYPES}, got {self.dtype!r}")
         if self.device == "cpu" and self.dtype == "float16":
-            raise ValueError(
+            raise GeneratorInputError(
                 "generator.dtype float16 needs a GPU (device cuda or mps); on the CPU use float32 or bfloat16"
             )
         if self.height % 8 or self.width % 8 or self.height < 8 or self.width < 8:
-            raise ValueError(
+            raise GeneratorInputError(
                 f"generator height and width must be positive multiples of 8, got {self.height}x{self.width}"
             )
         if self.batch_size < 1:
-            raise ValueError(f"generator.batch_size must be at least 1, got {self.batch_size}")
+            raise GeneratorInputError(f"generator.batch_size must be at least 1, got {self.batch_size}")
         if self.scheduler not in SCHEDULER_NAMES:
-            raise ValueError(
+            raise GeneratorInputError(
                 f"unknown generator.scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULER_NAMES)}"
             )
         if self.fuse_lora and not self.loras:
-            raise ValueError("generator.fuse_lora needs at least one adapter in generator.loras")
+            raise GeneratorInputError("generator.fuse_lora needs at least one adapter in generator.loras")
         if self.sampling not in SAMPLINGS:
-            raise ValueError(f"unknown generator.sampling {self.sampling!r}: choose one of {', '.join(SAMPLINGS)}")
+            raise GeneratorInputError(
+                f"unknown generator.sampling {self.sampling!r}: choose one of {', '.join(SAMPLINGS)}"
+            )
         if self.sampling != "plain" and not self.clip_model:
-            raise ValueError(f"generator.sampling {self.sampling!r} needs generator.clip_model (a CLIP model spec)")
+            raise GeneratorInputError(
+                f"generator.sampling {self.sampling!r} needs generator.clip_model (a CLIP model spec)"
+            )
         if self.rerank_candidates < 1 or self.clip_guide_every < 1:
-            raise ValueError("generator.rerank_candidates and generator.clip_guide_every must be at least 1")
+            raise GeneratorInputError("generator.rerank_candidates and generator.clip_guide_every must be at least 1")
         if not math.isfinite(self.clip_guidance_scale) or self.clip_guidance_scale < 0:
-            raise ValueError(f"generator.clip_guidance_scale must be >= 0, got {self.clip_guidance_scale}")
+            raise GeneratorInputError(f"generator.clip_guidance_scale must be >= 0, got {self.clip_guidance_scale}")
         names = self.adapter_names
         if len(set(names)) != len(names):
-            raise ValueError(f"generator.loras: adapter names must be distinct, got {list(names)}; set distinct names")
+            raise GeneratorInputError(
+                f"generator.loras: adapter names must be distinct, got {list(names)}; set distinct names"
+            )
 
     @property
     def adapter_names(self) -> tuple[str, ...]:

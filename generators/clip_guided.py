@@ -219,7 +219,7 @@ class ClipGuidedGenerator:
 
         pipe = self.pipe
         kind = scheduler_kind(pipe.scheduler)  # the scheduler may have been swapped since __init__
-        device = pipe._execution_device
+        device = pipe._execution_device  # private, as diffusers' own pipelines use it (checked: diffusers 0.42.1)
         cfg = guidance_scale > 1
         text_embeds, uncond_embeds = pipe.encode_prompt(
             prompts, device, 1, cfg, [negative_prompt] * len(prompts) if negative_prompt else None

@@ -15,16 +15,16 @@ from promptopt.generators.base import GeneratorConfig
 from promptopt.generators.errors import GeneratorInputError
 from promptopt.generators.loading import (
     ModelNotFoundError,
-    pipeline_folder,
     load_pipeline,
     model_identity,
-    resolve_device,
+    pipeline_folder,
+    resolve_device_dtype,
     resolve_model,
 )
 from promptopt.generators.lora_adapters import load_loras
 from promptopt.generators.schedulers import apply_scheduler
 
-__all__ = ["DiffusersGenerator", "ModelNotFoundError", "load_generator", "pipeline_folder", "resolve_device"]
+__all__ = ["DiffusersGenerator", "ModelNotFoundError", "load_generator", "pipeline_folder", "resolve_device_dtype"]
 
 
 class DiffusersGenerator:
@@ -135,7 +135,7 @@ def load_generator(cfg: GeneratorConfig, *, cache_dir: Path) -> DiffusersGenerat
     """Load the pipeline `cfg.model` names, on the configured device and dtype, with its scheduler and adapters."""
     import torch
 
-    device, dtype = resolve_device(cfg.device, cfg.dtype)
+    device, dtype = resolve_device_dtype(cfg.device, cfg.dtype)
     if cfg.compile and not device.startswith("cuda"):
         raise GeneratorInputError(
             f"generator.compile needs a CUDA device and this run uses {device}: torch.compile pays for its "

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptopt.core.device import resolve_device
 from promptopt.generators.base import GeneratorConfig
 from promptopt.generators.bundled_text import bundled_components
 from promptopt.generators.errors import GeneratorInputError, ModelNotFoundError
 from promptopt.generators.shipped import GI_SIM_TINY, gi_sim_tiny_dir
 from promptopt.generators.tiny import TINY_NAME, tiny_pipeline_dir
-from promptopt.scorers.device import DeviceError
-from promptopt.scorers.device import resolve_device as resolve
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt")
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
@@ -47,17 +46,14 @@ class ModelSource:
     config: Path | None = None
 
 
-def resolve_device(device: str, dtype: str) -> tuple[str, str]:
+def resolve_device_dtype(device: str, dtype: str) -> tuple[str, str]:
     """`auto` means CUDA with bf16 (fp16 where bf16 is unsupported) when available, else CPU float32.
 
     float16 on the CPU is refused: most CPU kernels lack it, and where they exist they are slower than float32.
     """
     import torch
 
-    try:
-        device = resolve(device)
-    except DeviceError as err:
-        raise GeneratorInputError(str(err)) from None
+    device = resolve_device(device)
     if dtype == "auto":
         if device.startswith("cuda"):
             dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"

@@ -13,9 +13,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from promptopt.core.atomic import staging_dir
 from promptopt.generators.bundled_text import MAX_TOKENS
 from promptopt.scorers.assets import minilm_dir
-from promptopt.scorers.atomic import staging_dir
 
 TINY_NAME = "tiny-random"
 TINY_VERSION = "v2"

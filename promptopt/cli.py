@@ -14,9 +14,9 @@ import typer
 
 from promptopt import __version__
 from promptopt.commands.default_group import DefaultCommand, DefaultGroup
-from promptopt.commands.common import cannot_write, remove_empty_created
 from promptopt.commands.evaluate import EVALUATE_HELP
-from promptopt.errors import InputError
+from promptopt.commands.folders import cannot_write, collecting_created, remove_empty_created
+from promptopt.core.errors import InputError
 
 
 def reference(page: str) -> str:
@@ -47,9 +47,7 @@ fit_app = typer.Typer(
     **PLAIN_HELP,
 )
 app.add_typer(fit_app, name="fit")
-evaluate_app = typer.Typer(
-    cls=DefaultGroup, help=EVALUATE_HELP, epilog=reference("docs/evaluate.md"), **PLAIN_HELP
-)
+evaluate_app = typer.Typer(cls=DefaultGroup, help=EVALUATE_HELP, epilog=reference("docs/evaluate.md"), **PLAIN_HELP)
 app.add_typer(evaluate_app, name="evaluate")
 
 
@@ -59,17 +57,18 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return _one_line_errors(fn, *args, **kwargs)
-        except BaseException:
-            remove_empty_created()  # a failed run leaves no empty <out>/<study>/ behind
-            raise
+        with collecting_created():
+            try:
+                return _one_line_errors(fn, *args, **kwargs)
+            except BaseException:
+                remove_empty_created()  # a failed run leaves no empty <out>/<study>/ behind
+                raise
 
     return wrapper
 
 
 def _one_line_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    from promptopt.scorers.images import UnreadableImageError
+    from promptopt.core.images import UnreadableImageError
 
     try:
         return fn(*args, **kwargs)
@@ -92,7 +91,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """Prompt optimisation for synthetic GI endoscopy images (ImageCLEFmed MEDVQA-GI)."""
 
@@ -132,9 +133,7 @@ def _register() -> None:
     fit_app.command("judge", epilog=reference("docs/evaluate.md"))(guarded(fit_judge.judge))
     fit_app.command("classifier", epilog=reference("docs/evaluate.md"))(guarded(fit.classifier))
     fit_app.command("aligner", epilog=reference("docs/evaluate.md"))(guarded(fit.aligner))
-    evaluate_app.command("images", cls=DefaultCommand, epilog=reference("docs/evaluate.md"))(
-        guarded(evaluate.evaluate)
-    )
+    evaluate_app.command("images", cls=DefaultCommand, epilog=reference("docs/evaluate.md"))(guarded(evaluate.evaluate))
     evaluate_app.command("tstr", epilog=reference("docs/evaluate.md"))(guarded(tstr.tstr))
 
 

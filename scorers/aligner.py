@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from promptopt.core.errors import InputError
 from promptopt.scorers.fitting import auroc, data_hash, load_model, one_thread, save_model, standardisation
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
@@ -56,13 +57,13 @@ class AlignerFitConfig:
     def __post_init__(self) -> None:
         for name in ("dim", "epochs", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+            raise InputError(f"lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+            raise InputError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if not 0.01 <= self.temperature <= 1.0:
-            raise ValueError(f"temperature must be between 0.01 and 1, got {self.temperature}")
+            raise InputError(f"temperature must be between 0.01 and 1, got {self.temperature}")
 
 
 @dataclass

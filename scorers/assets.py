@@ -15,16 +15,18 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-GI_SIM = "gi-sim"
+from promptopt.core.errors import InputError
+
+GI_SIM = "gi-sim"  # the spec naming what promptopt ships for GI-sim: its judge, aligner, reference sets and data
 SHIPPED_DIR = Path(__file__).resolve().parent / GI_SIM
 FITTED = {"judge": "judge.safetensors", "aligner": "aligner.safetensors"}
 
 
 def shipped_model(kind: str) -> Path:
-    """The shipped fitted `judge` or `aligner`; FileNotFoundError with the fix when the install lacks it."""
+    """The shipped fitted `judge` or `aligner`; InputError with the fix when the install lacks it."""
     path = SHIPPED_DIR / FITTED[kind]
     if not path.is_file():
-        raise FileNotFoundError(
+        raise InputError(
             f"the shipped GI-sim {kind} {path} is missing: reinstall promptopt (pip install -e .) or fit one with "
             f"`promptopt fit {kind} --data gi-sim --out FILE`"
         )

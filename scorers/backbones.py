@@ -5,7 +5,7 @@
   `scorers.clip.load_clip` accepts (a folder, ``ARCH:FILE``, a cached ``ARCH/TAG``).
 - ``dinov2:DIR``: the CLS token (after the final layer norm) of a transformers `Dinov2Model` saved in DIR.
 
-Every backbone takes images through the one resize path (`scorers.images.stack`, PIL bicubic, straight to the
+Every backbone takes images through the one resize path (`promptopt.core.images.stack`, PIL bicubic, straight to the
 network's square input size: no resize-then-crop) and normalises with the network's own statistics: open_clip's
 mean/std from the model's preprocess config, ImageNet mean/std for DINOv2. Each loaded backbone has a `name`
 that goes into the reference-feature cache key; for open_clip and DINOv2 it ends in a hash of the weights,
@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from promptopt.scorers.images import stack
+from promptopt.core.images import stack
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

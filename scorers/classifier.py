@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from promptopt.core.errors import InputError
 from promptopt.scorers.fitting import auroc, data_hash, load_model, one_thread, save_model, standardisation
 
 KIND = "classifier"
@@ -43,16 +44,16 @@ class ProbeConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "min_per_class"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.hidden < 0:
-            raise ValueError(f"hidden must be 0 (logistic regression) or a layer width >= 1, got {self.hidden}")
+            raise InputError(f"hidden must be 0 (logistic regression) or a layer width >= 1, got {self.hidden}")
         if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+            raise InputError(f"lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+            raise InputError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
 
-class NoTrainableAttributeError(ValueError):
+class NoTrainableAttributeError(InputError):
     """No attribute has enough known present and absent images to fit."""
 
 

@@ -15,7 +15,7 @@ Model spec syntax for `load_clip` (nothing is downloaded while `HF_HUB_OFFLINE=1
   FileNotFoundError at once.
 
 Images go through the model's own preprocess transform (resize the shortest side, centre crop,
-normalise with the model's mean/std), not through `scorers.images`: CLIP defines its own input
+normalise with the model's mean/std), not through `promptopt.core.images`: CLIP defines its own input
 pipeline and its scores are only meaningful with it. This is an intentional exception to the
 "one resize path" rule, which is about comparing image sets with each other.
 """
@@ -169,6 +169,9 @@ def _cached_tag_file(cfg: dict, cache_dir: str | None) -> str | None:
     """The tag's weights file if it is already on disk (never touches the network)."""
     from huggingface_hub import hf_hub_download
     from open_clip.constants import HF_WEIGHTS_NAME
+
+    # private: open_clip's list of the .safetensors names it prefers for a tag's file, so a cached tag is found
+    # under the name open_clip itself would download; the one private open_clip name here (checked: 3.3.0)
     from open_clip.pretrained import _get_safe_alternatives
 
     if cfg.get("file"):

@@ -4,7 +4,7 @@ Fitting a probe or an aligner re-reads the same dataset many times while its set
 score compares with the same reference set; the image features are the only slow part (InceptionV3 at 299×299 on a
 CPU costs tens to hundreds of milliseconds per image), so they are computed once per (images, backbone).
 
-The key is the set's identity: by default `scorers.image_identity.images_hash` (decoded pixels in list order, not
+The key is the set's identity: by default `promptopt.core.image_identity.images_hash` (decoded pixels in list order, not
 file names or encoded bytes), so a copied, moved or re-encoded set hits the cache and a changed image misses it.
 A set made by a deterministic recipe (a GI-sim reference set) may pass the recipe as its identity instead: its
 pixels can differ in the last bit between CPUs (numpy's SIMD maths), while its features agree to float precision.
@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from promptopt.core.atomic import write_bytes
+from promptopt.core.image_identity import images_hash
+from promptopt.core.images import load_images
 from promptopt.scorers.assets import shipped_features
-from promptopt.scorers.atomic import write_bytes
-from promptopt.scorers.image_identity import images_hash
-from promptopt.scorers.images import load_images
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
 

@@ -1,5 +1,6 @@
-"""What the fitted scorers (the attribute classifier and the aligner) share: a seeded held-out split by image,
-feature standardisation, AUROC, and their files (safetensors tensors + a JSON sidecar of metadata).
+"""What the fitted scorers (the judge, the attribute classifier and the aligner) share: a seeded held-out split by
+image, feature standardisation, AUROC, their files (safetensors tensors + a JSON sidecar of metadata), and loading
+one named by a spec (`load_fitted`: `gi-sim`, the one shipped with promptopt, or a .safetensors path).
 
 A model is saved as `NAME.safetensors` (every tensor, standardisation included, so nothing numeric is lost to
 JSON) and `NAME.json` (what it is: kind, attributes or encoders, backbone, metrics, data hash, settings).
@@ -9,14 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from promptopt.scorers.atomic import write_bytes
+from promptopt.core.atomic import write_bytes
+from promptopt.core.errors import InputError
+from promptopt.scorers.assets import GI_SIM, shipped_model
 
 WEIGHTS_SUFFIX = ".safetensors"
 STD_FLOOR = 1e-6  # some Inception pool features are near-constant on a small set
@@ -110,3 +113,17 @@ def load_model(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if meta.get("kind") != kind:
         raise ValueError(f"{sidecar} holds a {meta.get('kind')!r}, not a {kind!r}")
     return load(weights.read_bytes()), meta
+
+
+def load_fitted(load: Callable[[Path], Any], model: str, kind: str, what: str) -> Any:
+    """`load` applied to the model file `model` names; InputError (naming `what`, the flag or key) when it is
+    missing or cannot be loaded."""
+    if model == GI_SIM:
+        model = str(shipped_model(kind))
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise InputError(f"{what} {path} does not exist: fit one with `promptopt fit {kind} --data DIR --out {path}`")
+    try:
+        return load(path)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(f"{what} {path} cannot be loaded ({err}): refit it") from None

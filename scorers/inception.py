@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from promptopt.core.images import stack
 from promptopt.scorers.assets import inception_path
-from promptopt.scorers.images import stack
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -48,7 +48,9 @@ class InceptionFeatures:
         import torch
 
         if pixels.ndim != 4 or pixels.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3) or pixels.dtype != np.uint8:
-            raise ValueError(f"expected uint8 (N, {INPUT_SIZE}, {INPUT_SIZE}, 3) pixels, got {pixels.dtype} {pixels.shape}")
+            raise ValueError(
+                f"expected uint8 (N, {INPUT_SIZE}, {INPUT_SIZE}, 3) pixels, got {pixels.dtype} {pixels.shape}"
+            )
         chunks = []
         with torch.inference_mode():
             for start in range(0, len(pixels), self.batch_size):

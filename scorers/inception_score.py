@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from promptopt.scorers.images import stack
+from promptopt.core.images import stack
 
 IS_NETWORK_INPUT_SIZE = 299
 

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from promptopt.core.errors import InputError
+from promptopt.core.images import stack
 from promptopt.scorers.fitting import load_model, save_model
-from promptopt.scorers.images import stack
 
 KIND = "judge"
 BACKBONE = "cnn"  # the only trunk today: trained from scratch with the heads
@@ -79,12 +80,12 @@ class JudgeConfig:
 
     def __post_init__(self) -> None:
         if self.size % (2 ** len(self.widths)) or self.size < 2 ** len(self.widths):
-            raise ValueError(f"size {self.size} must be a multiple of {2 ** len(self.widths)} for {self.widths}")
+            raise InputError(f"size {self.size} must be a multiple of {2 ** len(self.widths)} for {self.widths}")
         for name in ("epochs", "batch_size", "dense"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.weight_decay < 0 or self.noise < 0 or self.balance < 0:
-            raise ValueError("lr must be > 0, weight_decay, noise and balance >= 0")
+            raise InputError("lr must be > 0, weight_decay, noise and balance >= 0")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JudgeConfig:
@@ -197,9 +198,7 @@ def load_judge(path: Path, schema: Schema | None = None) -> Judge:
     state, meta = load_model(path, KIND)
     if meta.get("backbone") != BACKBONE:
         raise ValueError(f"{path} is a judge on backbone {meta.get('backbone')!r}; this promptopt reads {BACKBONE!r}")
-    saved = tuple(
-        Head(h["name"], tuple(h["outputs"]), bool(h["exclusive"])) for h in meta["schema"]
-    )
+    saved = tuple(Head(h["name"], tuple(h["outputs"]), bool(h["exclusive"])) for h in meta["schema"])
     if schema is not None and saved != schema:
         missing = sorted(set(output_names(schema)) - set(output_names(saved)))
         raise ValueError(

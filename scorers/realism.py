@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from promptopt.core.errors import InputError
+from promptopt.core.images import image_files
 from promptopt.scorers.features_cache import image_features
-from promptopt.scorers.images import image_files
 from promptopt.scorers.realism_metrics import frechet_distance_features, kid
 
 FeatureFn = Callable[[Sequence[Image.Image]], np.ndarray]
@@ -33,7 +34,7 @@ def reference_features(
     sets). Inception's features are float32 values, so nothing is lost in the cache."""
     files = image_files(folder)
     if len(files) < 2:
-        raise FileNotFoundError(
+        raise InputError(
             f"reference folder {folder} holds {len(files)} images; realism needs at least 2 (more is better)"
         )
     feats = image_features(files, features, backbone=backbone, cache_dir=cache_dir, identity=identity, chunk=chunk)

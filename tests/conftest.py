@@ -22,13 +22,12 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
-
 @pytest.fixture(scope="session")
 def tiny_judge_file(tmp_path_factory):
     """A judge of promptopt's schema, trained for one epoch on random 16×16 pixels (a real file, meaningless)."""
     import numpy as np
 
-    from promptopt.judge_schema import OUTPUTS, SCHEMA
+    from promptopt.judge.schema import OUTPUTS, SCHEMA
     from promptopt.scorers.judge import JudgeConfig
     from promptopt.scorers.judge_training import fit_judge
 

@@ -15,8 +15,12 @@ def test_gpu_check_tiny_passes_on_the_cpu(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "gpu_check.py"), "--tiny", "--out", str(out)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(out.read_text())
     assert report["passed"] and report["configs"] == "tiny" and report["device"] == "cpu"

@@ -5,11 +5,11 @@ carries the study configs and the shipped weights and features, so `promptopt se
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "promptopt", "generators", "scorers", "studies")
@@ -61,7 +61,7 @@ def test_wheel_carries_the_studies_and_the_shipped_assets(wheel):
         "promptopt/scorers/gi-sim/judge.safetensors",
         "promptopt/scorers/gi-sim/judge.json",
         "promptopt/generators/gi-sim-tiny/unet/diffusion_pytorch_model.safetensors",
-        "promptopt/scorers/atomic.py",
+        "promptopt/core/atomic.py",
         "promptopt/data/medvqa-gi-2024-prompts.csv",
     } <= names
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptopt.scorers.atomic import staged_dir
+from promptopt.core.atomic import staged_dir
+from promptopt.core.errors import InputError
 
 CHECKPOINTS = "checkpoints"
 STATE = "state.json"
@@ -86,17 +87,17 @@ def find_checkpoint(out: Path, resume: str | Path) -> Path:
     if str(resume) == "latest":
         found = list_checkpoints(out)
         if not found:
-            raise ValueError(f"resume latest: {out / CHECKPOINTS} holds no checkpoint yet; train without resume first")
+            raise InputError(f"resume latest: {out / CHECKPOINTS} holds no checkpoint yet; train without resume first")
         folder = found[-1][1]
     else:
         folder = Path(resume).expanduser()
         if not folder.is_dir():
-            raise ValueError(
+            raise InputError(
                 f"resume: checkpoint folder {folder} does not exist; give a checkpoint-<step> folder or latest"
             )
     missing = missing_files(folder)
     if missing:
-        raise ValueError(
+        raise InputError(
             f"checkpoint {folder} is incomplete (missing {', '.join(missing)}): remove it or resume from another"
         )
     return folder

@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from promptopt.core.atomic import staged_dir
 from promptopt.generators.training.config import DreamBoothConfig
 from promptopt.generators.training.data import TrainExample
 from promptopt.generators.training.models import Models, render
-from promptopt.scorers.atomic import staged_dir
 
 CLASS_IMAGES = "class_images"
 
@@ -63,9 +63,14 @@ def _render_class_images(
 ) -> None:
     n = cfg.num_class_images
     images = render(
-        models.pipeline(), [cfg.class_for(category)] * n, list(range(n)), guidance_scale=cfg.class_guidance_scale,
-        steps=cfg.class_inference_steps, resolution=resolution, autocast=autocast,
-    )  # fmt: skip
+        models.pipeline(),
+        [cfg.class_for(category)] * n,
+        list(range(n)),
+        guidance_scale=cfg.class_guidance_scale,
+        steps=cfg.class_inference_steps,
+        resolution=resolution,
+        autocast=autocast,
+    )
     with staged_dir(folder) as staging:
         for seed, image in enumerate(images):
             image.save(staging / f"{seed:05d}.png")

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from promptopt.core.grids import save_grid
 from promptopt.generators.training.checkpoint import Checkpoint, save_checkpoint
 from promptopt.generators.training.config import TrainConfig
 from promptopt.generators.training.data import CaptionDataset, TrainExample, derive_seed
@@ -19,7 +20,7 @@ from promptopt.generators.training.dreambooth import class_examples, instance_ex
 from promptopt.generators.training.encode import Latents, TextEmbeddings
 from promptopt.generators.training.loss import denoising_loss
 from promptopt.generators.training.models import add_trainables, load_models, place, render
-from promptopt.generators.training.outputs import save_grid, save_lora, save_pipeline, write_log, write_plot
+from promptopt.generators.training.outputs import save_lora, save_pipeline, write_log, write_plot
 from promptopt.generators.training.vae import pixels, save_vae, vae_loss, validate_vae, validation_images
 
 NOISE_STREAM, CLASS_STREAM = 31, 32
@@ -69,9 +70,13 @@ class Trainer:
         self.class_latents = self._latents(self.class_data) if self.class_data else None
         trains_text = cfg.trains_lora and cfg.lora.train_text_encoder
         self.texts = TextEmbeddings(
-            self.models.tokenizer, self.models.text_encoder, device, trainable=trains_text, autocast=self.autocast,
+            self.models.tokenizer,
+            self.models.text_encoder,
+            device,
+            trainable=trains_text,
+            autocast=self.autocast,
             cache=cfg.caption != "combine",
-        )  # fmt: skip
+        )
         self.texts.prepare(
             [p for d in (self.data, self.class_data) if d for e in d.examples for p in self._captions(e)]
         )
@@ -91,10 +96,14 @@ class Trainer:
     def _dataset(self, examples: Sequence[TrainExample], seed: int) -> CaptionDataset:
         cfg = self.cfg
         return CaptionDataset(
-            examples, resolution=cfg.resolution, seed=seed, caption=cfg.caption,
-            caption_max_prompts=cfg.caption_max_prompts, caption_dropout=cfg.caption_dropout,
+            examples,
+            resolution=cfg.resolution,
+            seed=seed,
+            caption=cfg.caption,
+            caption_max_prompts=cfg.caption_max_prompts,
+            caption_dropout=cfg.caption_dropout,
             random_flip=cfg.random_flip,
-        )  # fmt: skip
+        )
 
     def _captions(self, example: TrainExample) -> tuple[str, ...]:
         """The captions to encode up front: none for `combine` (too many joins; each batch encodes its own)."""
@@ -116,9 +125,12 @@ class Trainer:
 
         cfg = self.cfg
         self.optimizer = torch.optim.AdamW(
-            self.params, lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2),
-            weight_decay=cfg.adam_weight_decay, eps=cfg.adam_epsilon,
-        )  # fmt: skip
+            self.params,
+            lr=cfg.learning_rate,
+            betas=(cfg.adam_beta1, cfg.adam_beta2),
+            weight_decay=cfg.adam_weight_decay,
+            eps=cfg.adam_epsilon,
+        )
         self.lr_scheduler = get_scheduler(
             cfg.lr_scheduler,
             self.optimizer,
@@ -138,19 +150,29 @@ class Trainer:
         if cfg.method == "vae":
             images = pixels(self.data, plan, self.device)
             return vae_loss(
-                self.models.vae, images, generator, loss=cfg.vae_loss, kl_weight=cfg.vae_kl_weight,
+                self.models.vae,
+                images,
+                generator,
+                loss=cfg.vae_loss,
+                kl_weight=cfg.vae_kl_weight,
                 autocast=self.autocast,
-            )  # fmt: skip
+            )
         latents, captions = self.latents.sample(plan, generator), list(plan.captions)
         if self.class_data is not None and self.class_latents is not None:
             class_plan = self.class_data.plan(micro_step, cfg.train_batch_size)
             latents = torch.cat([latents, self.class_latents.sample(class_plan, generator)])
             captions += class_plan.captions
         return denoising_loss(
-            self.models.unet, self.models.noise_scheduler, latents, self.texts(captions), generator,
-            noise_offset=cfg.noise_offset, snr_gamma=cfg.snr_gamma, autocast=self.autocast,
+            self.models.unet,
+            self.models.noise_scheduler,
+            latents,
+            self.texts(captions),
+            generator,
+            noise_offset=cfg.noise_offset,
+            snr_gamma=cfg.snr_gamma,
+            autocast=self.autocast,
             prior_loss_weight=cfg.dreambooth.prior_loss_weight if self.class_data is not None else None,
-        )  # fmt: skip
+        )
 
     def update(self) -> dict[str, float]:
         """One optimizer step over gradient_accumulation_steps micro-batches; returns its log row."""
@@ -210,9 +232,14 @@ class Trainer:
         try:
             with self._final_weights():
                 images = render(
-                    self.models.pipeline(), prompts, seeds, guidance_scale=v.guidance_scale, steps=v.inference_steps,
-                    resolution=self.cfg.resolution, autocast=self.autocast,
-                )  # fmt: skip
+                    self.models.pipeline(),
+                    prompts,
+                    seeds,
+                    guidance_scale=v.guidance_scale,
+                    steps=v.inference_steps,
+                    resolution=self.cfg.resolution,
+                    autocast=self.autocast,
+                )
         finally:
             self._train_mode(True)
         save_grid(images, len(v.prompts), self.out / "validation" / f"step-{self.step}.png")
@@ -266,9 +293,11 @@ class Trainer:
             save_lora(self.out, self.models.unet, text_encoder)
         else:
             save_pipeline(
-                self.out, self.models.pipeline(), bundled_text_encoder=self.models.bundled_text,
+                self.out,
+                self.models.pipeline(),
+                bundled_text_encoder=self.models.bundled_text,
                 precision=self.cfg.save_precision,
-            )  # fmt: skip
+            )
 
     def write_log(self) -> None:
         write_log(self.out, self.log)

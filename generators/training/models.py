@@ -41,9 +41,15 @@ class Models:
         from diffusers import StableDiffusionPipeline
 
         pipe = StableDiffusionPipeline(
-            vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=self.unet,
-            scheduler=self.scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
-        )  # fmt: skip
+            vae=self.vae,
+            text_encoder=self.text_encoder,
+            tokenizer=self.tokenizer,
+            unet=self.unet,
+            scheduler=self.scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
@@ -115,9 +121,12 @@ def add_trainables(models: Models, cfg: TrainConfig) -> list[Any]:
 
         def adapter(targets: tuple[str, ...]) -> LoraConfig:
             return LoraConfig(
-                r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, init_lora_weights="gaussian",
+                r=lora.rank,
+                lora_alpha=lora.alpha,
+                lora_dropout=lora.dropout,
+                init_lora_weights="gaussian",
                 target_modules=list(targets),
-            )  # fmt: skip
+            )
 
         models.unet.add_adapter(adapter(lora.target_modules))
         if lora.train_text_encoder:  # peft directly: transformers' add_adapter insists on a newer peft
@@ -149,9 +158,14 @@ def _from_base(folder: Path | None) -> Models:
     pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True, **extra, **bundled)
     noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     return Models(
-        pipe.unet, pipe.vae, pipe.text_encoder, pipe.tokenizer, noise_scheduler, pipe.scheduler,
+        pipe.unet,
+        pipe.vae,
+        pipe.text_encoder,
+        pipe.tokenizer,
+        noise_scheduler,
+        pipe.scheduler,
         bundled_text=bool(bundled),
-    )  # fmt: skip
+    )
 
 
 def _random_models(init: ModelInitConfig, resolution: int, seed: int) -> Models:
@@ -176,15 +190,26 @@ def _random_models(init: ModelInitConfig, resolution: int, seed: int) -> Models:
         )
     s = init.scheduler
     noise_scheduler = DDPMScheduler(
-        num_train_timesteps=s.num_train_timesteps, beta_start=s.beta_start, beta_end=s.beta_end,
-        beta_schedule=s.beta_schedule, prediction_type=s.prediction_type, timestep_spacing=s.timestep_spacing,
-        rescale_betas_zero_snr=s.rescale_betas_zero_snr, clip_sample=False,
-    )  # fmt: skip
+        num_train_timesteps=s.num_train_timesteps,
+        beta_start=s.beta_start,
+        beta_end=s.beta_end,
+        beta_schedule=s.beta_schedule,
+        prediction_type=s.prediction_type,
+        timestep_spacing=s.timestep_spacing,
+        rescale_betas_zero_snr=s.rescale_betas_zero_snr,
+        clip_sample=False,
+    )
     scheduler = DDIMScheduler.from_config(noise_scheduler.config, set_alpha_to_one=False, steps_offset=1)
     return Models(
-        unet, vae, text_encoder, tokenizer, noise_scheduler, scheduler,
-        random_vae=not init.vae.pretrained, bundled_text=init.text_encoder == MINILM,
-    )  # fmt: skip
+        unet,
+        vae,
+        text_encoder,
+        tokenizer,
+        noise_scheduler,
+        scheduler,
+        random_vae=not init.vae.pretrained,
+        bundled_text=init.text_encoder == MINILM,
+    )
 
 
 def _vae(spec: VaeInitConfig, groups: int, resolution: int, seed: int) -> Any:
@@ -202,11 +227,17 @@ def _vae(spec: VaeInitConfig, groups: int, resolution: int, seed: int) -> Any:
     n = len(spec.block_out_channels)
     with seeded(seed):
         return AutoencoderKL(
-            in_channels=3, out_channels=3, block_out_channels=spec.block_out_channels,
-            down_block_types=("DownEncoderBlock2D",) * n, up_block_types=("UpDecoderBlock2D",) * n,
-            latent_channels=spec.latent_channels, layers_per_block=spec.layers_per_block, norm_num_groups=groups,
-            sample_size=resolution, scaling_factor=spec.scaling_factor or 1.0,
-        )  # fmt: skip
+            in_channels=3,
+            out_channels=3,
+            block_out_channels=spec.block_out_channels,
+            down_block_types=("DownEncoderBlock2D",) * n,
+            up_block_types=("UpDecoderBlock2D",) * n,
+            latent_channels=spec.latent_channels,
+            layers_per_block=spec.layers_per_block,
+            norm_num_groups=groups,
+            sample_size=resolution,
+            scaling_factor=spec.scaling_factor or 1.0,
+        )
 
 
 def text_encoder_from_spec(spec: str, seed: int) -> tuple[Any, Any]:
@@ -220,10 +251,16 @@ def text_encoder_from_spec(spec: str, seed: int) -> tuple[Any, Any]:
             return minilm_text_encoder()
         tokenizer = AutoTokenizer.from_pretrained(minilm_dir(), model_max_length=MAX_TOKENS)
         config = CLIPTextConfig(
-            vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=4, max_position_embeddings=MAX_TOKENS, pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id,
-        )  # fmt: skip
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=MAX_TOKENS,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.cls_token_id,
+            eos_token_id=tokenizer.sep_token_id,
+        )
         with seeded(seed):
             return CLIPTextModel(config), tokenizer
     folder = Path(spec).expanduser()
@@ -261,7 +298,14 @@ def render(
         chunk = list(prompts[start : start + batch_size])
         generators = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds[start : start + batch_size]]
         with torch.no_grad(), autocast():
-            out = pipe(chunk, guidance_scale=guidance_scale, num_inference_steps=steps, height=resolution,
-                       width=resolution, generator=generators, output_type="pil")  # fmt: skip
+            out = pipe(
+                chunk,
+                guidance_scale=guidance_scale,
+                num_inference_steps=steps,
+                height=resolution,
+                width=resolution,
+                generator=generators,
+                output_type="pil",
+            )
         images.extend(out.images)
     return images

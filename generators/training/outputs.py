@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from promptopt.scorers.atomic import staging_dir, write_bytes
+from promptopt.core.atomic import staging_dir, write_bytes
 
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
 LOG = "training_log.csv"
@@ -42,6 +42,9 @@ def move_into(staging: Path, out: Path, last: str) -> None:
 def save_lora(out: Path, unet: Any, text_encoder: Any | None) -> Path:
     """Save the UNet (and text-encoder) adapters the way diffusers' LoRA training scripts do."""
     from diffusers import StableDiffusionPipeline
+
+    # private: diffusers' LoRA training scripts call it to store each adapter's rank and alpha beside the weights,
+    # so `load_lora_weights` rebuilds them; the one private diffusers import here (checked: diffusers 0.42.1)
     from diffusers.training_utils import _collate_lora_metadata
     from diffusers.utils import convert_state_dict_to_diffusers
     from peft.utils import get_peft_model_state_dict
@@ -144,23 +147,3 @@ def write_plot(out: Path, rows: Sequence[dict[str, float]]) -> Path:
     FigureCanvasAgg(figure).print_png(buffer)
     write_bytes(out / PLOT, buffer.getvalue())
     return out / PLOT
-
-
-def grid_png(images: Sequence[Any], rows: int) -> bytes:
-    """The PNG of a grid with `rows` rows (e.g. one per validation prompt), one column per seed."""
-    from PIL import Image
-
-    cols = len(images) // rows
-    width, height = images[0].size
-    grid = Image.new("RGB", (cols * width, rows * height))
-    for i, image in enumerate(images):
-        grid.paste(image, ((i % cols) * width, (i // cols) * height))
-    buffer = io.BytesIO()
-    grid.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def save_grid(images: Sequence[Any], rows: int, path: Path) -> Path:
-    """`grid_png` written to `path`."""
-    write_bytes(path, grid_png(images, rows))
-    return path

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptopt.core.errors import InputError
 from promptopt.generators.training.checkpoint import find_checkpoint, load_checkpoint
 from promptopt.generators.training.config import TrainConfig
 from promptopt.generators.training.data import TrainExample
@@ -51,11 +52,11 @@ def resolve_train_device(device: str, mixed_precision: str) -> Any:
     """`auto` is CUDA when available, else the CPU; fp16 needs CUDA (there is no fp16 grad scaling elsewhere)."""
     import torch
 
-    from promptopt.scorers.device import resolve_device
+    from promptopt.core.device import resolve_device
 
     resolved = torch.device(resolve_device(device))
     if mixed_precision == "fp16" and resolved.type != "cuda":
-        raise ValueError("fp16 mixed precision needs a CUDA device; use bf16 or no")
+        raise InputError("fp16 mixed precision needs a CUDA device; use bf16 or no")
     return resolved
 
 

@@ -65,11 +65,9 @@ def validation_images(data: CaptionDataset, device: Any) -> Any:
     return torch.stack([data.pixels(i, False) for i in range(n)]).to(device)
 
 
-def validate_vae(
-    vae: Any, images: Any, path: Path, autocast: Callable[[], AbstractContextManager]
-) -> dict[str, float]:
+def validate_vae(vae: Any, images: Any, path: Path, autocast: Callable[[], AbstractContextManager]) -> dict[str, float]:
     """Save a grid (one row per image: original | reconstruction) to `path`; return the reconstruction MSE."""
-    from promptopt.generators.training.outputs import save_grid
+    from promptopt.core.grids import save_grid
 
     recon = reconstruct(vae, images, autocast)
     mse = float(((recon - images.float()) ** 2).mean())
@@ -92,8 +90,8 @@ def save_vae(out: Path, vae: Any, data: CaptionDataset, device: Any, autocast: A
     AutoencoderKL into `out` (config.json written last), loadable with `AutoencoderKL.from_pretrained(out)`."""
     import shutil
 
+    from promptopt.core.atomic import staging_dir
     from promptopt.generators.training.outputs import drop_source_paths, move_into
-    from promptopt.scorers.atomic import staging_dir
 
     if not scaling_factor:
         vae.register_to_config(scaling_factor=1.0)

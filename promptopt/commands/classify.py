@@ -7,14 +7,14 @@ from pathlib import Path
 
 import typer
 
-from promptopt.errors import InputError
+from promptopt.core.errors import InputError
 
 BATCH = 256
 
 
 def image_paths(inputs: list[Path]) -> list[Path]:
     """The image files named, and those in the folders named (sorted); InputError when there are none."""
-    from promptopt.scorers.images import IMAGE_SUFFIXES, image_files
+    from promptopt.core.images import IMAGE_SUFFIXES, image_files
 
     found: list[Path] = []
     for path in inputs:
@@ -40,8 +40,8 @@ def classify(
     Every attribute a prompt can ask for: presence by grammar name
     (polyp, z-line, tube, text, …, instrument and landmark for "any of") and valued attributes as key=value
     (polyp_count=1, polyp_sizes=>20mm, abnormality_locations=upper-left, procedure=colonoscopy, …)."""
-    from promptopt.judge_scorer import open_judge
-    from promptopt.scorers.images import load_images
+    from promptopt.core.images import load_images
+    from promptopt.judge.scorer import open_judge
 
     paths = image_paths(images)
     model = open_judge(judge, "--judge")

@@ -15,8 +15,8 @@ def merge(
 
     Each image once, metadata.jsonl in the order one unsharded run writes, the render config kept (so promptopt
     render resumes into it)."""
-    from promptopt.commands.common import check_writable
-    from promptopt.render_merge import merge_renders
+    from promptopt.commands.folders import check_writable
+    from promptopt.render.merge import merge_renders
 
     check_writable(out.parent)
     n = merge_renders(out, shards)

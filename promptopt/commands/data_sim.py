@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from promptopt.errors import InputError
+from promptopt.core.errors import InputError
 
 
 def sim(
@@ -41,7 +41,7 @@ def sim_grid(
     """Write a labelled 4x4 grid of GI-sim images.
 
     One tile per main attribute."""
-    from promptopt.scorers.atomic import write_bytes
+    from promptopt.core.atomic import write_bytes
     from promptopt.sim.grid import sim_grid as make_grid
     from promptopt.sim.writer import check_args
 

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from promptopt.dataset import Summary, load_dataset, summarise
+from promptopt.datasets.layouts import Summary, load_dataset, summarise
 
 SHOWN_SKIPS = 5
 

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from promptopt.commands.common import print_json
+from promptopt.commands.output import print_json
 
 EVALUATE_HELP = """Evaluate generated images against real ones.
 
@@ -24,37 +24,40 @@ def _gi_sim_defaults(reference: str, judge: str | None) -> tuple[Path, str | Non
     recipe that made it) and the shipped judge."""
     if reference != "gi-sim":
         return Path(reference), None, judge
-    from promptopt.paths import cache_dir
+    from promptopt.core.paths import cache_dir
     from promptopt.sim.reference import gi_sim_reference
-    from promptopt.errors import InputError
 
     n, size = GI_SIM_HELD_OUT
-    try:
-        folder = gi_sim_reference(None, n, size, cache_dir())
-        return folder, folder.name, judge or "gi-sim"
-    except FileNotFoundError as err:
-        raise InputError(str(err)) from None
+    folder = gi_sim_reference(None, n, size, cache_dir())
+    return folder, folder.name, judge or "gi-sim"
 
 
 def evaluate(
     generated: Path = typer.Argument(..., help="Folder of generated images (metadata.jsonl with prompts for CLIP)."),
     reference: str = typer.Option(
-        "gi-sim", "--reference", "-r", help="Folder of real images (features are cached), or gi-sim: 500 held-out "
+        "gi-sim",
+        "--reference",
+        "-r",
+        help="Folder of real images (features are cached), or gi-sim: 500 held-out "
         "GI-sim images at 64x64 (seed 20241; features shipped).",
     ),
     metrics: Optional[str] = typer.Option(
-        None, "--metrics", help="Comma-separated: fid,kid,prdc,is,clip,diversity,memorisation,consistency "
-        "(default: all).",
+        None,
+        "--metrics",
+        help="Comma-separated: fid,kid,prdc,is,clip,diversity,memorisation,consistency (default: all).",
     ),
     backbone: str = typer.Option(
-        "inception", "--backbone", help="Features of FID, KID, PRDC, diversity, memorisation: inception, "
-        "open_clip:SPEC or dinov2:DIR.",
+        "inception",
+        "--backbone",
+        help="Features of FID, KID, PRDC, diversity, memorisation: inception, open_clip:SPEC or dinov2:DIR.",
     ),
     clip: Optional[str] = typer.Option(
         None, "--clip", help="open_clip model for CLIP score (folder, ARCH:FILE or cached ARCH/TAG)."
     ),
     judge: Optional[str] = typer.Option(
-        None, "--judge", help="Judge (gi-sim or a file from promptopt fit judge) for consistency and the judge IS "
+        None,
+        "--judge",
+        help="Judge (gi-sim or a file from promptopt fit judge) for consistency and the judge IS "
         "(default with --reference gi-sim: the shipped GI-sim judge).",
     ),
     skip_bad: bool = typer.Option(
@@ -74,16 +77,25 @@ def evaluate(
     that cannot be computed from what was given is listed with the reason. Numbers are comparable only at equal
     sample sizes and with the same backbone.
     """
-    from promptopt.commands.common import device_flag
-    from promptopt.evaluate import METRICS, EvaluateConfig
+    from promptopt.commands.options import device_flag
+    from promptopt.evaluate.sets import METRICS, EvaluateConfig
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else METRICS
     folder, identity, judge = _gi_sim_defaults(reference, judge)
     cfg = EvaluateConfig(
-        generated=generated, reference=folder, reference_identity=identity, metrics=names, backbone=backbone, clip=clip,
-        judge=judge, is_network=is_network, seed=seed, device=device_flag(device), skip_bad=skip_bad,
+        generated=generated,
+        reference=folder,
+        reference_identity=identity,
+        metrics=names,
+        backbone=backbone,
+        clip=clip,
+        judge=judge,
+        is_network=is_network,
+        seed=seed,
+        device=device_flag(device),
+        skip_bad=skip_bad,
         prompts_required=metrics is not None and "consistency" in names,
-    )  # fmt: skip
+    )
     result = _run(cfg, quiet=as_json)
     if as_json:
         print_json(result.to_json())
@@ -92,8 +104,8 @@ def evaluate(
 
 
 def _run(cfg: Any, *, quiet: bool) -> Any:
-    from promptopt.commands.common import task_progress
-    from promptopt.evaluate import evaluate as run_evaluation
+    from promptopt.commands.output import task_progress
+    from promptopt.evaluate.sets import evaluate as run_evaluation
 
     if cfg.backbone.startswith("dinov2:"):
         _quiet_transformers()

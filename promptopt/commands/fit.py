@@ -11,15 +11,17 @@ from typing import Any
 
 import typer
 
-from promptopt.commands.common import check_writable, device_flag, print_json, task_progress
+from promptopt.commands.folders import check_writable
 from promptopt.commands.options import (
     backbone_option,
+    device_flag,
     epochs_option,
     feature_device_option,
     hidden_option,
     json_option,
 )
-from promptopt.errors import InputError
+from promptopt.commands.output import print_json, task_progress
+from promptopt.core.errors import InputError
 
 DATA_HELP = "Dataset folder (challenge layout, caption CSV or imagefolder with metadata.jsonl), or gi-sim."
 OUT_HELP = "Model file to write, ending in .safetensors (its metadata goes beside it as .json)."
@@ -39,8 +41,9 @@ def _features(
 ) -> Any:
     """Load the dataset and check the options that depend on it (the split; when `labelled`, that some attribute
     can be fitted) before any feature is computed, then compute or read its image features."""
-    from promptopt.fitdata import dataset_features, load_backbone, load_items, require_trainable, split
-    from promptopt.sim.writer import GI_SIM, resolve_data
+    from promptopt.evaluate.probes import dataset_features, load_backbone, load_items, require_trainable, split
+    from promptopt.scorers.assets import GI_SIM
+    from promptopt.sim.writer import resolve_data
 
     if data == GI_SIM and gi_sim_images < 2:  # a held-out split needs two images
         raise InputError(f"--gi-sim-images must be at least 2, got {gi_sim_images}")
@@ -71,11 +74,11 @@ def classifier(
 
     Polyp, instrument, landmarks, text, box artefact … on frozen image features; unknown labels (attributes an
     image's prompts never mention) are masked out."""
-    from promptopt.fitdata import fit_classifier_on
+    from promptopt.evaluate.probes import fit_classifier_on
     from promptopt.scorers.classifier import ProbeConfig
 
     check_out(out)
-    config = _config(ProbeConfig, epochs=epochs, hidden=hidden, weight_decay=weight_decay, seed=seed)
+    config = ProbeConfig(epochs=epochs, hidden=hidden, weight_decay=weight_decay, seed=seed)
     fs = _features(
         data,
         backbone=backbone,
@@ -88,8 +91,15 @@ def classifier(
     )
     model, metrics = fit_classifier_on(fs, holdout=holdout, config=config)
     model.save(out)
-    summary = {"out": str(out), "data": model.meta["data"], "backbone": fs.backbone, "n_train": model.meta["n_train"],
-               "n_held_out": model.meta["n_held_out"], "not_fitted": model.meta["not_fitted"], **metrics}  # fmt: skip
+    summary = {
+        "out": str(out),
+        "data": model.meta["data"],
+        "backbone": fs.backbone,
+        "n_train": model.meta["n_train"],
+        "n_held_out": model.meta["n_held_out"],
+        "not_fitted": model.meta["not_fitted"],
+        **metrics,
+    }
     if as_json:
         print_json(summary)
     else:
@@ -113,13 +123,13 @@ def aligner(
 
     Linear projections of frozen image features and frozen all-MiniLM-L6-v2 prompt embeddings into one space
     (multi-positive symmetric InfoNCE); reports held-out retrieval recall@1/5."""
-    from promptopt.commands.common import quiet_libraries
-    from promptopt.fitdata import fit_aligner_on
+    from promptopt.core.libraries import quiet_libraries
+    from promptopt.evaluate.probes import fit_aligner_on
     from promptopt.scorers.aligner import AlignerFitConfig
     from promptopt.scorers.intent import load_minilm
 
     check_out(out)
-    config = _config(AlignerFitConfig, epochs=epochs, dim=dim, seed=seed)
+    config = AlignerFitConfig(epochs=epochs, dim=dim, seed=seed)
     fs = _features(
         data,
         backbone=backbone,
@@ -133,20 +143,20 @@ def aligner(
     quiet_libraries()
     model, metrics = fit_aligner_on(fs, load_minilm(), holdout=holdout, config=config)
     model.save(out)
-    summary = {"out": str(out), "data": model.meta["data"], "backbone": fs.backbone,
-               "text_encoder": model.text_encoder, "n_train_images": model.meta["n_train_images"],
-               "n_held_out": model.meta["n_held_out"], "temperature": model.meta["temperature"], **metrics}  # fmt: skip
+    summary = {
+        "out": str(out),
+        "data": model.meta["data"],
+        "backbone": fs.backbone,
+        "text_encoder": model.text_encoder,
+        "n_train_images": model.meta["n_train_images"],
+        "n_held_out": model.meta["n_held_out"],
+        "temperature": model.meta["temperature"],
+        **metrics,
+    }
     if as_json:
         print_json(summary)
     else:
         _print_aligner(summary)
-
-
-def _config(cls: Any, **values: Any) -> Any:
-    try:
-        return cls(**values)
-    except ValueError as err:
-        raise InputError(str(err)) from None
 
 
 def _print_classifier(s: dict[str, Any]) -> None:

@@ -7,23 +7,27 @@ from typing import Any
 
 import typer
 
-from promptopt.commands.common import device_flag, print_json, task_progress
 from promptopt.commands.fit import check_out
-from promptopt.commands.options import json_option
-from promptopt.errors import InputError
+from promptopt.commands.options import device_flag, json_option
+from promptopt.commands.output import print_json, task_progress
+from promptopt.core.errors import InputError
 
 NO_AUTOENCODER = "none"
 
 
 def judge(
     data: str = typer.Option(
-        ..., "--data", help="gi-sim (simulated in memory, complete labels), a GI-sim folder (labels.jsonl) or a "
-        "dataset folder (challenge layout or imagefolder: labels from the prompts, unknowns masked)."
+        ...,
+        "--data",
+        help="gi-sim (simulated in memory, complete labels), a GI-sim folder (labels.jsonl) or a "
+        "dataset folder (challenge layout or imagefolder: labels from the prompts, unknowns masked).",
     ),
     out: Path = typer.Option(..., "--out", help="Judge file to write, ending in .safetensors (.json beside it)."),
     autoencoder: str = typer.Option(
-        "gi-sim-tiny", "--autoencoder", help="Generator whose VAE round trip puts training images in its domain: "
-        "gi-sim-tiny, a diffusers pipeline folder, or none."
+        "gi-sim-tiny",
+        "--autoencoder",
+        help="Generator whose VAE round trip puts training images in its domain: "
+        "gi-sim-tiny, a diffusers pipeline folder, or none.",
     ),
     backbone: str = typer.Option("cnn", "--backbone", help="Trunk: cnn (a small CNN trained from scratch)."),
     gi_sim_images: int = typer.Option(10000, "--gi-sim-images", help="Images simulated for --data gi-sim."),
@@ -42,7 +46,7 @@ def judge(
 
     Presence, counts, sizes, Paris types, colours, locations, text, box, procedure; trained on images passed
     through the generator's autoencoder."""
-    from promptopt.judge_fit import fit_judge_on, judge_data
+    from promptopt.judge.fit import fit_judge_on, judge_data
     from promptopt.scorers.judge import JudgeConfig
 
     check_out(out)
@@ -50,18 +54,19 @@ def judge(
         raise InputError(f"--backbone {backbone!r} is not a judge trunk: use cnn")
     if not 0.0 <= domain_share <= 1.0:
         raise InputError(f"--domain-share must be between 0 and 1, got {domain_share}")
-    try:
-        config = JudgeConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    config = JudgeConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     ae = _autoencoder(autoencoder, device_flag(device))
     with task_progress(quiet=as_json, transient=True) as progress:
         data_set = judge_data(data, n=gi_sim_images, size=size, seed=gi_sim_seed, progress=progress)
         try:
             model, metrics = fit_judge_on(
-                data_set, ae, config, holdout=holdout, share=domain_share,
+                data_set,
+                ae,
+                config,
+                holdout=holdout,
+                share=domain_share,
                 on_epoch=lambda epoch, loss: progress(f"training (loss {loss:.4f})", epoch, epochs),
-            )  # fmt: skip
+            )
         except ValueError as err:
             raise InputError(f"--holdout: {err}") from None
     model.save(out)
@@ -75,9 +80,9 @@ def judge(
 def _autoencoder(model: str, device: str) -> Any:
     if model == NO_AUTOENCODER:
         return None
+    from promptopt.core.paths import cache_dir
     from promptopt.generators.autoencoder import Autoencoder
     from promptopt.generators.errors import ModelNotFoundError
-    from promptopt.paths import cache_dir
 
     try:
         return Autoencoder(model, cache_dir(), device)

@@ -1,21 +1,28 @@
-"""`promptopt opg`: a study per target of a plan, then the OPG submission by category (`promptopt.opg`)."""
+"""`promptopt opg`: a study per target of a plan, then the OPG submission by category (`promptopt.opg.run`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from promptopt.commands.common import check_writable, for_target, print_json
+from promptopt.commands.folders import check_writable
 from promptopt.commands.options import (
-    holdout_images_option, images_per_prompt_option, top_k_option, validation_images_option,
+    holdout_images_option,
+    images_per_prompt_option,
+    top_k_option,
+    validation_images_option,
 )
-from promptopt.config import StudyConfig, override
-from promptopt.errors import InputError
+from promptopt.commands.output import print_json
 
 if TYPE_CHECKING:
-    from promptopt.opg import PlannedStudy
+    from promptopt.opg.plan import PlannedStudy
+    from promptopt.opg.run import OpgResult
+    from promptopt.search.run import StudyHooks
+    from promptopt.study.config import StudyConfig
 
 
 def opg(
@@ -59,78 +66,53 @@ def opg(
     on fresh seeds) and <out>/training-set/ (imagefolder + metadata.jsonl, and classes/<category>/ for
     torchvision). Run the same command again to resume; finished studies are not searched again.
     """
-    from promptopt.opg import claim_folder, load_plan, planned
+    from promptopt.opg.run import Budget, run_opg
 
-    chosen = load_plan(plan)
-    studies = planned(out, chosen)
-    configs = []
-    for study in studies:
-        cfg = for_target(study.target, (chosen.studies or {}).get(study.target.category))
-        cfg = override(
-            cfg, "study", n_trials=chosen.n_trials if n_trials is None else n_trials,
-            images_per_trial=chosen.images_per_trial if images_per_trial is None else images_per_trial,
-        )  # fmt: skip
-        cfg = override(
-            cfg, "export", top_k=top_k, images_per_prompt=images_per_prompt, validation_images=validation_images,
-            holdout_images=holdout_images,
-        )  # fmt: skip
-        configs.append(override(cfg, "generator", model=model, device=device, dtype=dtype))
-    if training_images and any(cfg.generator != configs[0].generator for cfg in configs):
-        raise InputError("the plan's studies use different generators: give --training-images 0, or one [generator]")
-    if threshold is not None and (configs[0].scorers.judge is None or not training_images):
-        raise InputError("--filter needs a training set (--training-images > 0) and studies with a [scorers.judge]")
+    budget = Budget(
+        n_trials=n_trials,
+        images_per_trial=images_per_trial,
+        model=model,
+        device=device,
+        dtype=dtype,
+        top_k=top_k,
+        images_per_prompt=images_per_prompt,
+        validation_images=validation_images,
+        holdout_images=holdout_images,
+    )
     check_writable(out)
-    claim_folder(out, [study.target for study in studies])
-    done = _run(out, studies, configs, quiet=as_json)
-    composed = _training_set(out, done, configs[0], training_images, threshold) if training_images else None
-    _report(out, done, composed, quiet=as_json)
+    result = run_opg(
+        out,
+        plan,
+        budget,
+        training_images=training_images,
+        threshold=threshold,
+        study_hooks=lambda n, total, study, cfg: _study_view(n, total, study, cfg, quiet=as_json),
+    )
+    if result.stopped:
+        typer.echo("stopped: run the same command to resume (finished studies are kept)", err=True)
+        raise typer.Exit(130)
+    if as_json:
+        submission = {category: str(folder) for category, folder in result.submission.items()}
+        print_json({"submission": submission, "summary": result.summary, "training_set": result.training_set})
+    else:
+        _print(out, result)
 
 
-def _run(out: Path, studies: list[PlannedStudy], configs: list[StudyConfig], *, quiet: bool) -> list[PlannedStudy]:
-    import dataclasses
+@contextmanager
+def _study_view(n: int, total: int, study: PlannedStudy, cfg: StudyConfig, *, quiet: bool) -> Iterator[StudyHooks]:
+    """A line naming the study, then its run shown as `promptopt search` shows one."""
+    from promptopt.commands.study_view import StudyView
 
-    from promptopt.commands.study_run import run_and_export
-    from promptopt.opg import finished, generator_identity
-    from promptopt.storage import DEFAULT_GRACE_S
-
-    done = []
-    for n, (study, cfg) in enumerate(zip(studies, configs), start=1):
-        if not quiet:
-            typer.echo(f"[{n}/{len(studies)}] {study.text} → {study.paths.root}", err=True)
-        if not finished(study.paths, cfg.study.n_trials):
-            summary = run_and_export(cfg, study.paths, None, grace_s=DEFAULT_GRACE_S, export=True, quiet=quiet)
-            if summary["stopped_early"]:
-                typer.echo("stopped: run the same command to resume (finished studies are kept)", err=True)
-                raise typer.Exit(130)
-        done.append(dataclasses.replace(study, generator=generator_identity(study.paths, cfg.study.name)))
-    return done
+    if not quiet:
+        typer.echo(f"[{n}/{total}] {study.text} → {study.paths.root}", err=True)
+    with StudyView(cfg, quiet=quiet) as view:
+        yield view.hooks()
 
 
-def _training_set(
-    out: Path, done: list[PlannedStudy], cfg: StudyConfig, n: int, threshold: float | None
-) -> dict[str, Any]:
-    from promptopt.factory import build_generator
-    from promptopt.judge_scorer import open_judge
-    from promptopt.opg import exported_specs
-    from promptopt.training_set import TRAINING_DIR, compose
+def _print(out: Path, result: OpgResult) -> None:
+    from promptopt.opg.plan import SUBMISSION_DIR, SUMMARY_CSV
 
-    judge = open_judge(cfg.scorers.judge.model, "[scorers.judge] model") if cfg.scorers.judge else None
-    exported = [exported_specs(study) for study in done]
-    targets = [study.target for study in done]
-    generator = build_generator(cfg)
-    return compose(out / TRAINING_DIR, targets, exported, n, generator, cfg.generator, judge=judge, threshold=threshold)
-
-
-def _report(out: Path, done: list[PlannedStudy], composed: dict[str, Any] | None, *, quiet: bool) -> None:
-    from promptopt.opg import SUBMISSION_DIR, SUMMARY_CSV, summary_rows, write_submission, write_summary
-
-    folders = write_submission(out, done)
-    rows = summary_rows(done)
-    write_summary(out, rows)
-    if quiet:
-        print_json({"submission": {c: str(f) for c, f in folders.items()}, "summary": rows, "training_set": composed})
-        return
-    for row in rows:
+    for row in result.summary:
         if "best_consistency" not in row:
             typer.echo(f"{row['study']}: no hold-out check (no judge, or holdout_images = 0)")
         elif row["best_is_seed_prompt"]:
@@ -141,8 +123,9 @@ def _report(out: Path, done: list[PlannedStudy], composed: dict[str, Any] | None
                 f"{row['best_consistency']:.3f} (mean per-seed gain {row['gain']:+.4f}, Wilcoxon p = "
                 f"{row['wilcoxon_p']:.3g}; hit rate {row['seed_hit_rate']:.3f} → {row['best_hit_rate']:.3f})"
             )
-    typer.echo(f"submission: {out / SUBMISSION_DIR} ({', '.join(folders)}); summary: {out / SUMMARY_CSV}")
+    typer.echo(f"submission: {out / SUBMISSION_DIR} ({', '.join(result.submission)}); summary: {out / SUMMARY_CSV}")
     typer.echo(f"report: promptopt report {out}")
+    composed = result.training_set
     if composed is not None:
         filtered = (
             f", {composed['dropped']} left out below consistency {composed['threshold']}"

@@ -6,6 +6,8 @@ from typing import Any
 
 import typer
 
+from promptopt.core.errors import InputError
+
 
 def backbone_option() -> Any:
     return typer.Option("inception", "--backbone", help="Image features: inception, open_clip:SPEC or dinov2:DIR.")
@@ -46,3 +48,13 @@ def holdout_images_option() -> Any:
     return typer.Option(
         None, "--holdout-images", help="Fresh seeds comparing the first prompt with the plain seed prompt; 0 skips."
     )
+
+
+def device_flag(device: str) -> str:
+    """A `--device` value resolved on this machine (`promptopt.core.device`); one it lacks is an InputError."""
+    from promptopt.core.device import DeviceError, resolve_device
+
+    try:
+        return resolve_device(device)
+    except DeviceError as err:
+        raise InputError(f"--{err}") from None

@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from promptopt import grammar
-from promptopt.errors import InputError
+from promptopt.core.errors import InputError
 
 
 def describe(prompt: str) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def parse(
     Each prompt's attributes (what it constrains) and the categories it targets. Exit code 1 when a prompt
     cannot be parsed (its line carries an "error"); 2 for bad input.
     """
-    from promptopt.prompt_files import read_prompts
+    from promptopt.datasets.prompt_files import read_prompts
 
     texts = list(prompts or []) + ([spec.prompt for spec in read_prompts(file)] if file is not None else [])
     if not texts:

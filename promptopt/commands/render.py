@@ -9,9 +9,8 @@ from typing import Any, Optional
 
 import typer
 
-from promptopt.dataset import METADATA_FILE
-from promptopt.errors import InputError
-from promptopt.prompt_files import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from promptopt.core.errors import InputError
+from promptopt.datasets.prompt_files import DEFAULT_GUIDANCE, DEFAULT_STEPS
 
 
 def parse_lora(value: str) -> dict[str, Any]:
@@ -29,16 +28,13 @@ def generator_config(study: Path | None, loras: list[str], **flags: Any) -> Any:
 
     base = GeneratorConfig()
     if study is not None:
-        from promptopt.config import load_study
+        from promptopt.study.config import load_study
 
         base = load_study(study).generator
     changes = {k: v for k, v in flags.items() if v is not None}
-    try:
-        if loras:
-            changes["loras"] = tuple(LoraAdapter(**parse_lora(value)) for value in loras)
-        return dataclasses.replace(base, **changes)
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    if loras:
+        changes["loras"] = tuple(LoraAdapter(**parse_lora(value)) for value in loras)
+    return dataclasses.replace(base, **changes)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -92,7 +88,9 @@ def render(
     ),
     clip_model: Optional[str] = typer.Option(None, "--clip-model", help="CLIP model spec for rerank / clip-guided."),
     shard: Optional[str] = typer.Option(
-        None, "--shard", help="I/N: render only shard I of N (every N-th image), e.g. one per GPU; merge the "
+        None,
+        "--shard",
+        help="I/N: render only shard I of N (every N-th image), e.g. one per GPU; merge the "
         "shards' folders with promptopt data merge.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
@@ -100,16 +98,28 @@ def render(
     """Render K images per prompt into an imagefolder dataset.
 
     Run the same command again to resume, or with a larger -k or more prompts to add images."""
-    from promptopt.commands.common import check_writable
-    from promptopt.prompt_files import read_prompts, resolve_prompts
-    from promptopt.render import RenderJob, check_settings
+    from promptopt.commands.folders import check_writable
+    from promptopt.datasets.prompt_files import read_prompts, resolve_prompts
+    from promptopt.render.imagefolder import RenderJob, check_settings
 
     cfg = generator_config(
-        study, lora, model=model, single_file_config=model_config, fuse_lora=fuse_lora, scheduler=scheduler,
-        height=height, width=width, batch_size=batch_size, device=device, dtype=dtype,
-        attention_slicing=attention_slicing, vae_tiling=vae_tiling, compile=compile_unet, sampling=sampling,
+        study,
+        lora,
+        model=model,
+        single_file_config=model_config,
+        fuse_lora=fuse_lora,
+        scheduler=scheduler,
+        height=height,
+        width=width,
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        attention_slicing=attention_slicing,
+        vae_tiling=vae_tiling,
+        compile=compile_unet,
+        sampling=sampling,
         clip_model=clip_model,
-    )  # fmt: skip
+    )
     specs = resolve_prompts(
         read_prompts(prompts), negative_prompt=negative_prompt, guidance_scale=guidance, steps=steps
     )
@@ -121,16 +131,8 @@ def render(
         typer.echo(json.dumps(summary, ensure_ascii=False))
 
 
-def load_render_generator(cfg: Any) -> Any:
-    """Load the generator with its sampling, turning what the user can fix into InputError."""
-    from promptopt.factory import generator_for
-
-    return generator_for(cfg)
-
-
-def _render(job: Any, out: Path, *, prompts_file: str) -> dict[str, Any]:
-    import torch
-    from rich.console import Console
+def _bar(console: Any) -> Any:
+    """The render bar: images done, images/s, time elapsed and left; the summary line replaces it."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -140,46 +142,46 @@ def _render(job: Any, out: Path, *, prompts_file: str) -> dict[str, Any]:
         TimeRemainingColumn,
     )
 
-    from promptopt.commands.common import quiet_libraries
-    from promptopt.render import render_folder
+    columns = (
+        TextColumn("[bold]render"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} images/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, console=console, transient=True)
+
+
+def _render(job: Any, out: Path, *, prompts_file: str) -> dict[str, Any]:
+    """Render with a spinner while the generator loads, a bar over the images, and a line at the end."""
+    from rich.console import Console
+
+    from promptopt.render.imagefolder import render_job
 
     console = Console(stderr=True)
-    quiet_libraries()
-    with console.status("loading generator", spinner="dots"):
-        generator = load_render_generator(job.generator)
-    columns = (
-        TextColumn("[bold]render"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} images/s"), TimeElapsedColumn(), TimeRemainingColumn(),
-    )  # fmt: skip
-    with Progress(*columns, console=console, transient=True) as progress:  # the summary line replaces it
-        task = progress.add_task("render", total=None, rate="-")
+    progress = _bar(console)
+    task = progress.add_task("render", total=None, rate="-")
 
-        def on_start(total: int, done: int) -> None:
-            progress.update(task, total=total, completed=done)
+    def on_start(total: int, done: int) -> None:
+        progress.update(task, total=total, completed=done)
+        progress.start()  # after the loading spinner: one live display at a time
 
-        def on_batch(n: int) -> None:
-            progress.advance(task, n)
-            speed = progress.tasks[task].speed
-            progress.update(task, rate=f"{speed:.2f}" if speed else "-")
+    def on_batch(n: int) -> None:
+        progress.advance(task, n)
+        speed = progress.tasks[task].speed
+        progress.update(task, rate=f"{speed:.2f}" if speed else "-")
 
-        try:
-            summary = render_folder(
-                job, out, generator, prompts_file=prompts_file, on_start=on_start, on_batch=on_batch
-            )
-        except torch.cuda.OutOfMemoryError as err:
-            raise InputError(str(err).splitlines()[0]) from None
+    def loading(message: str) -> Any:
+        return console.status(message, spinner="dots")
+
+    try:
+        summary = render_job(job, out, prompts_file=prompts_file, phase=loading, on_start=on_start, on_batch=on_batch)
+    finally:
+        progress.stop()
     console.print(
-        f"rendered {summary.written} new images ({summary.skipped} already there) at "
-        f"{summary.images_per_second:.2f} images/s into {out}",
+        f"rendered {summary['written']} new images ({summary['skipped']} already there) at "
+        f"{summary['images_per_second']:.2f} images/s into {out}",
         highlight=False,
     )
-    return {
-        "out": str(out),
-        "written": summary.written,
-        "skipped": summary.skipped,
-        "total": summary.total,
-        "seconds": round(summary.seconds, 3),
-        "images_per_second": round(summary.images_per_second, 3),
-        "metadata": str(out / METADATA_FILE),
-        "generator": generator.identity,
-    }
+    return summary

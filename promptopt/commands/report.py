@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from promptopt.storage import STORAGE_ENV, check_url
+from promptopt.search.storage import STORAGE_ENV, check_url
 
 
 def report(
@@ -17,14 +17,14 @@ def report(
         "--out",
         help="HTML file to write (default: RUN_DIR/report.html); for an opg run, a folder "
         "(default: RUN_DIR/report/) for index.html and a page per category.",
-    ),  # fmt: skip
+    ),
     storage: Optional[str] = typer.Option(
         None,
         "--storage",
         envvar=STORAGE_ENV,
         show_envvar=True,
         help="Optuna storage URL the study is in (default: sqlite:///<run_dir>/study.db).",
-    ),  # fmt: skip
+    ),
 ) -> None:
     """Write an HTML report of a search.
 
@@ -33,8 +33,8 @@ def report(
     the hold-out check and the exported set's metrics.
 
     Images and plots are embedded: the file opens from disk, with no server and no network."""
-    from promptopt.commands.common import check_writable
-    from promptopt.report import write_report
+    from promptopt.commands.folders import check_writable
+    from promptopt.report.pages import write_report
 
     url = check_url(storage) if storage else None
     if out is not None:

@@ -7,19 +7,25 @@ from typing import Optional
 
 import typer
 
-from promptopt.commands.common import check_writable, load_for, print_json, targeted
+from promptopt.commands.folders import check_writable
 from promptopt.commands.options import (
-    holdout_images_option, images_per_prompt_option, top_k_option, validation_images_option,
+    holdout_images_option,
+    images_per_prompt_option,
+    top_k_option,
+    validation_images_option,
 )
-from promptopt.config import override
-from promptopt.storage import DEFAULT_GRACE_S, STORAGE_ENV, check_url
+from promptopt.commands.output import print_json
+from promptopt.search.storage import DEFAULT_GRACE_S, STORAGE_ENV, check_url
+from promptopt.study.lookup import load_for, targeted
 
 
 def search(
     category: Optional[str] = typer.Option(None, "--category", "-c", help="polyp, landmark or instrument."),
     study: Optional[Path] = typer.Option(None, "--study", help="Study TOML (default: studies/<category>.toml)."),
     target: Optional[str] = typer.Option(
-        None, "--target", "-t",
+        None,
+        "--target",
+        "-t",
         help="What every image should show: 'polyp: type ip, size >20mm', 'instrument: biopsy forceps', 'landmark: "
         "pylorus'. Replaces the study's target; the study is named after it (<category>-ip-gt20mm).",
     ),
@@ -39,12 +45,17 @@ def search(
     validation_images: Optional[int] = validation_images_option(),
     holdout_images: Optional[int] = holdout_images_option(),
     storage: Optional[str] = typer.Option(
-        None, "--storage", envvar=STORAGE_ENV, show_envvar=True,
+        None,
+        "--storage",
+        envvar=STORAGE_ENV,
+        show_envvar=True,
         help="Optuna storage URL shared by the workers of one study, e.g. postgresql://user:password@host/db "
         "(default: sqlite:///<out>/<study name>/study.db).",
     ),
     grace_period: int = typer.Option(
-        DEFAULT_GRACE_S, "--grace-period", min=1,
+        DEFAULT_GRACE_S,
+        "--grace-period",
+        min=1,
         help="Seconds without a heartbeat after which a running trial's worker counts as gone: the trial is failed "
         "and run again.",
     ),
@@ -64,21 +75,25 @@ def search(
     running trial); completed trials are kept.
     """
     cfg = load_for(category, study) if target is None else targeted(category, study, target)
-    cfg = override(cfg, "study", n_trials=n_trials, images_per_trial=images_per_trial, seed=seed)
-    cfg = override(cfg, "generator", model=model, device=device, dtype=dtype)
-    cfg = override(
-        cfg, "export", top_k=top_k, images_per_prompt=images_per_prompt, validation_images=validation_images,
+    cfg = cfg.with_study(n_trials=n_trials, images_per_trial=images_per_trial, seed=seed)
+    cfg = cfg.with_generator(model=model, device=device, dtype=dtype)
+    cfg = cfg.with_export(
+        top_k=top_k,
+        images_per_prompt=images_per_prompt,
+        validation_images=validation_images,
         holdout_images=holdout_images,
-    )  # fmt: skip
-    from promptopt.paths import RunPaths
+    )
+    from promptopt.core.paths import RunPaths
 
     paths = RunPaths(out / cfg.study.name)
     check_writable(paths.root)
 
-    from promptopt.commands.study_run import run_and_export
+    from promptopt.commands.study_view import StudyView
+    from promptopt.search.run import run_study
 
     url = check_url(storage) if storage else None
-    summary = run_and_export(cfg, paths, url, grace_s=grace_period, export=not no_export, quiet=as_json)
+    with StudyView(cfg, quiet=as_json) as view:
+        summary = run_study(cfg, paths, url, grace_s=grace_period, export=not no_export, hooks=view.hooks())
     if as_json:
         print_json(summary)
     if summary["stopped_early"]:

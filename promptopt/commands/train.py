@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import typer
 
-from promptopt.commands.common import check_writable, print_json, quiet_libraries
-from promptopt.errors import InputError
-
-if TYPE_CHECKING:
-    from promptopt.generators.training.train import TrainResult
-    from promptopt.generators.training.config import TrainConfig
-
+from promptopt.commands.folders import check_writable
+from promptopt.commands.output import print_json
+from promptopt.commands.train_view import TrainView, console
 
 # flag name → dotted key of the training config (`data.*` is the command's own [data] section)
 FLAG_KEYS = {
@@ -34,6 +30,7 @@ FLAG_KEYS = {
 
 
 def train(
+    ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Output folder: weights, checkpoints/, validation/, log and plot."),
     data: Optional[str] = typer.Option(None, "--data", help="Dataset folder / CSV / metadata.jsonl, or gi-sim."),
     method: Optional[str] = typer.Option(None, "--method", help="full, lora (default), dreambooth-lora, vae."),
@@ -65,10 +62,14 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed"),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
     cpu_threads: Optional[int] = typer.Option(
-        None, "--cpu-threads", help="Torch threads on the CPU (default 0: torch's default; 1 helps on a busy shared machine)."
+        None,
+        "--cpu-threads",
+        help="Torch threads on the CPU (default 0: torch's default; 1 helps on a busy shared machine).",
     ),
     caption: Optional[str] = typer.Option(
-        None, "--caption", help="random (a random prompt per step), first, or combine (1 to caption_max_prompts joined)."
+        None,
+        "--caption",
+        help="random (a random prompt per step), first, or combine (1 to caption_max_prompts joined).",
     ),
     caption_dropout: Optional[float] = typer.Option(
         None, "--caption-dropout", help='Probability of the empty caption "" (classifier-free guidance).'
@@ -98,108 +99,31 @@ def train(
     out/checkpoints/; --resume latest continues exactly where one left off. Ctrl-C saves a checkpoint after the
     current step and exits with code 130.
     """
-    given = locals()  # first statement: the parameters only; empty repeatable options count as not given
-    flags = {
-        key: (given[name] or None) if isinstance(given[name], list) else given[name] for name, key in FLAG_KEYS.items()
-    }
-    from promptopt.scorers.atomic import write_text
-    from promptopt.train_setup import (
-        CONFIG_FILE,
-        build_run_config,
-        check_out_folder,
-        dumps_run,
-        training_data,
-        training_examples,
-    )
-    from promptopt.commands.train_progress import run_training
-    from promptopt.train_validation import KidValidator, merged
+    from promptopt.train.run import train_model
+    from promptopt.train.setup import build_run_config
 
+    given = ctx.params  # the parsed options; empty repeatable ones count as not given
+    flags = {
+        key: (given[name] or None) if isinstance(given[name], list | tuple) else given[name]
+        for name, key in FLAG_KEYS.items()
+    }
     run = build_run_config(config, init, flags)
-    cfg = run.train
     check_writable(out)
-    check_out_folder(out, run, resume=resume is not None)
-    _check_early(cfg, out, resume)
-    folder = training_data(run.data, cfg.resolution)
-    examples, left_out = training_examples(folder, run.data, dreambooth=cfg.method == "dreambooth-lora")
-    quiet_libraries()
-    base_folder = _base_folder(cfg.base) if cfg.base else None
-    validate = None
-    if cfg.validation.steps and cfg.method != "vae":  # vae validation scores its reconstructions itself
-        kid = KidValidator(
-            [e.image for e in examples], resolution=cfg.resolution, seed=cfg.seed, device=str(_device(cfg))
-        )
-        validate = merged([kid])  # a classifier's scores can join here
-    write_text(out / CONFIG_FILE, dumps_run(run))
     try:
-        result = run_training(
-            cfg, examples, out, base_folder=base_folder, resume=resume, validate=validate, quiet=as_json
-        )
+        with TrainView(run.train.max_train_steps, quiet=as_json) as view:
+            summary = train_model(run, out, resume=resume, on_step=view.on_step, on_status=view.on_status)
     except KeyboardInterrupt:
         typer.echo("aborted: the current step is lost; resume from the last checkpoint with --resume latest", err=True)
         raise typer.Exit(130) from None
-    except ValueError as err:  # bad input the generators layer found (e.g. unknown LoRA target modules)
-        raise InputError(" ".join(str(err).split())) from None
-    summary = _summary(result, cfg.method, len(examples), left_out)
     if as_json:
         print_json(summary)
     else:
         _print_summary(summary)
-    if result.stopped:
+    if summary["stopped"]:
         raise typer.Exit(130)
 
 
-def _device(cfg: TrainConfig) -> object:
-    from promptopt.generators.training.train import resolve_train_device
-
-    try:
-        return resolve_train_device(cfg.device, cfg.mixed_precision)
-    except ValueError as err:
-        raise InputError(str(err)) from None
-
-
-def _check_early(cfg: TrainConfig, out: Path, resume: Optional[str]) -> None:
-    """Fail on the device and the checkpoint before loading any model."""
-    from promptopt.generators.training.checkpoint import find_checkpoint
-
-    _device(cfg)
-    if resume is not None:
-        try:
-            find_checkpoint(out, resume)
-        except ValueError as err:
-            raise InputError(str(err)) from None
-
-
-def _base_folder(model: str) -> Path:
-    from promptopt.generators.diffusers_generator import ModelNotFoundError, pipeline_folder
-    from promptopt.paths import cache_dir
-
-    try:
-        return pipeline_folder(model, cache_dir())
-    except ModelNotFoundError as err:
-        raise InputError(str(err).replace("--model", "--base")) from None
-
-
-def _summary(result: TrainResult, method: str, n_images: int, left_out: int) -> dict[str, object]:
-    log = result.log
-    tail = [row["loss"] for row in log[-10:]]
-    weights = {"full": "model_index.json", "vae": "config.json"}.get(method, "pytorch_lora_weights.safetensors")
-    return {
-        "out": str(result.out),
-        "method": method,
-        "step": result.step,
-        "stopped": result.stopped,
-        "resumed_from": result.resumed_from,
-        "images": n_images,
-        "left_out": left_out,
-        "final_loss": sum(tail) / len(tail) if tail else None,
-        "weights": None if result.stopped else weights,
-        "last_validation": {k: v for k, v in (log[-1] if log else {}).items() if k not in ("step", "loss", "lr")},
-    }
-
-
 def _print_summary(summary: dict[str, object]) -> None:
-    from promptopt.commands.train_progress import console
-
     state = "stopped early (a checkpoint holds the state: rerun with --resume latest)" if summary["stopped"] else "done"
     loss = summary["final_loss"]
     console.print(

@@ -7,15 +7,15 @@ from typing import Any
 
 import typer
 
-from promptopt.commands.common import device_flag, print_json, task_progress
 from promptopt.commands.options import (
     backbone_option,
+    device_flag,
     epochs_option,
     feature_device_option,
     hidden_option,
     json_option,
 )
-from promptopt.errors import InputError
+from promptopt.commands.output import print_json, task_progress
 
 
 def tstr(
@@ -30,7 +30,8 @@ def tstr(
     backbone: str = backbone_option(),
     device: str = feature_device_option(),
     closed_world: bool = typer.Option(
-        False, "--closed-world",
+        False,
+        "--closed-world",
         help="Read SYNTHETIC's labels closed-world: what an image's prompts do not make present is absent (a "
         "class-folder set, or prompts that only say what is there, such as OPG prompts).",
     ),
@@ -40,14 +41,11 @@ def tstr(
 
     Fit the attribute classifier on SYNTHETIC (TSTR) and on REAL's training part (TRTR), test both on REAL's
     held-out part: per-attribute recall, F1 and AUROC, and their macro averages over the attributes both share."""
-    from promptopt.fitdata import load_backbone
-    from promptopt.tstr import tstr as run_tstr
+    from promptopt.evaluate.probes import load_backbone
+    from promptopt.evaluate.tstr import tstr as run_tstr
     from promptopt.scorers.classifier import ProbeConfig
 
-    try:
-        config = ProbeConfig(epochs=epochs, hidden=hidden, seed=seed)
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    config = ProbeConfig(epochs=epochs, hidden=hidden, seed=seed)
     features = load_backbone(backbone, device_flag(device))
     with task_progress(quiet=as_json, transient=True) as progress:
         result = run_tstr(

@@ -1,4 +1,4 @@
-"""The MEDVQA-GI prompt grammar: parse a prompt into the attributes it constrains, render attributes
+"""The MEDVQA-GI prompt grammar: parse a prompt into the attributes it constrains, phrase attributes
 back into a prompt, and decide whether a prompt holds of an image.
 
 Attributes (only the keys a prompt constrains; lists sorted and lower case):
@@ -45,7 +45,7 @@ from importlib import resources
 from promptopt.grammar.attributes import aggregate, categories, holds, validate
 from promptopt.grammar.opg_categories import CATEGORY_NAMES
 from promptopt.grammar.parser import PromptParseError, parse
-from promptopt.grammar.render import render
+from promptopt.grammar.phrase import phrase
 from promptopt.grammar.vocabulary import (
     CHALLENGE_OPENER,
     DESCRIPTORS,
@@ -73,7 +73,7 @@ __all__ = [
     "challenge_prompts",
     "holds",
     "parse",
-    "render",
+    "phrase",
     "validate",
 ]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from promptopt.errors import InputError
+from promptopt.core.errors import InputError
 from promptopt.grammar.colors import is_color_text
 from promptopt.grammar.vocabulary import COUNT_KEYS, FLAG_KEYS, KEYS, LIST_VALUES, PROCEDURES
 

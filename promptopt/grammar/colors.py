@@ -7,13 +7,12 @@
   next list separator or grammar word ("vermilion", "sea green", "brownish red").
 
 Values outside `COLORS` are kept as written. The judge knows only `COLORS`: a prompt's other colours are clauses
-it cannot check (`promptopt.consistency` leaves them out), and a search target may not ask for one.
+it cannot check (`promptopt.judge.consistency` leaves them out), and a search target may not ask for one.
 """
 
 from __future__ import annotations
 
 import re
-
 from collections.abc import Container, Sequence
 
 from promptopt.grammar.vocabulary import COLORS

@@ -40,7 +40,9 @@ CATEGORIES: dict[str, Category] = {
             ("abnormality_locations", GRID),
         ),
         negatives=(
-            *_COMMON_NEGATIVES, "instruments, normal mucosa without lesions", "Generate an image with no polyps."
+            *_COMMON_NEGATIVES,
+            "instruments, normal mucosa without lesions",
+            "Generate an image with no polyps.",
         ),  # the last: the category's own negation in the challenge's words
     ),
     "landmark": Category(

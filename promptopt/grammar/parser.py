@@ -28,7 +28,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from promptopt.errors import InputError
+from promptopt.core.errors import InputError
 from promptopt.grammar.attributes import aggregate
 from promptopt.grammar.colors import MAX_WORDS, read_color
 from promptopt.grammar.tokens import normalise, phrase_tokens, tokenise
@@ -43,7 +43,7 @@ from promptopt.grammar.vocabulary import (
     PARIS_PHRASES,
     PROCEDURE_PHRASES,
     SIZE_PHRASES,
-    Head,
+    Noun,
 )
 
 T = TypeVar("T")
@@ -252,7 +252,7 @@ class _Parser:
             return None
         return self._absent(head, start)
 
-    def _absent(self, head: Head, start: int) -> dict[str, Any]:
+    def _absent(self, head: Noun, start: int) -> dict[str, Any]:
         if head.kind == "flag" and head.item is not None:
             return {head.item[0]: False}
         if head.count_key is not None:
@@ -372,7 +372,7 @@ class _Parser:
         return self._accept("size", "sizes") or self._accept("sized")
 
     def _noun_attrs(
-        self, head: Head, quantity: int | None, qualifiers: dict[str, list[str]], start: int
+        self, head: Noun, quantity: int | None, qualifiers: dict[str, list[str]], start: int
     ) -> dict[str, Any]:
         """What a noun phrase sets. The named item (e.g. findings=[polyp]) is set unless a count, Paris
         type or size already says the polyp is there; a generic noun alone ("an instrument") is an error."""

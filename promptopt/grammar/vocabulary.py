@@ -125,7 +125,7 @@ GRID_PHRASES = _grid_phrases()
 
 
 @dataclass(frozen=True)
-class Head:
+class Noun:
     """The noun of a noun phrase: what it names, and how it may be counted and qualified.
 
     `kind` is "abnormality", "polyp", "instrument", "landmark" or "flag"; `item` is the attribute the
@@ -137,50 +137,84 @@ class Head:
     count_key: str | None = None
 
 
-_ABNORMALITY = Head("abnormality", None, "finding_count")
-_POLYP = Head("polyp", ("findings", "polyp"), "polyp_count")
-_INSTRUMENT = Head("instrument", None, "instrument_count")
-_LANDMARK = Head("landmark")
-_TEXT = Head("flag", ("text", True))
-_BOX = Head("flag", ("box_artefact", True))
+_ABNORMALITY = Noun("abnormality", None, "finding_count")
+_POLYP = Noun("polyp", ("findings", "polyp"), "polyp_count")
+_INSTRUMENT = Noun("instrument", None, "instrument_count")
+_LANDMARK = Noun("landmark")
+_TEXT = Noun("flag", ("text", True))
+_BOX = Noun("flag", ("box_artefact", True))
 
 
-def _named(kind: str, key: str, phrases: dict[str, str]) -> dict[str, Head]:
-    return {phrase: Head(kind, (key, value)) for phrase, value in phrases.items()}
+def _named(kind: str, key: str, phrases: dict[str, str]) -> dict[str, Noun]:
+    return {phrase: Noun(kind, (key, value)) for phrase, value in phrases.items()}
 
 
 def _with_plurals(nouns: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(form for noun in nouns for form in (noun, f"{noun}s"))
 
 
-HEADS: dict[str, Head] = {
+HEADS: dict[str, Noun] = {
     **dict.fromkeys(("abnormality", "abnormalities", "finding", "findings", "lesion", "lesions"), _ABNORMALITY),
     **dict.fromkeys(_with_plurals(("polyp", *SYNONYMS["polyp"])), _POLYP),
     **dict.fromkeys(_with_plurals(("instrument", "tool", *SYNONYMS["instrument"])), _INSTRUMENT),
     **dict.fromkeys(_with_plurals(("landmark", *SYNONYMS["landmark"])), _LANDMARK),
     **dict.fromkeys(("text",), _TEXT),
     **dict.fromkeys(
-        ("green/black box artefact", "green/black box", "green box artefact", "black box artefact",
-         "box artefact", "green box", "black box"),
+        (
+            "green/black box artefact",
+            "green/black box",
+            "green box artefact",
+            "black box artefact",
+            "box artefact",
+            "green box",
+            "black box",
+        ),
         _BOX,
-    ),  # fmt: skip
-    **_named("abnormality", "findings", {
-        "oesophagitis": "oesophagitis",
-        "ulcerative colitis": "ulcerative colitis",
-        "barretts": "barretts",
-        "barretts oesophagus": "barretts",
-    }),  # fmt: skip
-    **_named("landmark", "landmarks", {
-        "z-line": "z-line", "z line": "z-line", "zline": "z-line",
-        "cecum": "cecum", "pylorus": "pylorus", "ileum": "ileum", "terminal ileum": "ileum",
-    }),  # fmt: skip
-    **_named("instrument", "instruments", {
-        "biopsy forceps": "biopsy forceps", "forceps": "biopsy forceps",
-        "polyp snare": "polyp snare", "polyp snares": "polyp snare", "snare": "polyp snare", "snares": "polyp snare",
-        "metal clip": "metal clip", "metal clips": "metal clip", "clip": "metal clip", "clips": "metal clip",
-        "injection needle": "injection needle", "injection needles": "injection needle", "needle": "injection needle",
-        "tube": "tube", "tubes": "tube",
-    }),  # fmt: skip
+    ),
+    **_named(
+        "abnormality",
+        "findings",
+        {
+            "oesophagitis": "oesophagitis",
+            "ulcerative colitis": "ulcerative colitis",
+            "barretts": "barretts",
+            "barretts oesophagus": "barretts",
+        },
+    ),
+    **_named(
+        "landmark",
+        "landmarks",
+        {
+            "z-line": "z-line",
+            "z line": "z-line",
+            "zline": "z-line",
+            "cecum": "cecum",
+            "pylorus": "pylorus",
+            "ileum": "ileum",
+            "terminal ileum": "ileum",
+        },
+    ),
+    **_named(
+        "instrument",
+        "instruments",
+        {
+            "biopsy forceps": "biopsy forceps",
+            "forceps": "biopsy forceps",
+            "polyp snare": "polyp snare",
+            "polyp snares": "polyp snare",
+            "snare": "polyp snare",
+            "snares": "polyp snare",
+            "metal clip": "metal clip",
+            "metal clips": "metal clip",
+            "clip": "metal clip",
+            "clips": "metal clip",
+            "injection needle": "injection needle",
+            "injection needles": "injection needle",
+            "needle": "injection needle",
+            "tube": "tube",
+            "tubes": "tube",
+        },
+    ),
 }
 
 NUMBER_WORDS = {

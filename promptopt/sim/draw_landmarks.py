@@ -41,9 +41,7 @@ def draw_pylorus(
     return d < 2.8 * opening
 
 
-def draw_cecum(
-    cv: Canvas, layers: Layers, centre: tuple[float, float], rng: np.random.Generator
-) -> np.ndarray:
+def draw_cecum(cv: Canvas, layers: Layers, centre: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
     mask = np.zeros(cv.x.shape, bool)
     start = rng.uniform(0, 2 * np.pi)
     width = rng.uniform(0.06, 0.09)

@@ -53,9 +53,7 @@ def draw_mucosa(
     layers.spec += 0.85 * glint * crest * (layers.illum > 0.75)
 
 
-def draw_lumen(
-    cv: Canvas, layers: Layers, lumen: tuple[float, float], radius: float, rng: np.random.Generator
-) -> None:
+def draw_lumen(cv: Canvas, layers: Layers, lumen: tuple[float, float], radius: float, rng: np.random.Generator) -> None:
     """The dark hole where the tube recedes out of the light."""
     d, theta = polar(cv, *lumen)
     border = d - radius * (1.0 + wobble(rng, theta, 0.25, (2, 3)))

@@ -5,7 +5,7 @@ procedure, text, polyp_count, colors, …). Each image gets one prompt from ever
 prompt true of it, chosen by the prompts' development counts, so positives and negations ("with no
 polyps", "not containing text") come in the development set's proportions (about ten per image).
 A family whose attribute the image has but no bundled prompt states (e.g. a lone "11-20mm", or a
-location pair, "4 findings") gets one sentence from `grammar.render` of that attribute alone.
+location pair, "4 findings") gets one sentence from `grammar.phrase` of that attribute alone.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _rendered(keys: tuple[str, ...], labels: Mapping[str, Any]) -> str | None:
     """A rendered prompt for a one-key family whose value the image has (not an empty list), else None."""
     if len(keys) != 1 or keys[0] not in labels or labels[keys[0]] == []:
         return None
-    return grammar.render({keys[0]: labels[keys[0]]})
+    return grammar.phrase({keys[0]: labels[keys[0]]})
 
 
 def choose_prompts(table: PromptTable, labels: Mapping[str, Any], rng: np.random.Generator) -> list[str]:

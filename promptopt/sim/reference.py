@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promptopt.labels import attribute_states, category_attributes
-from promptopt.scorers import atomic
+from promptopt.core import atomic
+from promptopt.datasets.labels import attribute_states, category_attributes
 from promptopt.sim.config import SimConfig, sim_key
 from promptopt.sim.labels import Labels
 from promptopt.sim.scene import simulate
@@ -19,7 +19,7 @@ REFERENCE_VERSION = "v1"
 
 def shows(labels: Labels, category: str) -> bool:
     """Whether a GI-sim image shows the OPG category: one of the category's attributes is present, by the one rule
-    (`promptopt.labels.category_attributes`) the classifier scorer uses too."""
+    (`promptopt.datasets.labels.category_attributes`) the classifier scorer uses too."""
     states = attribute_states(labels.as_dict())
     return any(states[attribute] is True for attribute in category_attributes(category))
 

@@ -20,8 +20,9 @@ from pathlib import Path
 from PIL import Image
 
 from promptopt import __version__
-from promptopt.errors import InputError
-from promptopt.scorers.atomic import staged_dir
+from promptopt.core.atomic import staged_dir
+from promptopt.core.errors import InputError
+from promptopt.scorers.assets import GI_SIM
 from promptopt.sim.config import SimConfig, sim_key
 from promptopt.sim.prompts import choose_prompts, prompt_table
 from promptopt.sim.sampling import sample_scene
@@ -29,7 +30,6 @@ from promptopt.sim.scene import image_rngs, render_scene
 
 FORMATS = ("jpg", "png")
 MIN_SIZE, MAX_SIZE = 32, 1024
-GI_SIM = "gi-sim"  # what --data (and [data] path) call a simulated dataset
 GI_SIM_SEED = 0  # the seed `promptopt data sim` defaults to, and the one --data gi-sim uses
 
 
@@ -151,6 +151,6 @@ def resolve_data(data: str, *, gi_sim_images: int, size: int, image_format: str 
         return Path(data).expanduser()
     if gi_sim_images < 1:
         raise InputError(f"--gi-sim-images must be at least 1, got {gi_sim_images}")
-    from promptopt.paths import cache_dir
+    from promptopt.core.paths import cache_dir
 
     return gi_sim_dataset(gi_sim_images, size, GI_SIM_SEED, cache_dir(), image_format=image_format)

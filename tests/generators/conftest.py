@@ -63,10 +63,17 @@ def _clip_config(tokenizer):
     from transformers import CLIPTextConfig
 
     return CLIPTextConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-        num_attention_heads=4, max_position_embeddings=MAX_TOKENS, projection_dim=32,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id,
-    )  # fmt: skip
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=MAX_TOKENS,
+        projection_dim=32,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.cls_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -79,25 +86,42 @@ def tiny_sdxl_dir(tmp_path_factory) -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         unet = UNet2DConditionModel(
-            block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
-            addition_time_embed_dim=8, transformer_layers_per_block=(1, 1),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            attention_head_dim=(2, 4),
+            use_linear_projection=True,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=8,
+            transformer_layers_per_block=(1, 1),
             projection_class_embeddings_input_dim=80,  # 6 * 8 time ids + 32 pooled text embedding
-            cross_attention_dim=64, norm_num_groups=1,
-        )  # fmt: skip
+            cross_attention_dim=64,
+            norm_num_groups=1,
+        )
         vae = AutoencoderKL(
-            block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4, sample_size=64,
-            down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        )  # fmt: skip
+            block_out_channels=(32, 64),
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            sample_size=64,
+            down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2,
+        )
         pipe = StableDiffusionXLPipeline(
-            vae=vae, unet=unet, tokenizer=tokenizer, tokenizer_2=tokenizer,
+            vae=vae,
+            unet=unet,
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
             text_encoder=CLIPTextModel(_clip_config(tokenizer)),
             text_encoder_2=CLIPTextModelWithProjection(_clip_config(tokenizer)),
             scheduler=EulerDiscreteScheduler(
                 beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
             ),
-        )  # fmt: skip
+        )
     folder = tmp_path_factory.mktemp("tiny-sdxl")
     pipe.save_pretrained(folder)
     return folder
@@ -118,24 +142,52 @@ def tiny_sd3_dir(tmp_path_factory) -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         transformer = SD3Transformer2DModel(
-            sample_size=32, patch_size=1, in_channels=4, out_channels=4, num_layers=1, attention_head_dim=8,
-            num_attention_heads=4, caption_projection_dim=32, joint_attention_dim=32, pooled_projection_dim=64,
-        )  # fmt: skip
+            sample_size=32,
+            patch_size=1,
+            in_channels=4,
+            out_channels=4,
+            num_layers=1,
+            attention_head_dim=8,
+            num_attention_heads=4,
+            caption_projection_dim=32,
+            joint_attention_dim=32,
+            pooled_projection_dim=64,
+        )
         vae = AutoencoderKL(
-            sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,), layers_per_block=1,
-            latent_channels=4, norm_num_groups=1, use_quant_conv=False, use_post_quant_conv=False,
-            shift_factor=0.0609, scaling_factor=1.5035,
-        )  # fmt: skip
+            sample_size=32,
+            in_channels=3,
+            out_channels=3,
+            block_out_channels=(4,),
+            layers_per_block=1,
+            latent_channels=4,
+            norm_num_groups=1,
+            use_quant_conv=False,
+            use_post_quant_conv=False,
+            shift_factor=0.0609,
+            scaling_factor=1.5035,
+        )
         t5 = T5EncoderModel(
-            T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=4,
-                     pad_token_id=tokenizer.pad_token_id)
-        )  # fmt: skip
+            T5Config(
+                vocab_size=tokenizer.vocab_size,
+                d_model=32,
+                d_kv=8,
+                d_ff=37,
+                num_layers=1,
+                num_heads=4,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        )
         pipe = StableDiffusion3Pipeline(
-            transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(),
+            transformer=transformer,
+            vae=vae,
+            scheduler=FlowMatchEulerDiscreteScheduler(),
             text_encoder=CLIPTextModelWithProjection(_clip_config(tokenizer)),
-            text_encoder_2=CLIPTextModelWithProjection(_clip_config(tokenizer)), text_encoder_3=t5,
-            tokenizer=tokenizer, tokenizer_2=tokenizer, tokenizer_3=tokenizer,
-        )  # fmt: skip
+            text_encoder_2=CLIPTextModelWithProjection(_clip_config(tokenizer)),
+            text_encoder_3=t5,
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
+            tokenizer_3=tokenizer,
+        )
     folder = tmp_path_factory.mktemp("tiny-sd3")
     pipe.save_pretrained(folder)
     return folder

@@ -2,13 +2,16 @@ import numpy as np
 import pytest
 
 from promptopt.generators.base import GeneratorConfig
-from promptopt.generators.diffusers_generator import ModelNotFoundError, load_generator, resolve_device
+from promptopt.generators.diffusers_generator import ModelNotFoundError, load_generator, resolve_device_dtype
 from promptopt.generators.tiny import build_tiny_pipeline, tiny_pipeline_dir
 
 
 @pytest.fixture(scope="module")
 def generator(tmp_path_factory):
-    return load_generator(GeneratorConfig(model="tiny-random", height=32, width=32, device="cpu", batch_size=2), cache_dir=tmp_path_factory.mktemp("cache"))
+    return load_generator(
+        GeneratorConfig(model="tiny-random", height=32, width=32, device="cpu", batch_size=2),
+        cache_dir=tmp_path_factory.mktemp("cache"),
+    )
 
 
 def _px(image):
@@ -78,10 +81,10 @@ def test_missing_path_and_offline_hub_id(tmp_path, monkeypatch):
 def test_auto_device_on_cpu_is_float32():
     import torch
 
-    device, dtype = resolve_device("auto", "auto")
+    device, dtype = resolve_device_dtype("auto", "auto")
     if not torch.cuda.is_available():
         assert (device, dtype) == ("cpu", "float32")
-    assert resolve_device("cpu", "bfloat16") == ("cpu", "bfloat16")
+    assert resolve_device_dtype("cpu", "bfloat16") == ("cpu", "bfloat16")
 
 
 @pytest.mark.parametrize(("field", "value"), [("device", "tpu"), ("dtype", "int8"), ("height", 30), ("batch_size", 0)])
@@ -131,8 +134,9 @@ def test_out_of_memory_at_one_image_is_reraised_with_advice(generator):
 
     from promptopt.generators.diffusers_generator import DiffusersGenerator
 
-    no_memory = DiffusersGenerator(OutOfMemoryAbove(generator.pipe, limit=0), device="cuda", batch_size=4,
-                                   height=32, width=32, identity={})  # fmt: skip
+    no_memory = DiffusersGenerator(
+        OutOfMemoryAbove(generator.pipe, limit=0), device="cuda", batch_size=4, height=32, width=32, identity={}
+    )
     with pytest.warns(RuntimeWarning), pytest.raises(torch.cuda.OutOfMemoryError, match="single 32x32 image") as info:
         no_memory.render(OOM_PROMPTS[:4], [0, 1, 2, 3], guidance_scale=3.0, steps=2)
     assert "attention_slicing" in str(info.value) and "Tried to allocate" in str(info.value.__cause__)

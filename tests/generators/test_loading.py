@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from promptopt.generators.base import GeneratorConfig
-from promptopt.generators.diffusers_generator import ModelNotFoundError, load_generator, resolve_device
+from promptopt.generators.diffusers_generator import ModelNotFoundError, load_generator, resolve_device_dtype
 from promptopt.generators.errors import GeneratorInputError
 from promptopt.generators.schedulers import SCHEDULER_NAMES, SCHEDULERS, apply_scheduler
 
@@ -125,6 +125,6 @@ def test_float16_on_cpu_and_compile_on_cpu_are_refused(tiny_sd_dir, tmp_path):
         GeneratorConfig(device="cpu", dtype="float16")
     if not torch.cuda.is_available():
         with pytest.raises(GeneratorInputError, match="float16 needs a GPU"):
-            resolve_device("auto", "float16")
+            resolve_device_dtype("auto", "float16")
         with pytest.raises(GeneratorInputError, match="compile needs a CUDA device"):
             load_generator(_cfg(tiny_sd_dir, compile=True), cache_dir=tmp_path)

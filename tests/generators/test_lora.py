@@ -36,7 +36,9 @@ def render(cache):
     """render(*loras, fuse=False) -> the tiny model's images for PROMPTS x SEEDS with those adapters."""
 
     def _render(*loras, fuse=False):
-        cfg = GeneratorConfig(model="tiny-random", height=32, width=32, device="cpu", batch_size=2, loras=tuple(loras), fuse_lora=fuse)
+        cfg = GeneratorConfig(
+            model="tiny-random", height=32, width=32, device="cpu", batch_size=2, loras=tuple(loras), fuse_lora=fuse
+        )
         generator = load_generator(cfg, cache_dir=cache)
         return generator, [np.asarray(im, dtype=np.int16) for im in generator.render(PROMPTS, SEEDS, **RENDER)]
 
@@ -138,7 +140,9 @@ def test_a_lora_that_does_not_fit_is_one_clear_error(adapters, cache, tmp_path, 
 
 
 def test_missing_lora_file_and_bad_adapter_settings(cache, tmp_path):
-    cfg = GeneratorConfig(model="tiny-random", height=32, width=32, device="cpu", loras=(LoraAdapter(str(tmp_path / "nope.safetensors")),))
+    cfg = GeneratorConfig(
+        model="tiny-random", height=32, width=32, device="cpu", loras=(LoraAdapter(str(tmp_path / "nope.safetensors")),)
+    )
     with pytest.raises(ModelNotFoundError, match="nope.safetensors does not exist"):
         load_generator(cfg, cache_dir=cache)
     with pytest.raises(ValueError, match="fuse_lora needs at least one adapter"):

@@ -49,8 +49,8 @@ def test_renders_deterministically_at_the_default_size(generator):
     ],
 )
 def test_a_prompt_gives_its_attribute_more_often_than_its_negation(generator, attribute, positive, negative):
-    from promptopt.judge_schema import COLUMN
-    from promptopt.judge_scorer import open_judge
+    from promptopt.judge.schema import COLUMN
+    from promptopt.judge.scorer import open_judge
 
     judge = open_judge("gi-sim", "the shipped judge")
     seeds = list(range(8))
@@ -62,12 +62,18 @@ def test_a_prompt_gives_its_attribute_more_often_than_its_negation(generator, at
 
 
 @pytest.mark.parametrize(
-    "name, base", [("vae.toml", None), ("train.toml", None), ("train-continue.toml", "stage-1"),
-                   ("train-single.toml", "stage-2"), ("train-box.toml", "stage-3")]
-)  # fmt: skip
+    "name, base",
+    [
+        ("vae.toml", None),
+        ("train.toml", None),
+        ("train-continue.toml", "stage-1"),
+        ("train-single.toml", "stage-2"),
+        ("train-box.toml", "stage-3"),
+    ],
+)
 def test_the_training_configs_in_the_folder_are_valid_train_configs(name, base):
     """The card's commands: each config, with the --base its command passes, builds a TrainConfig on GI-sim."""
-    from promptopt.train_setup import build_run_config
+    from promptopt.train.setup import build_run_config
 
     run = build_run_config(gi_sim_tiny_dir() / name, None, {"base": base})
     assert run.data.path == "gi-sim" and run.data.gi_sim_images == 3000

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from promptopt.config import from_dict
+from promptopt.study.config import from_dict
 
 
 def write_reference(folder, n: int = 6, seed: int = 0) -> None:
@@ -44,7 +44,7 @@ def small_cfg(reference):
 
 @pytest.fixture
 def study_toml(tmp_path, reference):
-    from promptopt.tomlio import dumps
+    from promptopt.core.tomlio import dumps
 
     path = tmp_path / "study.toml"
     path.write_text(dumps(study_dict(str(reference))))
@@ -54,17 +54,21 @@ def study_toml(tmp_path, reference):
 @pytest.fixture(scope="session")
 def build():
     """Generator, scorers, mutator and realism assets for a config, from models loaded once per session."""
-    from promptopt.factory import RealismAssets, build_generator, build_mutator, reference_folder
     from promptopt.scorers.inception import InceptionFeatures
     from promptopt.scorers.intent import IntentScorer, load_minilm
     from promptopt.scorers.realism import RealismScorer, reference_features
+    from promptopt.search.mutator import build_mutator
+    from promptopt.study.factory import RealismAssets, build_generator, reference_folder
 
     generator = build_generator(from_dict(study_dict("/unused")))
     minilm, inception = load_minilm(), InceptionFeatures()
 
     def _build(cfg):
         ref = reference_features(reference_folder(cfg), inception, backbone=inception.name, cache_dir=None)
-        scorers = [IntentScorer(minilm, "an endoscopic image of a polyp"), RealismScorer(ref, inception, subset_size=10)]
+        scorers = [
+            IntentScorer(minilm, "an endoscopic image of a polyp"),
+            RealismScorer(ref, inception, subset_size=10),
+        ]
         return generator, scorers, build_mutator(cfg), RealismAssets(ref, inception)
 
     return _build

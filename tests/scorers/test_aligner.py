@@ -30,16 +30,16 @@ def minilm():
 
 @pytest.fixture(scope="module")
 def gi_sim(inception):
-    from promptopt.fitdata import dataset_features, load_items
+    from promptopt.core.paths import cache_dir
+    from promptopt.evaluate.probes import dataset_features, load_items
     from promptopt.sim.writer import gi_sim_dataset
-    from promptopt.paths import cache_dir
 
     return dataset_features(load_items(gi_sim_dataset(GI_SIM_IMAGES, 64, 0, cache_dir())), inception)
 
 
 @pytest.fixture(scope="module")
 def fitted(gi_sim, minilm):
-    from promptopt.fitdata import fit_aligner_on
+    from promptopt.evaluate.probes import fit_aligner_on
 
     return fit_aligner_on(gi_sim, minilm, holdout=0.25, config=FAST)
 
@@ -96,7 +96,7 @@ def test_gi_sim_retrieval_is_far_above_chance(fitted):
 
 
 def test_save_load_round_trip_and_determinism(fitted, gi_sim, minilm, tmp_path):
-    from promptopt.fitdata import fit_aligner_on
+    from promptopt.evaluate.probes import fit_aligner_on
 
     model, metrics = fitted
     model.save(tmp_path / "al.safetensors")

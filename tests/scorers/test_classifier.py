@@ -22,16 +22,16 @@ FAST = ProbeConfig(epochs=60)
 
 @pytest.fixture(scope="module")
 def gi_sim(inception):
-    from promptopt.fitdata import dataset_features, load_items
+    from promptopt.core.paths import cache_dir
+    from promptopt.evaluate.probes import dataset_features, load_items
     from promptopt.sim.writer import gi_sim_dataset
-    from promptopt.paths import cache_dir
 
     return dataset_features(load_items(gi_sim_dataset(GI_SIM_IMAGES, 64, 0, cache_dir())), inception)
 
 
 @pytest.fixture(scope="module")
 def fitted(gi_sim):
-    from promptopt.fitdata import fit_classifier_on
+    from promptopt.evaluate.probes import fit_classifier_on
 
     return fit_classifier_on(gi_sim, holdout=0.25, config=FAST)
 
@@ -67,8 +67,8 @@ def test_gi_sim_polyp_instrument_box_are_learnt(gi_sim, fitted):
 
 
 def test_held_out_auroc_is_sklearns_on_the_known_labels(gi_sim, fitted):
-    from promptopt.fitdata import split
-    from promptopt.labels import ATTRIBUTES
+    from promptopt.datasets.labels import ATTRIBUTES
+    from promptopt.evaluate.probes import split
 
     model, metrics = fitted
     y, known = gi_sim.targets()
@@ -84,7 +84,7 @@ def test_held_out_auroc_is_sklearns_on_the_known_labels(gi_sim, fitted):
 
 def test_unknown_labels_are_masked_out(gi_sim):
     """Whatever sits under the mask changes neither the fit nor the metrics; treating unknown as absent would."""
-    from promptopt.labels import ATTRIBUTES
+    from promptopt.datasets.labels import ATTRIBUTES
 
     y, known = gi_sim.targets()
     assert (~known).any()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from promptopt.scorers.images import stack
+from promptopt.core.images import stack
 from promptopt.scorers.inception import FEATURE_DIM, INPUT_SIZE
 from promptopt.scorers.realism_metrics import frechet_distance, mean_cov
 

@@ -107,7 +107,7 @@ def test_network_file_gives_torchmetrics_is_with_the_same_module(tiny_network, m
     """End to end: our resize path + TorchScript logits + IS equals torchmetrics with that module as `feature`."""
     from torchmetrics.image.inception import InceptionScore
 
-    from promptopt.scorers.images import stack
+    from promptopt.core.images import stack
 
     path, module = tiny_network
     images = make_images(3, 24)

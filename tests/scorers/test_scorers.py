@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from promptopt.scorers.image_identity import images_hash
+from promptopt.core.errors import InputError
+from promptopt.core.image_identity import images_hash
 from promptopt.scorers.intent import IntentScorer, cosine_to, load_minilm
 from promptopt.scorers.realism import RealismScorer, reference_features, set_realism
 
@@ -48,7 +49,7 @@ def test_reference_features_are_cached_by_content(tmp_path, make_images):
 
 
 def test_reference_needs_two_images(tmp_path):
-    with pytest.raises(FileNotFoundError, match="holds 0 images"):
+    with pytest.raises(InputError, match="holds 0 images"):
         reference_features(tmp_path, lambda ims: np.zeros((len(ims), 2)), backbone="x", cache_dir=None)
 
 

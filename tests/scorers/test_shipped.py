@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from promptopt.core.image_identity import images_hash
+from promptopt.core.images import image_files, load_images
 from promptopt.scorers.assets import shipped_features, shipped_model
 from promptopt.scorers.features_cache import cache_name
-from promptopt.scorers.image_identity import images_hash
-from promptopt.scorers.images import image_files, load_images
 from promptopt.scorers.realism import reference_features
 from promptopt.sim.reference import gi_sim_reference
 
@@ -16,7 +16,7 @@ REFERENCE_SETS = [("polyp", 200), ("landmark", 200), ("instrument", 200), (None,
 
 
 def test_shipped_judge_and_aligner_load(inception):
-    from promptopt.judge_schema import SCHEMA
+    from promptopt.judge.schema import SCHEMA
     from promptopt.scorers.aligner import load_aligner
     from promptopt.scorers.judge import load_judge
 

@@ -11,7 +11,6 @@ from promptopt.generators.training.data import TrainExample
 from promptopt.generators.training.loss import snr_loss_weights
 from promptopt.generators.training.train import resolve_train_device, train
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -35,8 +34,15 @@ def examples(tmp_path_factory):
 
 
 def _cfg(base, **changes):
-    defaults = {"base": str(base), "resolution": 32, "train_batch_size": 2, "max_train_steps": 3, "learning_rate": 1e-2,
-                "checkpointing_steps": 0, "device": "cpu"}  # fmt: skip
+    defaults = {
+        "base": str(base),
+        "resolution": 32,
+        "train_batch_size": 2,
+        "max_train_steps": 3,
+        "learning_rate": 1e-2,
+        "checkpointing_steps": 0,
+        "device": "cpu",
+    }
     return TrainConfig(**{**defaults, **changes})
 
 
@@ -84,10 +90,22 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(base, examples, tmp_
     """Dropout (global RNG), gradient accumulation, warmup + cosine LR, EMA, SNR weighting, noise offset, flips,
     combined captions (encoded per batch) with caption dropout: 6 steps straight equal 3 steps, a stop (which keeps its checkpoint), and 3 resumed steps."""
     cfg = _cfg(
-        base, method="lora", max_train_steps=6, gradient_accumulation_steps=2, lr_scheduler="cosine", lr_warmup_steps=2,
-        ema=True, ema_decay=0.9, snr_gamma=5.0, noise_offset=0.05, random_flip=True, lora=LoraTrainConfig(dropout=0.2),
-        checkpointing_steps=3, caption="combine", caption_dropout=0.3,
-    )  # fmt: skip
+        base,
+        method="lora",
+        max_train_steps=6,
+        gradient_accumulation_steps=2,
+        lr_scheduler="cosine",
+        lr_warmup_steps=2,
+        ema=True,
+        ema_decay=0.9,
+        snr_gamma=5.0,
+        noise_offset=0.05,
+        random_flip=True,
+        lora=LoraTrainConfig(dropout=0.2),
+        checkpointing_steps=3,
+        caption="combine",
+        caption_dropout=0.3,
+    )
     straight = train(cfg, examples, tmp_path / "straight", base_folder=base)
     steps: list[int] = []
     split = tmp_path / "split"
@@ -207,7 +225,7 @@ def test_snr_weights_follow_min_snr_gamma(prediction_type):
 
 @pytest.fixture(scope="module")
 def gi_sim_examples(tmp_path_factory):
-    from promptopt.dataset import load_dataset
+    from promptopt.datasets.layouts import load_dataset
     from promptopt.sim.writer import write_dataset
 
     folder = tmp_path_factory.mktemp("gi-sim-vae") / "data"
@@ -219,8 +237,16 @@ def _vae_cfg(**changes):
     from promptopt.generators.training.config import ModelInitConfig, VaeInitConfig
 
     model = ModelInitConfig(vae=VaeInitConfig(block_out_channels=(32, 32)))
-    defaults = {"method": "vae", "model": model, "resolution": 32, "train_batch_size": 4, "max_train_steps": 30,
-                "learning_rate": 1e-3, "checkpointing_steps": 0, "device": "cpu"}  # fmt: skip
+    defaults = {
+        "method": "vae",
+        "model": model,
+        "resolution": 32,
+        "train_batch_size": 4,
+        "max_train_steps": 30,
+        "learning_rate": 1e-3,
+        "checkpointing_steps": 0,
+        "device": "cpu",
+    }
     return TrainConfig(**{**defaults, **changes})
 
 
@@ -255,10 +281,18 @@ def test_vae_learns_and_saves_an_autoencoder_that_reloads_identically(gi_sim_exa
 
 def test_vae_resume_continues_exactly_like_an_uninterrupted_run(gi_sim_examples, tmp_path):
     cfg = _vae_cfg(
-        max_train_steps=6, train_batch_size=2, gradient_accumulation_steps=2, lr_scheduler="cosine",
-        lr_warmup_steps=2, ema=True, ema_decay=0.9, random_flip=True, vae_loss="mse", vae_kl_weight=1e-3,
+        max_train_steps=6,
+        train_batch_size=2,
+        gradient_accumulation_steps=2,
+        lr_scheduler="cosine",
+        lr_warmup_steps=2,
+        ema=True,
+        ema_decay=0.9,
+        random_flip=True,
+        vae_loss="mse",
+        vae_kl_weight=1e-3,
         checkpointing_steps=3,
-    )  # fmt: skip
+    )
     straight = train(cfg, gi_sim_examples, tmp_path / "straight")
     steps: list[int] = []
     split = tmp_path / "split"
@@ -288,15 +322,25 @@ def test_minilm_pipeline_saved_in_fp16_without_its_text_encoder_renders_through_
     from promptopt.generators.training.config import ModelInitConfig, VaeInitConfig
 
     model = ModelInitConfig(block_out_channels=(32, 64), vae=VaeInitConfig(block_out_channels=(32, 32)))
-    cfg = TrainConfig(method="full", model=model, resolution=32, train_batch_size=2, max_train_steps=1,
-                      checkpointing_steps=0, device="cpu", save_precision="fp16")  # fmt: skip
+    cfg = TrainConfig(
+        method="full",
+        model=model,
+        resolution=32,
+        train_batch_size=2,
+        max_train_steps=1,
+        checkpointing_steps=0,
+        device="cpu",
+        save_precision="fp16",
+    )
     result = train(cfg, gi_sim_examples, tmp_path)
     assert (tmp_path / MARKER).is_file() and not (tmp_path / "text_encoder").exists()
     weights = load_file(tmp_path / "unet" / "diffusion_pytorch_model.safetensors")
     assert {t.dtype for t in weights.values()} == {torch.float16}
     trained = result.models.unet.state_dict()
     assert all(torch.equal(weights[k], trained[k].half()) for k in trained)
-    generator = load_generator(GeneratorConfig(model=str(tmp_path), device="cpu", height=32, width=32), cache_dir=tmp_path)
+    generator = load_generator(
+        GeneratorConfig(model=str(tmp_path), device="cpu", height=32, width=32), cache_dir=tmp_path
+    )
     assert type(generator.pipe.text_encoder).__name__ == "BertModel"
     assert generator.pipe.unet.dtype == torch.float32
     images = generator.render(["Generate an image containing a polyp."] * 2, [0, 1], guidance_scale=5.0, steps=2)
@@ -312,8 +356,19 @@ def test_minilm_pipeline_fine_tunes_as_a_base_and_stays_without_its_text_encoder
 
     model = ModelInitConfig(block_out_channels=(32, 64), vae=VaeInitConfig(block_out_channels=(32, 32)))
     first = tmp_path / "first"
-    train(TrainConfig(method="full", model=model, resolution=32, train_batch_size=2, max_train_steps=1,
-                      checkpointing_steps=0, device="cpu"), gi_sim_examples, first)  # fmt: skip
+    train(
+        TrainConfig(
+            method="full",
+            model=model,
+            resolution=32,
+            train_batch_size=2,
+            max_train_steps=1,
+            checkpointing_steps=0,
+            device="cpu",
+        ),
+        gi_sim_examples,
+        first,
+    )
     for method in ("full", "lora"):
         out = tmp_path / method
         result = train(_cfg(first, method=method, max_train_steps=2), gi_sim_examples, out, base_folder=first)

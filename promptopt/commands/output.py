@@ -1,0 +1,47 @@
+"""What commands print: JSON on stdout, and progress bars on stderr for a workflow's
+`promptopt.core.progress.Progress` calls."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from promptopt.core.progress import Progress
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def task_progress(*, quiet: bool, suffix: str = "", transient: bool = False) -> Iterator[Progress]:
+    """A `Progress` callback that draws one rich bar per task on stderr (none when `quiet`)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bars
+
+    bars = Bars(
+        TextColumn(f"[bold]{{task.description}}{suffix}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+        transient=transient,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(task: str, done: int, total: int) -> None:
+        if task not in tasks:
+            tasks[task] = bars.add_task(task, total=total)
+        bars.update(tasks[task], completed=done)
+
+    with bars:
+        try:
+            yield update
+        except BaseException:
+            bars.live.transient = True  # an error's one line replaces the bars
+            raise

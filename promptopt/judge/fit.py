@@ -1,0 +1,128 @@
+"""Fitting the judge on a dataset, in the generator's image domain.
+
+Data (`judge_data`):
+- `gi-sim`: GI-sim images simulated in memory, with their complete ground truth;
+- a folder with GI-sim's `labels.jsonl` (what `promptopt data sim` writes): its images with complete ground truth;
+- any other dataset (challenge layout or imagefolder + metadata.jsonl): labels from its prompts, with unknowns
+  masked (`promptopt.judge.schema`).
+
+Domain (`in_domain`): a share of the training images (by default 70 %, chosen by seed) go through the
+generator's autoencoder round trip, as every generated image does; the rest stay clean. The held-out images
+are split in two: a calibration half (temperatures) and a test half (the metrics saved with the judge), both
+entirely round-tripped, because the judge's job is generated images.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from promptopt.core.errors import InputError
+from promptopt.core.images import load_images, stack
+from promptopt.core.progress import Progress
+from promptopt.datasets.layouts import load_dataset
+from promptopt.judge.schema import ANY_OF, OUTPUTS, SCHEMA, judge_targets
+from promptopt.scorers.assets import GI_SIM
+from promptopt.scorers.fitting import holdout_split
+from promptopt.scorers.judge import Judge, JudgeConfig
+from promptopt.sim.config import SimConfig
+
+LABELS_FILE = "labels.jsonl"
+DOMAIN_SHARE = 0.7
+
+
+@dataclass(frozen=True)
+class JudgeData:
+    """Images as uint8 NHWC pixels with (y, known) over `promptopt.judge.schema.OUTPUTS`; `source` says where from."""
+
+    pixels: np.ndarray
+    y: np.ndarray
+    known: np.ndarray
+    source: str
+    complete: bool
+
+    def subset(self, rows: np.ndarray) -> JudgeData:
+        return JudgeData(self.pixels[rows], self.y[rows], self.known[rows], self.source, self.complete)
+
+
+def gi_sim_data(n: int, size: int, seed: int, progress: Progress | None = None) -> JudgeData:
+    """`n` GI-sim images of run `seed` at `size`, simulated in memory, with complete ground truth."""
+    from promptopt.sim.scene import simulate
+
+    images, labels = [], []
+    for index in range(n):
+        image, truth = simulate(seed, index, size, SimConfig())
+        images.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
+        labels.append(truth.as_dict())
+        if progress is not None:
+            progress("simulating GI-sim", index + 1, n)
+    y, known = judge_targets(labels, complete=True)
+    return JudgeData(np.stack(images), y, known, f"gi-sim seed {seed}, {n} images at {size}x{size}", True)
+
+
+def folder_data(path: Path, size: int) -> JudgeData:
+    """A dataset folder: complete labels from GI-sim's labels.jsonl when it has one, else from its prompts."""
+    truth = path / LABELS_FILE
+    if truth.is_file():
+        rows = [json.loads(line) for line in truth.read_text(encoding="utf-8").splitlines() if line.strip()]
+        files = [path / "images" / row["filename"] for row in rows]
+        y, known = judge_targets([row["labels"] for row in rows], complete=True)
+        return JudgeData(stack(load_images(files), size), y, known, str(path), True)
+    dataset = load_dataset(path)
+    y, known = judge_targets((item.labels for item in dataset.items), complete=False)
+    pixels = stack(load_images([item.image for item in dataset.items]), size)
+    return JudgeData(pixels, y, known, str(path), False)
+
+
+def judge_data(data: str, *, n: int, size: int, seed: int, progress: Progress | None = None) -> JudgeData:
+    """What `--data` names (module docstring); InputError for fewer than 10 images."""
+    found = gi_sim_data(n, size, seed, progress) if data == GI_SIM else folder_data(Path(data).expanduser(), size)
+    if len(found.pixels) < 10:
+        raise InputError(f"--data {data}: {len(found.pixels)} image(s); fitting a judge needs at least 10")
+    return found
+
+
+def in_domain(pixels: np.ndarray, autoencoder: Any, share: float, seed: int) -> np.ndarray:
+    """A copy of `pixels` with a seeded `share` of them through `autoencoder.round_trip`."""
+    out = pixels.copy()
+    if autoencoder is None or share <= 0:
+        return out
+    rows = np.sort(np.random.default_rng(seed).permutation(len(pixels))[: round(len(pixels) * share)])
+    out[rows] = autoencoder.round_trip(pixels[rows])
+    return out
+
+
+def fit_judge_on(
+    data: JudgeData,
+    autoencoder: Any,
+    config: JudgeConfig,
+    *,
+    holdout: float,
+    share: float = DOMAIN_SHARE,
+    on_epoch: Any = None,
+) -> tuple[Judge, dict[str, Any]]:
+    """Fit, calibrate and measure a judge (module docstring); the metrics also go into its meta."""
+    from promptopt.scorers.judge_training import calibrate, fit_judge, judge_metrics
+
+    train, held_out = holdout_split(len(data.pixels), holdout, config.seed)
+    calib, test = held_out[::2], held_out[1::2]
+    pixels = in_domain(data.pixels[train], autoencoder, share, config.seed)
+    judge = fit_judge(pixels, data.y[train], data.known[train], SCHEMA, config, any_of=ANY_OF, on_epoch=on_epoch)
+    calib_pixels, test_pixels = (in_domain(data.pixels[rows], autoencoder, 1.0, 0) for rows in (calib, test))
+    calibrate(judge, calib_pixels, data.y[calib], data.known[calib])
+    metrics = judge_metrics(judge.predict_pixels(test_pixels), data.y[test], data.known[test], SCHEMA)
+    judge.meta.update(
+        data={"source": data.source, "images": len(data.pixels), "complete_labels": data.complete},
+        autoencoder=None if autoencoder is None else {"model": autoencoder.model, "identity": autoencoder.identity},
+        domain_share=share if autoencoder is not None else 0.0,
+        holdout=holdout,
+        n_calibration=len(calib),
+        n_test=len(test),
+        metrics=metrics,
+        outputs_count=len(OUTPUTS),
+    )
+    return judge, metrics

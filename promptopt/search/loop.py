@@ -1,0 +1,381 @@
+"""The ask/tell search loop over an Optuna study stored in runs/<study>/study.db."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptopt.core import atomic
+from promptopt.core.errors import InputError
+from promptopt.core.interrupt import StopFlag
+from promptopt.core.paths import TRIAL_IMAGES, RunPaths
+from promptopt.core.provenance import environment
+from promptopt.core.tomlio import changed_paths, differences, dumps, to_dict
+from promptopt.generators.base import Generator, stable_identity
+from promptopt.scorers.base import Scorer
+from promptopt.search.mutator import Candidate, PromptMutator, build_mutator
+from promptopt.search.storage import (
+    DEFAULT_GRACE_S,
+    WORKER_ATTR,
+    ask,
+    fail_stale_trials,
+    first_line,
+    heartbeat,
+    masked,
+    open_storage,
+    sqlite_file,
+)
+from promptopt.search.trials import TrialRecord, upload_grid, write_trial
+from promptopt.study.config import StudyConfig
+
+IDENTITY_ATTR = "search_identity"
+BASELINE_ATTR = "baseline"  # user attr of the queued plain seed prompt trial
+GENERATOR_ATTR = "generator_identity"
+OVER_CAP_ATTR = "over_cap"  # user attr of a trial failed unrun: the study's cap was reached as it started
+WAIT_S = 1.0  # how often a worker waiting for the others' last trials looks again
+
+
+@dataclass
+class Timing:
+    render_s: float = 0.0
+    score_s: float = 0.0
+    total_s: float = 0.0
+
+    @property
+    def overhead_share(self) -> float:
+        """Share of wall time spent outside generator and scorer calls."""
+        return 1.0 - (self.render_s + self.score_s) / self.total_s if self.total_s else 0.0
+
+
+@dataclass
+class SearchResult:
+    n_complete: int
+    new_trials: list[TrialRecord] = field(default_factory=list)
+    stopped_early: bool = False
+    finished_here: bool = False  # this process completed the study's last trial (or found it complete): it exports
+    timing: Timing = field(default_factory=Timing)
+
+
+def make_sampler(cfg: StudyConfig, trial_number: int) -> Any:
+    """The study's sampler (`[study] sampler`: GP by default; NSGA-II for several objectives), for one trial. The
+    seed moves on with the trial number, so neither a resumed run nor another worker on the same study replays a
+    trial's random proposals. TPE's constant liar keeps workers from proposing what another is still rendering."""
+    import optuna
+
+    seed = cfg.study.seed + trial_number
+    if cfg.study.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if len(cfg.objectives) > 1:
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    n_startup = min(5, max(cfg.study.n_trials // 3, 1))
+    if cfg.study.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup, constant_liar=True)
+    return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup)
+
+
+def open_study(
+    cfg: StudyConfig,
+    paths: RunPaths,
+    storage: str | None = None,
+    *,
+    grace_s: int = DEFAULT_GRACE_S,
+    create: bool = True,
+) -> Any:
+    """Create or resume the study in `storage` (default: the run folder's SQLite file); refuse to resume one made with
+    a different search configuration. The process that creates it queues the plain seed prompt as its first trial.
+    With `create` False a missing study is an input error."""
+    import optuna
+    from sqlalchemy.exc import DatabaseError
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = storage or paths.storage_url
+    db = sqlite_file(url)
+    if db is not None:
+        prepare_database(db)
+    try:
+        rdb = open_storage(url, grace_s)
+        study, created = _create_or_load(cfg, rdb, create=create)
+    except DatabaseError as err:
+        where = db or masked(url)
+        raise InputError(f"{where} cannot be read as an Optuna study ({first_line(err, url)}): {DB_FIX}") from None
+    except KeyError:
+        missing = f"storage {masked(url)} holds no study {cfg.study.name!r}: run `promptopt search` first"
+        raise InputError(missing) from None
+    if created:
+        study.enqueue_trial(build_mutator(cfg).baseline_params(), user_attrs={BASELINE_ATTR: True})
+    identity = json.dumps(cfg.search_identity(), sort_keys=True)
+    stored = study.user_attrs.get(IDENTITY_ATTR)
+    if stored is None:
+        study.set_user_attr(IDENTITY_ATTR, identity)
+    elif stored != identity:
+        changed = [key for key, _, _ in changed_paths(json.loads(stored), json.loads(identity))]
+        raise InputError(
+            f"run folder {paths.root} holds study {cfg.study.name!r} made with a different search config "
+            f"(changed: {', '.join(changed)}); use another --out or a new [study] name to start a new study"
+        )
+    return study
+
+
+def _create_or_load(cfg: StudyConfig, storage: Any, *, create: bool) -> tuple[Any, bool]:
+    """(study, whether this call created it): of several workers starting at once, exactly one creates it."""
+    import optuna
+
+    sampler = make_sampler(cfg, 0)
+    if create:
+        directions = [o.direction for o in cfg.objectives]
+        try:
+            return optuna.create_study(
+                study_name=cfg.study.name, storage=storage, directions=directions, sampler=sampler
+            ), True
+        except optuna.exceptions.DuplicatedStudyError:
+            pass
+    return optuna.load_study(study_name=cfg.study.name, storage=storage, sampler=sampler), False
+
+
+DB_FIX = "move it away (it is left as it is) and run again to start a new study, or choose another --out"
+
+
+def prepare_database(db: Path) -> None:
+    """Refuse a study.db that is not an SQLite database (empty, truncated or another file): SQLite would treat an
+    empty file as a new database and write over it. Create a missing one whole (its header written), so that a worker
+    starting at the same moment never finds it empty."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    if not db.exists():
+        fd, tmp = atomic.staging_file(db.parent, f".{db.name}.")
+        os.close(fd)
+        try:
+            with contextlib.closing(sqlite3.connect(tmp)) as con:
+                con.executescript("CREATE TABLE promptopt_new (x); DROP TABLE promptopt_new;")
+            os.link(tmp, db)
+        except FileExistsError:  # another worker's, complete
+            pass
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    with db.open("rb") as fh:
+        header = fh.read(16)
+    if header != b"SQLite format 3\x00":
+        what = "empty" if not header else "not an SQLite database"
+        raise InputError(f"{db} is {what}: {DB_FIX}")
+
+
+def check_generator(study: Any, generator: Generator, paths: RunPaths) -> None:
+    """Refuse to go on with a study whose trials another generator rendered (other weights, adapters or
+    scheduler): its scores, and the scores a repeated candidate reuses, would mix two models. A study made before
+    this record existed gets the current generator's."""
+    identity = stable_identity(generator.identity)
+    stored = study.user_attrs.get(GENERATOR_ATTR)
+    if stored is None:
+        study.set_user_attr(GENERATOR_ATTR, identity)
+        return
+    changed = list(differences(stored, identity, "generator"))
+    if changed:
+        raise InputError(
+            f"run folder {paths.root} holds trials rendered by another generator ({changed[0]}): use another --out "
+            "or a new [study] name to search with this one"
+        )
+
+
+def recover(study: Any, paths: RunPaths) -> None:
+    """After a crash or kill: fail and queue again the trials of workers that are gone (no heartbeat within the grace
+    period: `promptopt.search.storage.fail_stale_trials`), and remove the folders of failed trials and the staging folders of
+    ended processes. A live worker's trial and folder are never touched."""
+    from optuna.trial import TrialState
+
+    fail_stale_trials(study)
+    atomic.remove_stale_staging(paths.trials)
+    failed = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    if paths.trials.is_dir():
+        for folder in paths.trials.iterdir():
+            if folder.is_dir() and folder.name.isdigit() and int(folder.name) in failed:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_run_files(cfg: StudyConfig, paths: RunPaths) -> None:
+    paths.trials.mkdir(parents=True, exist_ok=True)
+    header = f"# resolved config of study {cfg.study.name!r}, from {cfg.source or 'defaults'} and command-line flags\n"
+    atomic.write_text(paths.config, header + dumps(to_dict(cfg)))
+    atomic.write_json(paths.environment, environment())
+
+
+def _previous_results(study: Any) -> dict[tuple[str, str, float, int], tuple[int, dict[str, float]]]:
+    from optuna.trial import TrialState
+
+    out = {}
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        cand = trial.user_attrs.get("candidate")
+        if cand:
+            out[Candidate(**cand).key()] = (trial.number, trial.user_attrs["scores"])
+    return out
+
+
+def _queue_baseline(study: Any, mutator: PromptMutator, seen: dict[tuple[str, str, float, int], Any]) -> None:
+    """Queue the plain seed prompt, the baseline the search must beat, until a trial of it completes: a new study's
+    first trial (queued by the worker that creates the study: `open_study`), and again when a failure lost that
+    trial before it completed and no retry of it is queued."""
+    from optuna.trial import TrialState
+
+    if mutator.baseline().key() in seen or not study.get_trials(deepcopy=False):
+        return
+    pending = study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
+    if not any(trial.user_attrs.get(BASELINE_ATTR) for trial in pending):
+        study.enqueue_trial(mutator.baseline_params(), user_attrs={BASELINE_ATTR: True})
+
+
+def render_candidate(generator: Generator, candidate: Candidate, seeds: Sequence[int]) -> list[Any]:
+    """The candidate's images, one per seed."""
+    return generator.render(
+        [candidate.prompt] * len(seeds),
+        seeds,
+        negative_prompt=candidate.negative_prompt or None,
+        guidance_scale=candidate.guidance_scale,
+        steps=candidate.steps,
+    )
+
+
+def score_images(scorers: Sequence[Scorer], images: Sequence[Any], prompt: str) -> dict[str, float]:
+    """Every scorer's metrics for images rendered from `prompt`."""
+    scores: dict[str, float] = {}
+    for scorer in scorers:
+        scores.update(scorer.score(images, [prompt] * len(images)))
+    return scores
+
+
+def run_search(
+    cfg: StudyConfig,
+    paths: RunPaths,
+    study: Any,
+    *,
+    generator: Generator,
+    scorers: Sequence[Scorer],
+    mutator: PromptMutator,
+    stop: StopFlag | None = None,
+    on_trial: Callable[[int, TrialRecord | None], None] | None = None,
+) -> SearchResult:
+    """Run trials of `study` (from `open_study`) until it holds `cfg.study.n_trials` complete ones, or a stop
+    is requested. `on_trial(n_complete, record)` is called once before the first trial (record None) and after
+    each one.
+
+    Every trial renders its candidate on the same evaluation seeds. A new study's first trial is the plain seed
+    prompt (`PromptMutator.baseline_params`). A candidate identical to an earlier one reuses its images and
+    scores (rendering is deterministic), recorded as `duplicate_of`.
+    """
+    from optuna.trial import TrialState
+
+    start = time.perf_counter()
+    stop = stop or StopFlag()
+    recover(study, paths)
+    write_run_files(cfg, paths)
+    seeds = cfg.study.eval_seeds
+    result = SearchResult(n_complete=_count(study, TrialState.COMPLETE))
+    already_complete = result.n_complete >= cfg.study.n_trials
+    _queue_baseline(study, mutator, _previous_results(study))
+    if on_trial is not None:
+        on_trial(result.n_complete, None)
+    while (trial := _next_trial(cfg, study, stop)) is not None:
+        try:
+            with heartbeat(study, trial):
+                trial.set_user_attr(WORKER_ATTR, atomic.owner())
+                study.sampler = make_sampler(cfg, trial.number)
+                seen = _previous_results(study)  # other workers' trials too
+                record, images = _evaluate(cfg, paths, trial, generator, scorers, mutator, seeds, seen, result.timing)
+                write_trial(paths, record, images, seeds, {"generator": generator.identity})
+                upload_grid(paths, trial)
+                study.tell(trial, list(record.values))
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL)
+            shutil.rmtree(paths.trial(trial.number), ignore_errors=True)
+            raise
+        result.n_complete = _count(study, TrialState.COMPLETE)
+        result.new_trials.append(record)
+        if on_trial is not None:
+            on_trial(result.n_complete, record)
+    result.n_complete = _count(study, TrialState.COMPLETE)
+    result.stopped_early = result.n_complete < cfg.study.n_trials
+    result.finished_here = not result.stopped_early and (already_complete or _completed_last(study, result))
+    result.timing.total_s = time.perf_counter() - start
+    return result
+
+
+def _count(study: Any, *states: Any) -> int:
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def _next_trial(cfg: StudyConfig, study: Any, stop: StopFlag) -> Any:
+    """The next trial to run, or None once the study holds `n_trials` complete ones (or a stop is requested).
+
+    The cap is the study's, shared by all its workers: a trial is started only while the complete trials and those
+    running before it stay below `n_trials`. When the others' running trials would reach it, this worker waits for
+    them: each either completes, or its worker dies and it is failed after the grace period and queued again, and
+    then a waiting worker runs it."""
+    from optuna.trial import TrialState
+
+    while not stop.requested:
+        fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        complete = sum(t.state == TrialState.COMPLETE for t in trials)
+        if complete >= cfg.study.n_trials:
+            return None
+        if complete + sum(t.state == TrialState.RUNNING for t in trials) < cfg.study.n_trials:
+            study.sampler = make_sampler(cfg, len(trials))
+            trial = ask(study)
+            ahead = sum(
+                t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING and t.number < trial.number)
+                for t in study.get_trials(deepcopy=False)
+            )
+            if ahead < cfg.study.n_trials:
+                return trial
+            trial.set_user_attr(OVER_CAP_ATTR, True)  # another worker took the last place at the same moment
+            study.tell(trial, state=TrialState.FAIL)
+        time.sleep(WAIT_S)
+    return None
+
+
+def _completed_last(study: Any, result: SearchResult) -> bool:
+    """Whether this process ran the study's last completed trial: that worker exports, and no other."""
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    last = max(complete, key=lambda t: (t.datetime_complete, t.number))
+    return last.number in {record.number for record in result.new_trials}
+
+
+def _evaluate(
+    cfg: StudyConfig,
+    paths: RunPaths,
+    trial: Any,
+    generator: Generator,
+    scorers: Sequence[Scorer],
+    mutator: PromptMutator,
+    seeds: Sequence[int],
+    seen: dict[tuple[str, str, float, int], tuple[int, dict[str, float]]],
+    timing: Timing,
+) -> tuple[TrialRecord, list[Any]]:
+    from PIL import Image
+
+    candidate = mutator.propose(trial)
+    duplicate_of = None
+    if candidate.key() in seen and (paths.trial(seen[candidate.key()][0]) / TRIAL_IMAGES).is_dir():
+        duplicate_of, scores = seen[candidate.key()]  # (a worker with another run folder renders it again)
+        folder = paths.trial(duplicate_of) / TRIAL_IMAGES
+        images = [Image.open(folder / f"{i:02d}.png").convert("RGB") for i in range(len(seeds))]
+    else:
+        t0 = time.perf_counter()
+        images = render_candidate(generator, candidate, seeds)
+        t1 = time.perf_counter()
+        scores = score_images(scorers, images, candidate.prompt)
+        timing.render_s += t1 - t0
+        timing.score_s += time.perf_counter() - t1
+    values = tuple(objective.value(scores) for objective in cfg.objectives)
+    trial.set_user_attr("candidate", asdict(candidate))
+    trial.set_user_attr("scores", scores)
+    if duplicate_of is not None:
+        trial.set_user_attr("duplicate_of", duplicate_of)
+    return TrialRecord(trial.number, candidate, scores, values, duplicate_of), images
