@@ -28,11 +28,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from promptopt.commands.render import load_render_generator  # noqa: E402
 from promptopt.core.libraries import quiet_libraries  # noqa: E402
 from promptopt.datasets.prompt_files import PromptSpec, resolve_prompts  # noqa: E402
 from promptopt.generators.base import GeneratorConfig  # noqa: E402
 from promptopt.render.imagefolder import RenderJob, image_name, image_seed, render_folder  # noqa: E402
+from promptopt.study.factory import generator_for  # noqa: E402
 
 GUIDANCE = 7.5
 
@@ -104,7 +104,7 @@ def main() -> None:
     cfg = GeneratorConfig(
         model=args.model, height=args.size, width=args.size, device=args.device, dtype=args.dtype, batch_size=args.batch
     )
-    generator = load_render_generator(cfg)
+    generator = generator_for(cfg)
     prompts = development_prompts(args.n)
     specs = resolve_prompts(
         tuple(PromptSpec(p) for p in prompts), negative_prompt=None, guidance_scale=GUIDANCE, steps=args.steps
