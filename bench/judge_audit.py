@@ -1,16 +1,22 @@
 """Audit a judge on the images it will see. Prints tables and writes every figure as JSON.
 
-    .venv/bin/python bench/judge_audit.py [--judge gi-sim|FILE] [--seed 7] [--n 600] [--renders 24]
-                                          [--out bench/results/judge_audit.json]
+    .venv/bin/python bench/judge_audit.py [--judge gi-sim|FILE] [--seed 7] [--n 1000] [--rare 2000]
+                                          [--renders 24] [--out bench/results/judge_audit.json]
 
-- (a) held-out GI-sim: `--n` images of GI-sim run `--seed` (never used to train the shipped judge), clean;
-- (b) the same images after the generator's autoencoder round trip (gi-sim-tiny's VAE): per-output AUROC and
-  accuracy, per-head summaries, and the expected calibration error;
+- (a) held-out GI-sim run `--seed` (never used to fit the shipped judge): `--rare` images drawn rare-enriched
+  (every scene, instrument, Paris type, size and colour set equally likely: each presence output the simulator
+  draws gets its positives) and `--n` at the development frequencies, clean;
+- (b) the same images after the generator's autoencoder round trip (gi-sim-tiny's VAE). Per output, at the judge's
+  own decision thresholds: positives, AUROC, precision and recall on the rare-enriched images, and whether they
+  meet the certification bar; per head the expected calibration error at the development frequencies
+  (`promptopt.judge.audit`);
 - (c) gi-sim-tiny renders (`--renders` seeds, guidance 7.5, 20 steps) of every single-clause challenge prompt
   (one prompt per clause, the most frequent wording): the share of renders on which the judge says the clause
-  holds, and the shares it calls landmark / instrument / polyp. A clause held on under half of its own renders
-  is one gi-sim-tiny does not draw (or the judge cannot see);
-- (d) consistency of true claims against their negations on the (b) images: per image, from its ground truth,
+  holds (at its output's threshold), and the shares it calls landmark / instrument / polyp. A clause held on
+  under half of its own renders is one gi-sim-tiny does not draw, unless its output is one the judge cannot
+  certify: then it is "cannot be checked by this judge", never "not drawn";
+- (d) consistency of true claims against their negations on the (b) development-frequency images: per image,
+  from its ground truth,
   "containing a polyp" ↔ "with no polyps", a named instrument ↔ "with no instruments", text and box artefact;
 - (e) the consistency rules (mean, min, product) on a four-clause true claim against the same claim with one
   clause negated: mean levels and the AUROC of telling them apart.
@@ -26,11 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from promptopt import grammar
-from promptopt.judge.consistency import RULES, Clause, clause_probabilities, clauses, combine
+from promptopt.judge.audit import AUDIT_NATURAL, AUDIT_RARE, AUDIT_SEED, judge_audit, macro
+from promptopt.judge.consistency import RULES, Clause, clause_hits, clause_probabilities, clauses, combine
 from promptopt.judge.fit import gi_sim_data
-from promptopt.judge.schema import COLUMN, SCHEMA
+from promptopt.judge.schema import COLUMN
 from promptopt.scorers.fitting import auroc
-from promptopt.scorers.judge_training import judge_metrics
 
 RENDER_GUIDANCE, RENDER_STEPS = 7.5, 20
 
@@ -38,29 +44,40 @@ RENDER_GUIDANCE, RENDER_STEPS = 7.5, 20
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--judge", default="gi-sim")
-    parser.add_argument("--seed", type=int, default=7, help="GI-sim run of (a), (b), (d), (e)")
-    parser.add_argument("--n", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=AUDIT_SEED, help="GI-sim run of (a), (b), (d), (e)")
+    parser.add_argument("--n", type=int, default=AUDIT_NATURAL, help="images at the development frequencies")
+    parser.add_argument("--rare", type=int, default=AUDIT_RARE, help="images drawn rare-enriched")
     parser.add_argument("--renders", type=int, default=24, help="renders per prompt in (c); 0 skips (c)")
     parser.add_argument("--model", default="gi-sim-tiny", help="generator of (b) and (c)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/judge_audit.json"))
     return parser.parse_args()
 
 
-def measured(judge, pixels, data) -> dict:
-    metrics = judge_metrics(judge.predict_pixels(pixels), data.y, data.known, SCHEMA)
-    presence = [m["auroc"] for k, m in metrics["outputs"].items() if m["head"] == "presence" and m["auroc"]]
-    metrics["presence_macro_auroc"] = float(np.mean(presence))
-    return metrics
+def _figures(m: dict) -> str:
+    if m["auroc"] is None:
+        return f"{m['n_present']:>5}      -      -      -"
+    precision, recall = m["precision"] or 0.0, m["recall"] or 0.0
+    return f"{m['n_present']:>5} {m['auroc']:6.3f} {precision:6.2f} {recall:6.2f}"
 
 
-def print_heads(title: str, metrics: dict) -> None:
-    print(f"\n{title}: presence macro AUROC {metrics['presence_macro_auroc']:.3f}, ECE {metrics['ece']:.4f}")
-    for head, h in metrics["heads"].items():
-        if h["macro_auroc"] is not None:
-            print(
-                f"  {head:<22} macro {h['macro_auroc']:.3f}  weakest {h['weakest']} {h['weakest_auroc']:.3f}"
-                f"  ECE {h['ece']:.4f}"
-            )
+def print_outputs(report: dict, views: list[str]) -> None:
+    """Per presence output: positives, AUROC, precision and recall at its threshold on each view."""
+    heading = "  ".join(f"{v + ': n, AUROC, P, R':<28}" for v in views)
+    print(f"\n(a)/(b) rare-enriched, per presence output at its threshold   {heading}")
+    outputs = report[f"rare_enriched_{views[0]}"]["outputs"]
+    for name, m in outputs.items():
+        if m["head"] != "presence":
+            continue
+        cells = "  ".join(f"{_figures(report[f'rare_enriched_{v}']['outputs'][name]):<28}" for v in views)
+        mark = "misses the bar" if name in report["misses_bar"] else ""
+        print(f"  {name:<20} threshold {m['threshold']:.2f}  {cells} {mark}")
+    for v in views:
+        natural = report[f"natural_{v}"]
+        print(f"  {v}, development frequencies: presence macro AUROC {macro(natural):.3f}, ECE {natural['ece']:.4f}")
+        for head, h in natural["heads"].items():
+            if h["macro_auroc"] is not None:
+                print(f"    {head:<22} macro {h['macro_auroc']:.3f}  weakest {h['weakest']} {h['weakest_auroc']:.3f}"
+                      f"  ECE {h['ece']:.4f}")  # fmt: skip
 
 
 def single_clause_prompts() -> dict[Clause, str]:
@@ -83,23 +100,29 @@ def responses(judge, model: str, renders: int) -> list[dict]:
     generator = load_generator(GeneratorConfig(model=model, device="cpu", height=64, width=64), cache_dir=cache_dir())
     seeds = list(range(renders))
     rows = []
+    cut = judge.threshold_array()
     for clause, prompt in single_clause_prompts().items():
         images = generator.render([prompt] * renders, seeds, guidance_scale=RENDER_GUIDANCE, steps=RENDER_STEPS)
         proba = judge.predict(images)
         held = clause_probabilities(proba, [clause])[:, 0]
-        share = {name: float((proba[:, COLUMN[name]] >= 0.5).mean()) for name in ("landmark", "instrument", "polyp")}
+        hits = clause_hits(proba, [clause], cut)[:, 0]
+        called = judge.decide(proba)
+        share = {name: float(called[:, COLUMN[name]].mean()) for name in ("landmark", "instrument", "polyp")}
+        checkable = clause.output not in judge.uncertifiable
         rows.append(
             {
                 "prompt": prompt,
                 "clause": clause.label,
-                "holds": float((held >= 0.5).mean()),
+                "checkable": checkable,
+                "holds": float(hits.mean()),
                 "consistency": float(held.mean()),
                 **{f"called_{k}": v for k, v in share.items()},
             }
         )
+        note = "" if checkable else "  (cannot be checked by this judge)"
         print(
             f"  {rows[-1]['holds']:.2f} {rows[-1]['consistency']:.2f}  landmark {share['landmark']:.2f} "
-            f"instrument {share['instrument']:.2f} polyp {share['polyp']:.2f}  {prompt}"
+            f"instrument {share['instrument']:.2f} polyp {share['polyp']:.2f}  {prompt}{note}"
         )
     return rows
 
@@ -161,20 +184,24 @@ def main() -> None:
 
     start = time.perf_counter()
     judge = open_judge(args.judge, "--judge")
-    data = gi_sim_data(args.n, judge.config.size, args.seed)
-    truths = [simulate(args.seed, i, judge.config.size, SimConfig())[1].as_dict() for i in range(args.n)]
-    clean = measured(judge, data.pixels, data)
-    print_heads(f"(a) held-out GI-sim, seed {args.seed}, {args.n} images, clean", clean)
-    round_trip = Autoencoder(args.model, cache_dir()).round_trip(data.pixels)
-    domain = measured(judge, round_trip, data)
-    print_heads(f"(b) the same through {args.model}'s autoencoder", domain)
-    rendered, not_drawn = [], []
+    autoencoder = Autoencoder(args.model, cache_dir())
+    audit = judge_audit(judge, autoencoder, seed=args.seed, n_natural=args.n, n_rare=args.rare)
+    print(f"GI-sim seed {args.seed}: {args.rare} images rare-enriched, {args.n} at the development frequencies")
+    print_outputs(audit, ["clean", "round_trip"])
+    print(f"  outputs that miss the bar {audit['bar']}: {', '.join(audit['misses_bar']) or 'none'}")
+    rendered, not_drawn, unchecked = [], [], []
     if args.renders:
         print(f"\n(c) {args.model} renders, {args.renders} a prompt: clause holds, consistency, called landmark/…")
         rendered = responses(judge, args.model, args.renders)
-        not_drawn = [r["clause"] for r in rendered if r["holds"] < 0.5]
+        not_drawn = [r["clause"] for r in rendered if r["holds"] < 0.5 and r["checkable"]]
+        unchecked = [r["clause"] for r in rendered if not r["checkable"]]
         print(f"  clauses holding on under half of their own renders: {', '.join(not_drawn) or 'none'}")
-    separation = truth_against_falsehood(judge.predict_pixels(round_trip), truths, args.seed)
+        print(f"  cannot be checked by this judge: {', '.join(unchecked) or 'none'}")
+    natural = gi_sim_data(args.n, judge.config.size, args.seed, rare_share=0.0)
+    truths = [simulate(args.seed, i, judge.config.size, SimConfig())[1].as_dict() for i in range(args.n)]
+    separation = truth_against_falsehood(
+        judge.predict_pixels(autoencoder.round_trip(natural.pixels)), truths, args.seed
+    )
     print("\n(d) consistency of true claims vs their negations, (b) images")
     for name, v in separation["claims"].items():
         print(f"  {name:<13} true {v['true']:.3f}  negation {v['negation']:.3f}")
@@ -184,13 +211,11 @@ def main() -> None:
     report = {
         "judge": args.judge,
         "model": args.model,
-        "seed": args.seed,
-        "n": args.n,
         "renders": args.renders,
-        "clean": clean,
-        "round_trip": domain,
+        **audit,
         "renders_response": rendered,
         "not_drawn": not_drawn,
+        "unchecked": unchecked,
         **separation,
         "seconds": round(time.perf_counter() - start, 1),
     }

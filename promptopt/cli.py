@@ -7,6 +7,7 @@ its body, so `promptopt --help` stays instant.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from promptopt import __version__
 from promptopt.commands.default_group import DefaultCommand, DefaultGroup
 from promptopt.commands.evaluate import EVALUATE_HELP
 from promptopt.commands.folders import cannot_write, collecting_created, remove_empty_created
-from promptopt.core.errors import InputError
+from promptopt.core.errors import InputError, Note
 
 
 def reference(page: str) -> str:
@@ -53,11 +54,12 @@ app.add_typer(evaluate_app, name="evaluate")
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn what the user can fix, raised by a command (an InputError, an image file that cannot be read, a full
-    disk or a read-only folder), into one line on stderr and exit code 2."""
+    disk or a read-only folder), into one line on stderr and exit code 2; print a `Note` as one line."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with collecting_created():
+        with collecting_created(), warnings.catch_warnings():  # both undone when the command ends
+            warnings.showwarning = _notes
             try:
                 return _one_line_errors(fn, *args, **kwargs)
             except BaseException:
@@ -67,12 +69,21 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _one_line_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    from promptopt.core.images import UnreadableImageError
+def _notes(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """Print a `Note` warning as one line on stderr; any other warning as Python prints it."""
+    if issubclass(category, Note):
+        typer.echo(f"note: {message}", err=True)
+    else:
+        _show_warning(message, category, *args, **kwargs)
 
+
+_show_warning = warnings.showwarning
+
+
+def _one_line_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
-    except (InputError, UnreadableImageError) as err:
+    except InputError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     except Exception as err:

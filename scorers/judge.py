@@ -14,10 +14,17 @@ An "any of" output (`AnyOf`: a name and its members, e.g. any landmark) is train
 judge reports the probability that at least one member holds, members taken as independent (noisy-OR). Learned
 alone, such an output misfired on generated images where no member did (58 % of biopsy-forceps renders called
 "a landmark" with no landmark above 0.5), so the judge never says "some X" without a member that makes it so.
+
+Each output has a decision threshold (`Judge.thresholds`: an image shows it when its probability reaches it),
+chosen when the judge is fitted (`promptopt.scorers.judge_training.choose_threshold`), and an output whose held-out
+precision or recall at its threshold misses the bar, or that had too few positives to tell, is `uncertifiable`:
+what the judge says of it is not evidence. A judge file from before thresholds reads with 0.5 for every output
+and none marked (`legacy_thresholds`).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,12 +33,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from promptopt.core.errors import InputError
+from promptopt.core.errors import InputError, Note
 from promptopt.core.images import stack
 from promptopt.scorers.fitting import load_model, save_model
 
 KIND = "judge"
 BACKBONE = "cnn"  # the only trunk today: trained from scratch with the heads
+DEFAULT_THRESHOLD = 0.5  # the decision threshold of an output a judge file gives none for
 
 
 @dataclass(frozen=True)
@@ -143,11 +151,28 @@ class Judge:
     temperature: np.ndarray  # one a head
     meta: dict[str, Any] = field(default_factory=dict)
     any_of: AnyOf = ()
+    thresholds: np.ndarray | None = None  # one an output, in `outputs` order; None: DEFAULT_THRESHOLD for all
+    uncertifiable: tuple[str, ...] = ()
     _net: Any = field(default=None, repr=False)
 
     @property
     def outputs(self) -> tuple[str, ...]:
         return output_names(self.schema)
+
+    def threshold_array(self) -> np.ndarray:
+        """The decision threshold of every output, in `outputs` order."""
+        if self.thresholds is None:
+            return np.full(len(self.outputs), DEFAULT_THRESHOLD)
+        return self.thresholds
+
+    @property
+    def legacy_thresholds(self) -> bool:
+        """Whether the judge came without thresholds (a file from before them): every output at 0.5."""
+        return self.thresholds is None
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """(n, outputs) booleans: whether each image shows each output, at its threshold."""
+        return proba >= self.threshold_array()[None, :]
 
     def net(self) -> Any:
         if self._net is None:
@@ -188,6 +213,10 @@ class Judge:
             "config": asdict(self.config),
             "temperature": [float(t) for t in self.temperature],
             "any_of": {name: list(members) for name, members in self.any_of},
+            "thresholds": None
+            if self.thresholds is None
+            else {name: float(t) for name, t in zip(self.outputs, self.thresholds)},
+            "uncertifiable": list(self.uncertifiable),
         }
         save_model(path, dict(self.state), meta)
 
@@ -207,4 +236,16 @@ def load_judge(path: Path, schema: Schema | None = None) -> Judge:
         )
     config = JudgeConfig.from_dict(meta["config"])
     any_of = tuple((name, tuple(members)) for name, members in meta.get("any_of", {}).items())
-    return Judge(saved, config, state, np.asarray(meta["temperature"], dtype=np.float64), meta, any_of)
+    stored = meta.get("thresholds")
+    if not stored:
+        warnings.warn(
+            f"judge {path} has no decision thresholds (made before they were stored): every output is read at "
+            f"{DEFAULT_THRESHOLD} and none is marked uncertifiable; refit it with promptopt fit judge",
+            Note,
+            stacklevel=2,
+        )
+    names = output_names(saved)
+    thresholds = None if not stored else np.array([float(stored.get(n, DEFAULT_THRESHOLD)) for n in names])
+    temperature = np.asarray(meta["temperature"], dtype=np.float64)
+    uncertifiable = tuple(meta.get("uncertifiable", ()))
+    return Judge(saved, config, state, temperature, meta, any_of, thresholds, uncertifiable)

@@ -7,10 +7,14 @@ one-cycle learning rate over seeded mini-batches, images showing rare attribute 
 (`JudgeConfig.balance`); each batch gets light Gaussian noise and a random brightness and contrast change (no
 flips: they would move the location cells).
 
-Calibration fits one temperature a head on held-out images by minimising the same loss (`calibrate`).
-`judge_metrics` reports per output the AUROC and the accuracy at p >= 0.5, and the expected calibration error
-(ECE, 15 equal-width bins) over every known yes/no label and every value of the known exclusive heads, overall
-and per head (the overall figure is dominated by the many easy absent values; the presence head's is stricter).
+Calibration fits one temperature a head on held-out images by minimising the same loss (`calibrate`). Then each
+output gets a decision threshold (`choose_thresholds`): the one with the highest recall among those whose
+precision reaches `TARGET_PRECISION` on held-out images. `judge_metrics` reports per output the positives, the
+AUROC, and the precision, recall and accuracy at its threshold, and the expected calibration error (ECE, 15
+equal-width bins) over every known yes/no label and every value of the known exclusive heads, overall and per
+head (the overall figure is dominated by the many easy absent values; the presence head's is stricter). A macro
+average hides a blind output among many easy ones, so every output is reported, and `uncertifiable` names those
+whose held-out precision or recall misses `CERTIFY` or that had fewer than its positives.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from promptopt.scorers.fitting import auroc, data_hash
 from promptopt.scorers.judge import AnyOf, Judge, JudgeConfig, Schema, build_net, head_slices, output_names, to_input
 
 ECE_BINS = 15
+TARGET_PRECISION = 0.9
+CERTIFY = {"precision": 0.9, "recall": 0.9, "positives": 30}  # the bar an output's held-out figures must reach
 
 
 def _loss(logits: Any, y: Any, known: Any, schema: Schema, temperature: Any | None = None) -> Any:
@@ -154,10 +160,48 @@ def expected_calibration_error(proba: np.ndarray, truth: np.ndarray, bins: int =
     return float(ece)
 
 
-def judge_metrics(proba: np.ndarray, y: np.ndarray, known: np.ndarray, schema: Schema) -> dict[str, Any]:
-    """Per output: n_present, n_absent, AUROC (None with one class) and accuracy at p >= 0.5 (for an exclusive
-    head: whether the value is the head's most probable one); `ece` over every known label."""
+def choose_threshold(scores: np.ndarray, truth: np.ndarray, precision: float = TARGET_PRECISION) -> float:
+    """The decision threshold (an image shows the output when its score reaches it) with the highest recall among
+    those whose precision on (scores, truth) reaches `precision`, halfway to the next lower score so that a score
+    a little under the last kept one still counts; when none reaches it, the threshold of the best F1. With no
+    positive or no negative there is nothing to choose from: 0.5."""
+    scores, truth = np.asarray(scores, float), np.asarray(truth, bool)
+    if truth.all() or not truth.any():
+        return 0.5
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], np.cumsum(truth[order])
+    last = np.r_[ranked[1:] < ranked[:-1], True]  # a cut may only fall between two different scores
+    kept = np.arange(1, len(ranked) + 1)
+    prec, rec = hits / kept, hits / truth.sum()
+    ok = last & (prec >= precision)
+    if ok.any():
+        k = int(np.flatnonzero(ok)[np.argmax(rec[ok])])
+    else:
+        f1 = np.where(last, 2 * prec * rec / np.maximum(prec + rec, 1e-12), -1.0)
+        k = int(np.argmax(f1))
+    below = ranked[k + 1] if k + 1 < len(ranked) else 0.0
+    return float((ranked[k] + below) / 2)
+
+
+def choose_thresholds(
+    proba: np.ndarray, y: np.ndarray, known: np.ndarray, precision: float = TARGET_PRECISION
+) -> np.ndarray:
+    """`choose_threshold` of every output over the images where its label is known."""
+    out = np.full(proba.shape[1], 0.5)
+    for j in range(proba.shape[1]):
+        sel = known[:, j].astype(bool)
+        out[j] = choose_threshold(proba[sel, j], y[sel, j] > 0.5, precision)
+    return out
+
+
+def judge_metrics(
+    proba: np.ndarray, y: np.ndarray, known: np.ndarray, schema: Schema, thresholds: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Per output: n_present, n_absent, AUROC (None with one class), and at its threshold (`thresholds`, default
+    0.5) precision, recall and accuracy (for an exclusive head's accuracy: whether the value is the head's most
+    probable one); `ece` over every known label."""
     names = output_names(schema)
+    cut = np.full(len(names), 0.5) if thresholds is None else np.asarray(thresholds, float)
     per: dict[str, dict[str, Any]] = {}
     for head, cols in head_slices(schema):
         rows = known[:, cols].all(axis=1) if head.exclusive else None
@@ -167,6 +211,7 @@ def judge_metrics(proba: np.ndarray, y: np.ndarray, known: np.ndarray, schema: S
             truth = y[sel, cols.start + j] > 0.5
             scores = proba[sel, cols.start + j]
             said = top[sel] == j if head.exclusive else scores >= 0.5
+            called = scores >= cut[cols.start + j]
             n_present, n_absent = int(truth.sum()), int((~truth).sum())
             per[name] = {
                 "head": head.name,
@@ -174,6 +219,9 @@ def judge_metrics(proba: np.ndarray, y: np.ndarray, known: np.ndarray, schema: S
                 "n_absent": n_absent,
                 "auroc": auroc(scores, truth) if n_present and n_absent else None,
                 "accuracy": float((said == truth).mean()) if len(truth) else None,
+                "threshold": float(cut[cols.start + j]),
+                "precision": float((called & truth).sum() / called.sum()) if called.any() else None,
+                "recall": float((called & truth).sum() / n_present) if n_present else None,
             }
     sel = known.astype(bool)
     heads = head_summary(per)
@@ -207,3 +255,15 @@ def head_summary(per: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "unscored": h["unscored"],
         }
     return out
+
+
+def uncertifiable(per: dict[str, dict[str, Any]], bar: dict[str, float] = CERTIFY) -> list[str]:
+    """The outputs (of `judge_metrics`'s `outputs`) whose precision or recall at their threshold misses the bar,
+    or that had fewer positives than it asks for, in order."""
+    return [
+        name
+        for name, m in per.items()
+        if m["n_present"] < bar["positives"]
+        or (m["precision"] or 0.0) < bar["precision"]
+        or (m["recall"] or 0.0) < bar["recall"]
+    ]

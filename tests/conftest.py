@@ -36,5 +36,7 @@ def tiny_judge_file(tmp_path_factory):
     y = (rng.random((32, len(OUTPUTS))) < 0.5).astype(np.float32)
     config = JudgeConfig(size=16, widths=(8, 16), dense=8, epochs=1, batch_size=16)
     path = tmp_path_factory.mktemp("judge") / "judge.safetensors"
-    fit_judge(pixels, y, np.ones(y.shape, bool), SCHEMA, config).save(path)
+    judge = fit_judge(pixels, y, np.ones(y.shape, bool), SCHEMA, config)
+    judge.thresholds = np.full(len(OUTPUTS), 0.5)  # as `fit judge` stores them
+    judge.save(path)
     return path

@@ -32,6 +32,14 @@ def judge(
     backbone: str = typer.Option("cnn", "--backbone", help="Trunk: cnn (a small CNN trained from scratch)."),
     gi_sim_images: int = typer.Option(10000, "--gi-sim-images", help="Images simulated for --data gi-sim."),
     gi_sim_seed: int = typer.Option(0, "--gi-sim-seed", help="GI-sim run for --data gi-sim."),
+    rare_share: float = typer.Option(
+        0.5,
+        "--rare-share",
+        min=0.0,
+        max=1.0,
+        help="Share of --data gi-sim images drawn rare-enriched (every scene, instrument, Paris type, size and "
+        "colour alike), so that the rare attributes have positives to learn from.",
+    ),
     domain_share: float = typer.Option(0.7, "--domain-share", help="Share of training images round-tripped."),
     size: int = typer.Option(64, "--size", help="Input size of the judge (images are resized to it)."),
     epochs: int = typer.Option(12, "--epochs", help="Passes over the training images."),
@@ -57,7 +65,9 @@ def judge(
     config = JudgeConfig(size=size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     ae = _autoencoder(autoencoder, device_flag(device))
     with task_progress(quiet=as_json, transient=True) as progress:
-        data_set = judge_data(data, n=gi_sim_images, size=size, seed=gi_sim_seed, progress=progress)
+        data_set = judge_data(
+            data, n=gi_sim_images, size=size, seed=gi_sim_seed, rare_share=rare_share, progress=progress
+        )
         try:
             model, metrics = fit_judge_on(
                 data_set,
@@ -70,7 +80,14 @@ def judge(
         except ValueError as err:
             raise InputError(f"--holdout: {err}") from None
     model.save(out)
-    summary = {"out": str(out), **{k: model.meta[k] for k in ("data", "autoencoder", "n_train", "n_test")}, **metrics}
+    kept = ("data", "autoencoder", "n_train", "n_test", "certification")
+    summary = {
+        "out": str(out),
+        **{k: model.meta[k] for k in kept},
+        "thresholds": dict(zip(model.outputs, model.threshold_array().tolist())),
+        "uncertifiable": list(model.uncertifiable),
+        **metrics,
+    }
     if as_json:
         print_json(summary)
     else:
@@ -100,4 +117,19 @@ def _print(s: dict[str, Any]) -> None:
             continue
         weakest = f"{h['weakest']} {h['weakest_auroc']:.3f}"
         typer.echo(f"{head:<24} {h['macro_auroc']:>11.3f} {weakest:>34} {h['accuracy']:>8.3f} {h['ece']:>6.4f}")
-    typer.echo(f"expected calibration error {s['ece']:.4f}; saved {s['out']}")
+    typer.echo(f"expected calibration error {s['ece']:.4f} (development frequencies); saved {s['out']}")
+    bar = s["certification"]["bar"]
+    for name, m in s["certification"]["outputs"].items():
+        if name in s["uncertifiable"]:
+            typer.echo(f"uncertifiable: {name}: {_shortfall(m, bar)}; what this judge says of it is not evidence")
+
+
+def _shortfall(m: dict[str, Any], bar: dict[str, float]) -> str:
+    """Why an output misses the certification bar, on the held-out test images."""
+    if m["n_present"] < bar["positives"]:
+        return f"{m['n_present']} positive(s) held out, fewer than the {bar['positives']} needed to tell"
+    precision, recall = m["precision"] or 0.0, m["recall"] or 0.0
+    return (
+        f"precision {precision:.2f}, recall {recall:.2f} at threshold {m['threshold']:.2f} "
+        f"(the bar: {bar['precision']} and {bar['recall']})"
+    )

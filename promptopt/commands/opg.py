@@ -115,6 +115,8 @@ def _print(out: Path, result: OpgResult) -> None:
     for row in result.summary:
         if "best_consistency" not in row:
             typer.echo(f"{row['study']}: no hold-out check (no judge, or holdout_images = 0)")
+        elif row["unchecked"]:
+            typer.echo(f"{row['study']}: cannot be checked by this judge ({row['unchecked']}): no verdict")
         elif row["best_is_seed_prompt"]:
             typer.echo(f"{row['study']}: the plain seed prompt stays first ({row['seed_consistency']:.3f})")
         else:

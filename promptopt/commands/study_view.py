@@ -104,6 +104,8 @@ class StudyView:
 def holdout_text(h: dict[str, Any]) -> str:
     paired, plain = h["paired"], h["seed_prompt"]
     head = f"hold-out check ({h['images']} fresh seeds, judge target consistency)"
+    if h.get("unchecked"):  # the judge cannot certify these target clauses: the figures are shown, not a verdict
+        head += f" (cannot be checked by this judge: {', '.join(h['unchecked'])}; no verdict)"
     if h["best_is_seed_prompt"]:
         return (
             f"{head}: the first exported prompt is the plain seed prompt itself ({plain['prompt']!r}, consistency "

@@ -10,39 +10,44 @@
 - `provenance`: package versions and platform; `libraries`: the libraries' own progress bars and logs silenced.
 """
 
-from promptopt.core.atomic import staged_dir, write_bytes, write_json, write_text
-from promptopt.core.device import DeviceError, resolve_device
-from promptopt.core.errors import InputError
-from promptopt.core.grids import grid_png, save_grid
-from promptopt.core.image_identity import images_hash
-from promptopt.core.images import UnreadableImageError, image_files, load_images, open_rgb
-from promptopt.core.interrupt import StopFlag
-from promptopt.core.libraries import quiet_libraries
-from promptopt.core.paths import RunPaths, cache_dir
-from promptopt.core.progress import Phase, Progress, no_phase
-from promptopt.core.provenance import environment
+from promptopt.core.lazy import lazy_exports
 
-__all__ = [
-    "DeviceError",
-    "InputError",
-    "Phase",
-    "Progress",
-    "RunPaths",
-    "StopFlag",
-    "UnreadableImageError",
-    "cache_dir",
-    "environment",
-    "grid_png",
-    "image_files",
-    "images_hash",
-    "load_images",
-    "no_phase",
-    "open_rgb",
-    "quiet_libraries",
-    "resolve_device",
-    "save_grid",
-    "staged_dir",
-    "write_bytes",
-    "write_json",
-    "write_text",
-]
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "atomic": (
+            "staged_dir",
+            "write_bytes",
+            "write_json",
+            "write_text",
+        ),
+        "device": (
+            "DeviceError",
+            "resolve_device",
+        ),
+        "errors": ("InputError",),
+        "grids": (
+            "grid_png",
+            "save_grid",
+        ),
+        "image_identity": ("images_hash",),
+        "images": (
+            "UnreadableImageError",
+            "image_files",
+            "load_images",
+            "open_rgb",
+        ),
+        "interrupt": ("StopFlag",),
+        "libraries": ("quiet_libraries",),
+        "paths": (
+            "RunPaths",
+            "cache_dir",
+        ),
+        "progress": (
+            "Phase",
+            "Progress",
+            "no_phase",
+        ),
+        "provenance": ("environment",),
+    },
+)

@@ -8,3 +8,8 @@ the CLI prints any of them as one line and exits with code 2.
 
 class InputError(ValueError):
     """Bad user input: a missing file, an unknown key, an impossible value."""
+
+
+class Note(UserWarning):
+    """What a user should know that does not stop the work (an old file read with defaults); library code warns
+    with it (`warnings.warn(text, Note)`) and the CLI prints each as one line, `note: …`."""

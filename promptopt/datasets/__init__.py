@@ -6,18 +6,25 @@
 - `prompt_files`: the prompt files of `promptopt render` (.txt, .csv, .json) and how flags and files combine.
 """
 
-from promptopt.datasets.labels import ATTRIBUTES, targets
-from promptopt.datasets.layouts import METADATA_FILE, Dataset, Item, load_dataset
-from promptopt.datasets.prompt_files import PromptSpec, read_prompts, resolve_prompts
+from promptopt.core.lazy import lazy_exports
 
-__all__ = [
-    "ATTRIBUTES",
-    "Dataset",
-    "Item",
-    "METADATA_FILE",
-    "PromptSpec",
-    "load_dataset",
-    "read_prompts",
-    "resolve_prompts",
-    "targets",
-]
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "labels": (
+            "ATTRIBUTES",
+            "targets",
+        ),
+        "layouts": (
+            "METADATA_FILE",
+            "Dataset",
+            "Item",
+            "load_dataset",
+        ),
+        "prompt_files": (
+            "PromptSpec",
+            "read_prompts",
+            "resolve_prompts",
+        ),
+    },
+)

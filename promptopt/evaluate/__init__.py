@@ -5,8 +5,20 @@
 - `tstr`: train on synthetic, test on real, beside train on real (`promptopt evaluate tstr`).
 """
 
-from promptopt.evaluate.probes import dataset_features, fit_aligner_on, fit_classifier_on
-from promptopt.evaluate.sets import EvaluateConfig, evaluate
-from promptopt.evaluate.tstr import tstr
+from promptopt.core.lazy import lazy_exports
 
-__all__ = ["EvaluateConfig", "dataset_features", "evaluate", "fit_aligner_on", "fit_classifier_on", "tstr"]
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "probes": (
+            "dataset_features",
+            "fit_aligner_on",
+            "fit_classifier_on",
+        ),
+        "sets": (
+            "EvaluateConfig",
+            "evaluate",
+        ),
+        "tstr": ("tstr",),
+    },
+)

@@ -9,24 +9,33 @@ it, and the study scorer built on it.
 The model itself (a CNN with calibrated heads) is `promptopt.scorers.judge`.
 """
 
-from promptopt.judge.consistency import Clause, clauses, consistency, prompt_clauses
-from promptopt.judge.fit import fit_judge_on, judge_data
-from promptopt.judge.schema import OUTPUTS, SCHEMA
-from promptopt.judge.scorer import JudgeScorer, judge_of, open_judge
-from promptopt.judge.targets import Target, parse_target
+from promptopt.core.lazy import lazy_exports
 
-__all__ = [
-    "Clause",
-    "JudgeScorer",
-    "OUTPUTS",
-    "SCHEMA",
-    "Target",
-    "clauses",
-    "consistency",
-    "fit_judge_on",
-    "judge_data",
-    "judge_of",
-    "open_judge",
-    "parse_target",
-    "prompt_clauses",
-]
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "consistency": (
+            "Clause",
+            "clauses",
+            "consistency",
+            "prompt_clauses",
+        ),
+        "fit": (
+            "fit_judge_on",
+            "judge_data",
+        ),
+        "schema": (
+            "OUTPUTS",
+            "SCHEMA",
+        ),
+        "scorer": (
+            "JudgeScorer",
+            "judge_of",
+            "open_judge",
+        ),
+        "targets": (
+            "Target",
+            "parse_target",
+        ),
+    },
+)

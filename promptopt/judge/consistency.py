@@ -89,6 +89,14 @@ def clause_probabilities(proba: np.ndarray, found: Sequence[Clause]) -> np.ndarr
     return np.where([c.holds for c in found], columns, 1.0 - columns)
 
 
+def clause_hits(proba: np.ndarray, found: Sequence[Clause], thresholds: np.ndarray) -> np.ndarray:
+    """(n, len(found)) booleans: per image, whether each clause holds as stated at its output's decision threshold
+    (`thresholds`, one an output: the judge's): the output reaches it, or for a negated clause stays below it."""
+    columns = [COLUMN[c.output] for c in found]
+    called = proba[:, columns] >= np.asarray(thresholds)[columns]
+    return np.where([c.holds for c in found], called, ~called)
+
+
 def combine(per_clause: np.ndarray, rule: str = "mean") -> np.ndarray:
     """Per image, the clause probabilities combined by `rule` (mean, min or product)."""
     if rule == "mean":

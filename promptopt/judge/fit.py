@@ -1,15 +1,22 @@
 """Fitting the judge on a dataset, in the generator's image domain.
 
 Data (`judge_data`):
-- `gi-sim`: GI-sim images simulated in memory, with their complete ground truth;
+- `gi-sim`: GI-sim images simulated in memory, with their complete ground truth: a share (`rare_share`, by
+  default half) drawn rare-enriched (`promptopt.sim.config.rare_enriched`: every scene, instrument, Paris type,
+  size and colour set equally likely), so that the judge sees the rare attributes often enough to learn them,
+  and the rest at the development frequencies;
 - a folder with GI-sim's `labels.jsonl` (what `promptopt data sim` writes): its images with complete ground truth;
 - any other dataset (challenge layout or imagefolder + metadata.jsonl): labels from its prompts, with unknowns
   masked (`promptopt.judge.schema`).
 
 Domain (`in_domain`): a share of the training images (by default 70 %, chosen by seed) go through the
 generator's autoencoder round trip, as every generated image does; the rest stay clean. The held-out images
-are split in two: a calibration half (temperatures) and a test half (the metrics saved with the judge), both
-entirely round-tripped, because the judge's job is generated images.
+are split in two, a calibration half and a test half, both entirely round-tripped, because the judge's job is
+generated images. On the calibration half: the temperatures from its images at the development frequencies only
+(so probabilities stay calibrated at the frequencies the data has), then each output's decision threshold from
+all of it (the rare-enriched images give the rare outputs their positives). On the test half: the metrics saved
+with the judge, at the development frequencies (`metrics`) and over all of it (`certification`), which marks the
+outputs that miss the bar as uncertifiable.
 """
 
 from __future__ import annotations
@@ -29,10 +36,11 @@ from promptopt.judge.schema import ANY_OF, OUTPUTS, SCHEMA, judge_targets
 from promptopt.scorers.assets import GI_SIM
 from promptopt.scorers.fitting import holdout_split
 from promptopt.scorers.judge import Judge, JudgeConfig
-from promptopt.sim.config import SimConfig
+from promptopt.sim.config import SimConfig, rare_enriched
 
 LABELS_FILE = "labels.jsonl"
 DOMAIN_SHARE = 0.7
+RARE_SHARE = 0.5  # of --data gi-sim images drawn rare-enriched
 
 
 @dataclass(frozen=True)
@@ -44,24 +52,36 @@ class JudgeData:
     known: np.ndarray
     source: str
     complete: bool
+    rare: np.ndarray | None = None  # per image: drawn rare-enriched (None: every image at the data's frequencies)
 
     def subset(self, rows: np.ndarray) -> JudgeData:
-        return JudgeData(self.pixels[rows], self.y[rows], self.known[rows], self.source, self.complete)
+        rare = None if self.rare is None else self.rare[rows]
+        return JudgeData(self.pixels[rows], self.y[rows], self.known[rows], self.source, self.complete, rare)
+
+    def natural(self, rows: np.ndarray) -> np.ndarray:
+        """Those of `rows` drawn at the data's own frequencies (all of them when none was enriched)."""
+        return rows if self.rare is None or self.rare[rows].all() else rows[~self.rare[rows]]
 
 
-def gi_sim_data(n: int, size: int, seed: int, progress: Progress | None = None) -> JudgeData:
-    """`n` GI-sim images of run `seed` at `size`, simulated in memory, with complete ground truth."""
+def gi_sim_data(
+    n: int, size: int, seed: int, progress: Progress | None = None, *, rare_share: float = RARE_SHARE
+) -> JudgeData:
+    """`n` GI-sim images of run `seed` at `size`, simulated in memory, with complete ground truth: the first
+    n - round(n * rare_share) at the development frequencies, the rest rare-enriched (the next indices)."""
     from promptopt.sim.scene import simulate
 
+    n_rare = round(n * rare_share)
     images, labels = [], []
     for index in range(n):
-        image, truth = simulate(seed, index, size, SimConfig())
+        image, truth = simulate(seed, index, size, SimConfig() if index < n - n_rare else rare_enriched())
         images.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
         labels.append(truth.as_dict())
         if progress is not None:
             progress("simulating GI-sim", index + 1, n)
     y, known = judge_targets(labels, complete=True)
-    return JudgeData(np.stack(images), y, known, f"gi-sim seed {seed}, {n} images at {size}x{size}", True)
+    rare = np.arange(n) >= n - n_rare
+    source = f"gi-sim seed {seed}, {n} images at {size}x{size} ({n_rare} rare-enriched)"
+    return JudgeData(np.stack(images), y, known, source, True, rare)
 
 
 def folder_data(path: Path, size: int) -> JudgeData:
@@ -78,9 +98,14 @@ def folder_data(path: Path, size: int) -> JudgeData:
     return JudgeData(pixels, y, known, str(path), False)
 
 
-def judge_data(data: str, *, n: int, size: int, seed: int, progress: Progress | None = None) -> JudgeData:
+def judge_data(
+    data: str, *, n: int, size: int, seed: int, rare_share: float = RARE_SHARE, progress: Progress | None = None
+) -> JudgeData:
     """What `--data` names (module docstring); InputError for fewer than 10 images."""
-    found = gi_sim_data(n, size, seed, progress) if data == GI_SIM else folder_data(Path(data).expanduser(), size)
+    if data == GI_SIM:
+        found = gi_sim_data(n, size, seed, progress, rare_share=rare_share)
+    else:
+        found = folder_data(Path(data).expanduser(), size)
     if len(found.pixels) < 10:
         raise InputError(f"--data {data}: {len(found.pixels)} image(s); fitting a judge needs at least 10")
     return found
@@ -106,15 +131,29 @@ def fit_judge_on(
     on_epoch: Any = None,
 ) -> tuple[Judge, dict[str, Any]]:
     """Fit, calibrate and measure a judge (module docstring); the metrics also go into its meta."""
-    from promptopt.scorers.judge_training import calibrate, fit_judge, judge_metrics
+    from promptopt.scorers.judge_training import (
+        CERTIFY,
+        calibrate,
+        choose_thresholds,
+        fit_judge,
+        judge_metrics,
+        uncertifiable,
+    )
 
     train, held_out = holdout_split(len(data.pixels), holdout, config.seed)
     calib, test = held_out[::2], held_out[1::2]
     pixels = in_domain(data.pixels[train], autoencoder, share, config.seed)
     judge = fit_judge(pixels, data.y[train], data.known[train], SCHEMA, config, any_of=ANY_OF, on_epoch=on_epoch)
     calib_pixels, test_pixels = (in_domain(data.pixels[rows], autoencoder, 1.0, 0) for rows in (calib, test))
-    calibrate(judge, calib_pixels, data.y[calib], data.known[calib])
-    metrics = judge_metrics(judge.predict_pixels(test_pixels), data.y[test], data.known[test], SCHEMA)
+    natural = np.isin(calib, data.natural(calib))
+    calibrate(judge, calib_pixels[natural], data.y[calib][natural], data.known[calib][natural])
+    judge.thresholds = choose_thresholds(judge.predict_pixels(calib_pixels), data.y[calib], data.known[calib])
+    proba = judge.predict_pixels(test_pixels)
+    at_natural = np.isin(test, data.natural(test))
+    natural_test = (proba[at_natural], data.y[test][at_natural], data.known[test][at_natural])
+    metrics = judge_metrics(*natural_test, SCHEMA, judge.thresholds)
+    certification = judge_metrics(proba, data.y[test], data.known[test], SCHEMA, judge.thresholds)["outputs"]
+    judge.uncertifiable = tuple(uncertifiable(certification))
     judge.meta.update(
         data={"source": data.source, "images": len(data.pixels), "complete_labels": data.complete},
         autoencoder=None if autoencoder is None else {"model": autoencoder.model, "identity": autoencoder.identity},
@@ -123,6 +162,7 @@ def fit_judge_on(
         n_calibration=len(calib),
         n_test=len(test),
         metrics=metrics,
+        certification={"bar": CERTIFY, "n_test": len(test), "outputs": certification},
         outputs_count=len(OUTPUTS),
     )
     return judge, metrics

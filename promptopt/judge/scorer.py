@@ -2,7 +2,8 @@
 
 - `target_consistency`: the mean over images of the target's consistency (`promptopt.judge.consistency`), the default
   objective; `c_<clause>` breaks it down per target clause (mean probability the clause holds);
-- `hit_rate`: the share of images on which every target clause holds at p >= 0.5;
+- `hit_rate`: the share of images on which every target clause holds at its output's decision threshold (the
+  judge's, `promptopt.scorers.judge`; 0.5 for a judge file from before thresholds);
 - `consistency`: the mean over images of each image's consistency with the prompt it was rendered from (what
   the prompt says, the target or not).
 """
@@ -16,11 +17,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from promptopt.judge.consistency import clause_probabilities, combine, consistency
+from promptopt.judge.consistency import clause_hits, clause_probabilities, combine, consistency
 from promptopt.judge.targets import Target
 from promptopt.scorers.fitting import load_fitted
-
-THRESHOLD = 0.5
 
 
 def metric_name(label: str) -> str:
@@ -38,9 +37,17 @@ class JudgeScorer:
         self.target = target
         self.clauses = target.clauses()
 
-    def target_scores(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """(n, clauses): per image, the probability that each target clause holds."""
-        return clause_probabilities(self.judge.predict(images), self.clauses)
+    @property
+    def unchecked(self) -> tuple[str, ...]:
+        """The target's clauses on outputs the judge cannot certify: what it says of them is not evidence."""
+        return tuple(c.label for c in self.clauses if c.output in self.judge.uncertifiable)
+
+    def target_judgement(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        """Two (n, clauses) arrays: per image, the probability that each target clause holds as stated, and
+        whether it holds at its output's decision threshold."""
+        proba = self.judge.predict(images)
+        hits = clause_hits(proba, self.clauses, self.judge.threshold_array())
+        return clause_probabilities(proba, self.clauses), hits
 
     def image_records(self, images: Sequence[Image.Image], prompt: str) -> list[dict[str, Any]]:
         """Per image rendered from `prompt`: the judge's probabilities, the consistency with the prompt and with
@@ -60,9 +67,10 @@ class JudgeScorer:
     def score(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, float]:
         proba = self.judge.predict(images)
         per_clause = clause_probabilities(proba, self.clauses)
+        hits = clause_hits(proba, self.clauses, self.judge.threshold_array())
         out = {
             "target_consistency": float(combine(per_clause).mean()),
-            "hit_rate": float((per_clause >= THRESHOLD).all(axis=1).mean()),
+            "hit_rate": float(hits.all(axis=1).mean()),
             "consistency": float(consistency(proba, prompts).mean()),
         }
         for j, clause in enumerate(self.clauses):

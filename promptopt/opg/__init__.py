@@ -6,8 +6,21 @@ category, and a training set rendered from it.
 - `training_set`: the training set for downstream classifiers, labelled from its prompts and judged.
 """
 
-from promptopt.opg.plan import Plan, PlannedStudy, load_plan
-from promptopt.opg.run import Budget, OpgResult, run_opg
-from promptopt.opg.training_set import compose
+from promptopt.core.lazy import lazy_exports
 
-__all__ = ["Budget", "OpgResult", "Plan", "PlannedStudy", "compose", "load_plan", "run_opg"]
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "plan": (
+            "Plan",
+            "PlannedStudy",
+            "load_plan",
+        ),
+        "run": (
+            "Budget",
+            "OpgResult",
+            "run_opg",
+        ),
+        "training_set": ("compose",),
+    },
+)

@@ -217,7 +217,8 @@ def write_submission(out: Path, studies: list[PlannedStudy]) -> dict[str, Path]:
 
 
 SUMMARY_COLUMNS = ("target", "study", "seed_prompt", "seed_consistency", "best_prompt", "best_consistency", "gain",
-                   "seed_hit_rate", "best_hit_rate", "wilcoxon_p", "mcnemar_p", "best_is_seed_prompt")  # fmt: skip
+                   "seed_hit_rate", "best_hit_rate", "wilcoxon_p", "mcnemar_p", "best_is_seed_prompt",
+                   "unchecked")  # fmt: skip
 
 
 def summary_rows(studies: list[PlannedStudy]) -> list[dict[str, Any]]:
@@ -240,6 +241,7 @@ def summary_rows(studies: list[PlannedStudy]) -> list[dict[str, Any]]:
                 wilcoxon_p=h["paired"].get("wilcoxon_p"),
                 mcnemar_p=h["paired"].get("mcnemar_p"),
                 best_is_seed_prompt=h["best_is_seed_prompt"],
+                unchecked="; ".join(h.get("unchecked", [])),  # target clauses the judge cannot certify
             )
         rows.append(row)
     return rows

@@ -4,7 +4,16 @@
 - `merge`: the shards' folders merged into one (`promptopt data merge`).
 """
 
-from promptopt.render.imagefolder import RenderJob, render_folder, render_job
-from promptopt.render.merge import merge_renders
+from promptopt.core.lazy import lazy_exports
 
-__all__ = ["RenderJob", "merge_renders", "render_folder", "render_job"]
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "imagefolder": (
+            "RenderJob",
+            "render_folder",
+            "render_job",
+        ),
+        "merge": ("merge_renders",),
+    },
+)

@@ -4,6 +4,11 @@ category for an opg run.
 - `pages`: what a page shows (`write_report`); `html`: its pieces, every text escaped; `plots`: its plots.
 """
 
-from promptopt.report.pages import write_report
+from promptopt.core.lazy import lazy_exports
 
-__all__ = ["write_report"]
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "pages": ("write_report",),
+    },
+)

@@ -9,28 +9,37 @@ then the finalists validated on fresh seeds, exported, and the first checked aga
   and a dataset) and its hold-out check.
 """
 
-from promptopt.search.export import ExportResult, export_study
-from promptopt.search.holdout import export_holdout, holdout_check
-from promptopt.search.loop import open_study, run_search
-from promptopt.search.mutator import Candidate, PromptMutator, build_mutator
-from promptopt.search.run import StudyHooks, export_again, run_study
-from promptopt.search.storage import check_url, open_storage
-from promptopt.search.trials import TrialRecord
+from promptopt.core.lazy import lazy_exports
 
-__all__ = [
-    "Candidate",
-    "ExportResult",
-    "PromptMutator",
-    "StudyHooks",
-    "TrialRecord",
-    "build_mutator",
-    "check_url",
-    "export_again",
-    "export_holdout",
-    "export_study",
-    "holdout_check",
-    "open_storage",
-    "open_study",
-    "run_search",
-    "run_study",
-]
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "export": (
+            "ExportResult",
+            "export_study",
+        ),
+        "holdout": (
+            "export_holdout",
+            "holdout_check",
+        ),
+        "loop": (
+            "open_study",
+            "run_search",
+        ),
+        "mutator": (
+            "Candidate",
+            "PromptMutator",
+            "build_mutator",
+        ),
+        "run": (
+            "StudyHooks",
+            "export_again",
+            "run_study",
+        ),
+        "storage": (
+            "check_url",
+            "open_storage",
+        ),
+        "trials": ("TrialRecord",),
+    },
+)

@@ -22,7 +22,7 @@ import numpy as np
 from promptopt.core import atomic
 from promptopt.core.paths import HOLDOUT_FILE
 from promptopt.judge.consistency import combine
-from promptopt.judge.scorer import THRESHOLD, judge_of
+from promptopt.judge.scorer import judge_of
 from promptopt.scorers.base import Scorer
 from promptopt.search.loop import render_candidate
 from promptopt.search.mutator import Candidate
@@ -57,15 +57,16 @@ def holdout_check(cfg: StudyConfig, best: Candidate, baseline: Candidate, genera
         "images": len(seeds),
         "seeds": {"seed_start": seeds[0], "count": len(seeds)},
         "best_is_seed_prompt": same,
+        "unchecked": list(judge.unchecked),  # target clauses the judge cannot certify: their figures are no evidence
     }  # consecutive seeds: seed_start, seed_start + 1, ...
 
-    def judged(candidate: Candidate) -> np.ndarray:
-        return judge.target_scores(render_candidate(generator, candidate, seeds))
+    def judged(candidate: Candidate) -> tuple[np.ndarray, np.ndarray]:
+        return judge.target_judgement(render_candidate(generator, candidate, seeds))
 
     scores = {"seed_prompt": judged(baseline)}
     scores["best"] = scores["seed_prompt"] if same else judged(best)
-    consistency = {label: combine(per_clause) for label, per_clause in scores.items()}
-    hits = {label: (per_clause >= THRESHOLD).all(axis=1) for label, per_clause in scores.items()}
+    consistency = {label: combine(per_clause) for label, (per_clause, _) in scores.items()}
+    hits = {label: clause_hit.all(axis=1) for label, (_, clause_hit) in scores.items()}
     for label, candidate in (("best", best), ("seed_prompt", baseline)):
         out[label] = {
             **asdict(candidate),

@@ -5,14 +5,17 @@ turns into spinners, bars and log lines."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from promptopt.core.errors import Note
 from promptopt.core.interrupt import StopFlag
 from promptopt.core.libraries import quiet_libraries
 from promptopt.core.paths import DATASET_DIR, PROMPTS_CSV, RunPaths
 from promptopt.core.progress import Phase, Progress, no_phase
+from promptopt.judge.scorer import judge_of
 from promptopt.scorers.base import Scorer
 from promptopt.search.export import ExportResult, export_study
 from promptopt.search.loop import SearchResult, check_generator, open_study, run_search
@@ -78,6 +81,7 @@ def run_study(
         realism = build_realism(cfg, device=generator.device)
         scorers = build_scorers(cfg, realism, device=generator.device)
         mutator = build_mutator(cfg)
+    _warn_unchecked(scorers)
     study = open_study(cfg, paths, storage, grace_s=grace_s)
     check_generator(study, generator, paths)
 
@@ -125,6 +129,20 @@ def export_again(
     scorers = build_scorers(cfg, realism, device=generator.device) if generator is not None else []
     exported = _export(cfg, paths, study, generator, realism, scorers, hooks.progress)
     return Reexport(exported, _holdout(cfg, exported, generator, scorers, hooks))
+
+
+def _warn_unchecked(scorers: Sequence[Scorer]) -> None:
+    """A `Note` when the judge cannot certify a clause of the target: the search still runs on its
+    probabilities, but its hit rates and hold-out verdict on that clause are no evidence."""
+    judge = judge_of(scorers)
+    if judge is not None and judge.unchecked:
+        warnings.warn(
+            f"the target's {', '.join(judge.unchecked)} cannot be checked by this judge (its held-out precision or "
+            "recall missed the bar): the search optimises the judge's probabilities, but what it reports for "
+            "them is no evidence",
+            Note,
+            stacklevel=2,
+        )
 
 
 def _holdout(

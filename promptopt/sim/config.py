@@ -87,3 +87,29 @@ def sim_key(cfg: SimConfig, *recipe: object) -> str:
     """12 hex digits naming what a GI-sim cache was made from: simulator version, config and the rest of the
     recipe (seed, category, ...). Caches are keyed by it, so a changed simulator never reuses stale images."""
     return hashlib.sha256(repr((GI_SIM_VERSION, cfg, *recipe)).encode()).hexdigest()[:12]
+
+
+def rare_enriched() -> SimConfig:
+    """GI-sim with what is rare at the development frequencies drawn often: both procedures alike, every scene,
+    instrument kind, Paris type, size and colour set equally likely, an instrument in three images of four and
+    more multi-polyp images. What a model must learn to see the rare attributes (the judge) is fitted and audited
+    on it; its probabilities are calibrated at the development frequencies (`SimConfig()`)."""
+    base = SimConfig()
+    return SimConfig(
+        p_colonoscopy=0.5,
+        colonoscopy_scenes=_even(base.colonoscopy_scenes),
+        gastroscopy_scenes=_even(base.gastroscopy_scenes),
+        polyp_counts=((1, 4.0), (2, 2.0), (3, 1.0), (4, 0.4), (5, 0.3), (6, 0.3)),
+        polyp_types=_even(base.polyp_types),
+        polyp_sizes=_even(base.polyp_sizes),
+        colour_sets=_even(base.colour_sets),
+        instrument_counts=((0, 1.0), (1, 2.0), (2, 1.0)),
+        instrument_types=_even(base.instrument_types),
+        p_text=base.p_text,
+        p_box_colonoscopy=base.p_box_colonoscopy,
+    )
+
+
+def _even(table: Weighted) -> Weighted:
+    """The same values, every one at weight 1."""
+    return tuple((value, 1.0) for value, _ in table)

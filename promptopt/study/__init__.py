@@ -6,21 +6,28 @@ which TOML a command runs, and the generator, scorers and target it names.
 - `factory`: `build_generator`, `build_realism`, `build_scorers` and `study_target`.
 """
 
-from promptopt.study.config import StudyConfig, from_dict, load_study
-from promptopt.study.factory import build_generator, build_realism, build_scorers, generator_for, study_target
-from promptopt.study.lookup import find_study, for_target, load_for, targeted
+from promptopt.core.lazy import lazy_exports
 
-__all__ = [
-    "StudyConfig",
-    "build_generator",
-    "build_realism",
-    "build_scorers",
-    "find_study",
-    "for_target",
-    "from_dict",
-    "generator_for",
-    "load_for",
-    "load_study",
-    "study_target",
-    "targeted",
-]
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "config": (
+            "StudyConfig",
+            "from_dict",
+            "load_study",
+        ),
+        "factory": (
+            "build_generator",
+            "build_realism",
+            "build_scorers",
+            "generator_for",
+            "study_target",
+        ),
+        "lookup": (
+            "find_study",
+            "for_target",
+            "load_for",
+            "targeted",
+        ),
+    },
+)

@@ -2,8 +2,16 @@
 the run itself (`train_model`); the training code is `promptopt.generators.training`.
 """
 
-from promptopt.train.run import train_model
-from promptopt.train.setup import RunConfig, build_run_config
-from promptopt.train.validation import KidValidator
+from promptopt.core.lazy import lazy_exports
 
-__all__ = ["KidValidator", "RunConfig", "build_run_config", "train_model"]
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "run": ("train_model",),
+        "setup": (
+            "RunConfig",
+            "build_run_config",
+        ),
+        "validation": ("KidValidator",),
+    },
+)

@@ -75,7 +75,7 @@ def test_calibration_lowers_the_held_out_loss(trained):
 def test_save_and_load_round_trip(trained, tmp_path):
     path = tmp_path / "judge.safetensors"
     trained.save(path)
-    loaded = load_judge(path, SCHEMA)
+    loaded = load_judge(path, SCHEMA)  # no thresholds were chosen: stored as none, read as 0.5 with a note
     pixels, _, _ = _task(10, 5)
     assert np.allclose(loaded.predict_pixels(pixels), trained.predict_pixels(pixels))
     assert loaded.outputs == output_names(SCHEMA)
@@ -130,3 +130,74 @@ def test_rare_values_are_drawn_more_often():
     weights = draw_weights(y, known, 1.0)
     assert weights == pytest.approx(np.array([4, 1, 1, 4]) / 10)
     assert draw_weights(y, known, 0.0) is None
+
+
+def test_a_threshold_reaches_the_precision_with_the_most_recall():
+    from promptopt.scorers.judge_training import choose_threshold
+
+    scores = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2])
+    truth = np.array([1, 1, 1, 0, 1, 0, 0, 0], dtype=bool)
+    # cut below 0.8: precision 1.0, recall 0.75; below 0.6: precision 0.8 (< 0.9); so 0.8, halfway to 0.7
+    assert choose_threshold(scores, truth, 0.9) == pytest.approx(0.75)
+    assert choose_threshold(scores, truth, 0.8) == pytest.approx(0.5)  # below 0.6: recall 1.0 at precision 0.8
+    tied = np.array([0.9, 0.8, 0.8, 0.2])
+    assert choose_threshold(tied, np.array([1, 1, 0, 0], bool), 0.9) == pytest.approx(0.85)  # never inside a tie
+    assert choose_threshold(scores, np.zeros(8, bool)) == 0.5  # nothing to choose from
+
+
+def test_without_the_precision_the_threshold_of_the_best_f1():
+    from promptopt.scorers.judge_training import choose_threshold
+
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    truth = np.array([0, 1, 0, 1], dtype=bool)  # precision never reaches 0.9
+    # F1 at each cut: 0, 0.5, 0.4, 0.667: the last (everything), halfway to 0
+    assert choose_threshold(scores, truth, 0.9) == pytest.approx(0.3)
+
+
+def test_metrics_at_the_thresholds_and_the_bar():
+    from promptopt.scorers.judge_training import uncertifiable
+
+    schema = (Head("presence", ("a", "b", "c")),)
+    truth = np.array([[1, 1, 0]] * 40 + [[0, 0, 1]] * 40, dtype=np.float32)
+    proba = np.where(truth > 0, 0.8, 0.2)
+    proba[:40, 1] = 0.3  # b: seen below 0.5 but above its absent images
+    known = np.ones_like(truth, dtype=bool)
+    at_half = judge_metrics(proba, truth, known, schema)["outputs"]
+    assert at_half["a"]["precision"] == 1.0 and at_half["a"]["recall"] == 1.0 and at_half["a"]["threshold"] == 0.5
+    assert at_half["b"]["recall"] == 0.0 and at_half["b"]["precision"] is None
+    tuned = judge_metrics(proba, truth, known, schema, np.array([0.5, 0.25, 0.5]))["outputs"]
+    assert tuned["b"]["recall"] == 1.0 and tuned["b"]["precision"] == 1.0
+    known[40:, 2] = False  # c keeps no positive
+    held = judge_metrics(proba, truth, known, schema, np.array([0.5, 0.25, 0.5]))["outputs"]
+    assert uncertifiable(held) == ["c"]
+    assert uncertifiable(at_half) == ["b"]
+    assert uncertifiable(held, {"precision": 0.9, "recall": 0.9, "positives": 41}) == ["a", "b", "c"]
+
+
+def test_thresholds_and_uncertifiable_outputs_are_saved(trained, tmp_path):
+    import dataclasses
+
+    judge = dataclasses.replace(trained, thresholds=np.array([0.7, 0.5, 0.4, 0.6]), uncertifiable=("noise_flag",))
+    path = tmp_path / "judge.safetensors"
+    judge.save(path)
+    loaded = load_judge(path, SCHEMA)
+    assert np.allclose(loaded.threshold_array(), [0.7, 0.5, 0.4, 0.6]) and loaded.uncertifiable == ("noise_flag",)
+    assert not loaded.legacy_thresholds
+    proba = np.array([[0.69, 0.5, 0.41, 0.59]])
+    assert loaded.decide(proba).tolist() == [[False, True, True, False]]
+
+
+def test_a_judge_file_without_thresholds_reads_at_one_half_with_a_note(trained, tmp_path):
+    import json
+
+    from promptopt.core.errors import Note
+
+    path = tmp_path / "judge.safetensors"
+    trained.save(path)
+    sidecar = path.with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    del meta["thresholds"], meta["uncertifiable"]  # as written before thresholds were stored
+    sidecar.write_text(json.dumps(meta))
+    with pytest.warns(Note, match="no decision thresholds.*read at 0.5"):
+        old = load_judge(path, SCHEMA)
+    assert old.legacy_thresholds and np.all(old.threshold_array() == 0.5) and old.uncertifiable == ()

@@ -33,6 +33,9 @@ def judge_file(tmp_path_factory):
     assert set(summary["outputs"]) == set(OUTPUTS) and 0.0 <= summary["ece"] <= 1.0
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["any_of"]["landmark"] == ["z-line", "pylorus", "cecum", "ileum"]  # derived, not learned alone
+    assert set(meta["thresholds"]) == set(OUTPUTS) and summary["thresholds"] == meta["thresholds"]
+    assert set(summary["uncertifiable"]) == set(OUTPUTS)  # 6 test images: no output has 30 positives
+    assert "rare-enriched" in summary["data"]["source"]
     return out
 
 
@@ -44,10 +47,13 @@ def gi_sim_folder(tmp_path_factory):
     return out
 
 
-def test_fit_prints_a_table_per_head(tmp_path):
+def test_fit_prints_a_table_per_head_and_a_line_per_uncertifiable_output(tmp_path):
     result = runner.invoke(app, [*FIT, "--autoencoder", "none", "--out", str(tmp_path / "j.safetensors")])
     assert result.exit_code == 0, result.output
     assert "no autoencoder" in result.output and "presence" in result.output and "calibration" in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("uncertifiable: ")]
+    assert len(lines) == len(OUTPUTS)
+    assert any(line.startswith("uncertifiable: injection needle: ") and "fewer than the 30" in line for line in lines)
 
 
 def test_classify_writes_a_json_line_per_image(judge_file, gi_sim_folder):
@@ -58,6 +64,43 @@ def test_classify_writes_a_json_line_per_image(judge_file, gi_sim_folder):
     probabilities = lines[0]["probabilities"]
     assert list(probabilities) == list(OUTPUTS)
     assert abs(probabilities["procedure=colonoscopy"] + probabilities["procedure=gastroscopy"] - 1.0) < 1e-5
+    thresholds = json.loads(judge_file.with_suffix(".json").read_text())["thresholds"]
+    shows = set(lines[0]["shows"])
+    assert all(name in shows for name, p in probabilities.items() if p > thresholds[name] + 1e-5)
+    assert not any(name in shows for name, p in probabilities.items() if p < thresholds[name] - 1e-5)
+
+
+def test_classify_lists_what_each_output_shows_at_its_threshold(judge_file, gi_sim_folder, tmp_path):
+    """Without --threshold every output is read at its own; an uncertifiable one is marked as such."""
+    import numpy as np
+
+    from promptopt.scorers.judge import load_judge
+
+    image = gi_sim_folder / "images" / "gisim-000000.jpg"
+    judge = load_judge(judge_file)
+    row = judge.predict([Image.open(image).convert("RGB")])[0]
+    judge.thresholds = np.where(np.arange(len(row)) == OUTPUTS.index("text"), 0.0, 1.01)  # only text at or above
+    judge.uncertifiable = ("text",)
+    path = tmp_path / "judge.safetensors"
+    judge.save(path)
+    result = runner.invoke(app, ["classify", str(image), "--judge", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"{image}: text {row[OUTPUTS.index('text')]:.2f} (uncertifiable)"
+    result = runner.invoke(app, ["classify", str(image), "--judge", str(path), "--threshold", "0"])
+    assert result.output.count(",") == len(OUTPUTS) - 1  # every output at or above 0
+
+
+def test_a_judge_file_from_before_thresholds_gets_a_note_line(judge_file, gi_sim_folder, tmp_path):
+    old = tmp_path / "old.safetensors"
+    old.write_bytes(judge_file.read_bytes())
+    meta = json.loads(judge_file.with_suffix(".json").read_text())
+    del meta["thresholds"], meta["uncertifiable"]
+    old.with_suffix(".json").write_text(json.dumps(meta))
+    image = gi_sim_folder / "images" / "gisim-000000.jpg"
+    result = runner.invoke(app, ["classify", str(image), "--judge", str(old)])
+    assert result.exit_code == 0
+    notes = [line for line in result.output.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "no decision thresholds" in notes[0] and "read at 0.5" in notes[0]
 
 
 def test_evaluate_consistency_over_every_prompt_of_every_image(judge_file, gi_sim_folder):
@@ -109,6 +152,9 @@ def test_classify_bad_input(judge_file, tmp_path):
     assert result.exit_code == 2 and "bad.png" in _error_line(result)
     result = runner.invoke(app, ["classify", str(broken), "--judge", str(tmp_path / "missing.safetensors")])
     assert result.exit_code == 2 and "promptopt fit judge" in _error_line(result)
+    for value in ("5", "-1", "nan"):
+        result = runner.invoke(app, ["classify", str(broken), "--judge", str(judge_file), "--threshold", value])
+        assert result.exit_code == 2 and "--threshold" in result.output
 
 
 def test_a_judge_of_another_attribute_set_is_one_line(judge_file, tmp_path, gi_sim_folder):

@@ -5,7 +5,15 @@ import pytest
 
 from promptopt import grammar
 from promptopt.core.errors import InputError
-from promptopt.judge.consistency import Clause, clause_probabilities, clauses, combine, consistency, prompt_clauses
+from promptopt.judge.consistency import (
+    Clause,
+    clause_hits,
+    clause_probabilities,
+    clauses,
+    combine,
+    consistency,
+    prompt_clauses,
+)
 from promptopt.judge.schema import COLUMN, OUTPUTS, judge_targets, valued
 from promptopt.judge.targets import Target, parse_target
 from promptopt.sim.config import SimConfig
@@ -92,6 +100,15 @@ def test_clause_probabilities_flip_negated_clauses():
     proba = np.zeros((2, len(OUTPUTS)))
     proba[:, COLUMN["text"]] = [0.3, 0.7]
     assert clause_probabilities(proba, [Clause("text", False)])[:, 0] == pytest.approx([0.7, 0.3])
+
+
+def test_a_clause_holds_at_its_outputs_threshold():
+    proba = np.zeros((3, len(OUTPUTS)))
+    proba[:, COLUMN["metal clip"]] = [0.2, 0.35, 0.6]
+    thresholds = np.full(len(OUTPUTS), 0.5)
+    thresholds[COLUMN["metal clip"]] = 0.3
+    assert clause_hits(proba, [Clause("metal clip")], thresholds)[:, 0].tolist() == [False, True, True]
+    assert clause_hits(proba, [Clause("metal clip", False)], thresholds)[:, 0].tolist() == [True, False, False]
 
 
 def test_unreadable_and_empty_prompts_are_named():

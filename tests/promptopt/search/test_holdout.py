@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from promptopt.cli import app
+from promptopt.judge.schema import OUTPUTS
 from promptopt.search.holdout import mcnemar_exact, wilcoxon_p
 from promptopt.search.mutator import build_mutator
 from promptopt.search.seeds import export_seeds, holdout_seeds
@@ -61,7 +62,7 @@ def test_wilcoxon_on_paired_consistencies():
 def test_search_reports_both_consistencies_and_writes_them(make_study_dict, reference, tmp_path):
     summary, out = _search(make_study_dict, reference, tmp_path, holdout_images=4)
     holdout = summary["holdout"]
-    keys = {"images", "seeds", "best_is_seed_prompt", "best", "seed_prompt", "paired"}
+    keys = {"images", "seeds", "best_is_seed_prompt", "unchecked", "best", "seed_prompt", "paired"}
     assert holdout["images"] == 4 and set(holdout) == keys
     seeds = holdout_seeds(from_dict(_with_judge(make_study_dict, reference, holdout_images=4)))
     assert holdout["seeds"] == {"seed_start": seeds[0], "count": 4}
@@ -137,3 +138,27 @@ def test_a_best_prompt_that_is_the_seed_prompt_is_said_plainly(make_study_dict, 
         "mcnemar_p": 1.0,
     }
     assert rendered == [4]  # rendered once, not checked against itself
+
+
+def test_a_target_the_judge_cannot_certify_is_noted_once_and_never_a_verdict(make_study_dict, reference, tmp_path):
+    """A judge whose polyp output missed the certification bar: the polyp search says so in one note line, and
+    its hold-out check records and prints the clause as one this judge cannot check."""
+    from promptopt.core.tomlio import dumps
+    from promptopt.scorers.assets import shipped_model
+
+    judge = tmp_path / "judge.safetensors"
+    judge.write_bytes(shipped_model("judge").read_bytes())
+    meta = json.loads(shipped_model("judge").with_suffix(".json").read_text())
+    thresholds = meta.get("thresholds") or dict.fromkeys(OUTPUTS, 0.5)
+    judge.with_suffix(".json").write_text(json.dumps({**meta, "thresholds": thresholds, "uncertifiable": ["polyp"]}))
+    data = _with_judge(make_study_dict, reference, holdout_images=4)
+    data["scorers"]["judge"] = {"model": str(judge)}
+    (tmp_path / "study.toml").write_text(dumps(data))
+    args = ["search", "--study", str(tmp_path / "study.toml"), "--out", str(tmp_path / "runs"), "-n", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "polyp cannot be checked by this judge" in notes[0]
+    holdout = json.loads((tmp_path / "runs" / "t" / "export" / "holdout.json").read_text())
+    assert holdout["unchecked"] == ["polyp"]
+    assert "(cannot be checked by this judge: polyp; no verdict)" in result.output

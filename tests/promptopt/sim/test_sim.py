@@ -274,3 +274,20 @@ def test_a_linear_classifier_reads_the_labels_from_the_pixels():
         scores[name] = _balanced_accuracy(y[n_train:, k], predict(x[n_train:]))
     print("held-out balanced accuracy:", {k: round(v, 3) for k, v in scores.items()})
     assert min(scores.values()) > 0.8, scores
+
+
+def test_rare_enriched_gi_sim_draws_every_rare_attribute_often():
+    """At the development frequencies 200 images hold about one injection needle; rare-enriched, every
+    instrument kind, landmark and Paris type is common, and the labels still match the scene."""
+    from promptopt.sim.config import rare_enriched
+
+    cfg = rare_enriched()
+    counts: dict[str, int] = {}
+    for index in range(300):
+        truth = simulate(5, index, 32, cfg)[1].as_dict()
+        for name in (*truth["instruments"], *truth["landmarks"], *truth["findings"], *truth["polyp_types"]):
+            counts[name] = counts.get(name, 0) + 1
+    rare = ("injection needle", "metal clip", "polyp snare", "biopsy forceps", "pylorus", "ileum", "barretts", "iia")
+    assert all(counts.get(name, 0) >= 15 for name in rare), counts
+    assert all(weight == 1.0 for _, weight in cfg.instrument_types)
+    assert cfg.p_text == SimConfig().p_text  # what is not rare keeps its frequency
