@@ -111,6 +111,7 @@ def main(
 
 def _register() -> None:
     from promptopt.commands import (
+        audit,
         classify,
         data_merge,
         data_sim,
@@ -134,6 +135,7 @@ def _register() -> None:
     app.command("classify", epilog=reference("docs/evaluate.md"))(guarded(classify.classify))
     app.command("render", epilog=reference("docs/render.md"))(guarded(render.render))
     app.command("report", epilog=reference("docs/report.md"))(guarded(report.report))
+    app.command("audit", epilog=reference("docs/tune.md"))(guarded(audit.audit))
     from promptopt.commands import train
 
     app.command("train", epilog=reference("docs/train.md"))(guarded(train.train))

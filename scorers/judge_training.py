@@ -28,16 +28,12 @@ from promptopt.scorers.fitting import auroc, data_hash
 from promptopt.scorers.judge import AnyOf, Judge, JudgeConfig, Schema, build_net, head_slices, output_names, to_input
 
 ECE_BINS = 15
-PRESENCE_HEAD = "presence"  # the head of yes/no presence outputs (`JudgeConfig.presence_weight`)
 TARGET_PRECISION = 0.9
 CERTIFY = {"precision": 0.9, "recall": 0.9, "positives": 30}  # the bar an output's held-out figures must reach
 
 
-def _loss(
-    logits: Any, y: Any, known: Any, schema: Schema, temperature: Any | None = None, presence_weight: float = 1.0
-) -> Any:
-    """Mean loss per known label (yes/no outputs) and per known exclusive head row, the presence head's labels
-    weighted by `presence_weight` (`JudgeConfig.presence_weight`: in training; calibration weighs all alike)."""
+def _loss(logits: Any, y: Any, known: Any, schema: Schema, temperature: Any | None = None) -> Any:
+    """Mean loss per known label (yes/no outputs) and per known exclusive head row."""
     import torch
     import torch.nn.functional as F
 
@@ -51,9 +47,7 @@ def _loss(
                 count = count + rows.sum()
         else:
             mask = known[:, cols].float()
-            weight = presence_weight if head.name == PRESENCE_HEAD else 1.0
-            labels = F.binary_cross_entropy_with_logits(z, y[:, cols], reduction="none") * mask
-            total = total + weight * labels.sum()
+            total = total + (F.binary_cross_entropy_with_logits(z, y[:, cols], reduction="none") * mask).sum()
             count = count + mask.sum()
     return total / torch.clamp(count, min=1.0)
 
@@ -97,7 +91,7 @@ def fit_judge(
     if pixels.shape[1:] != (config.size, config.size, 3) or y.shape != (len(pixels), n_out) != known.shape:
         raise ValueError(f"pixels {pixels.shape}, y {y.shape}, known {known.shape} disagree with the schema/size")
     torch.manual_seed(config.seed)
-    net = build_net(config, n_out)
+    net = build_net(config, schema)
     decay = [p for p in net.parameters() if p.ndim > 1]
     rest = [p for p in net.parameters() if p.ndim <= 1]
     optimiser = torch.optim.AdamW(
@@ -117,7 +111,7 @@ def fit_judge(
             order = torch.multinomial(torch.from_numpy(weights), len(pixels), replacement=True, generator=gen)
         for batch in order.split(config.batch_size):
             x = _augment(to_input(pixels[batch.numpy()]), config.noise, gen)
-            loss = _loss(net(x), y_t[batch], known_t[batch], schema, presence_weight=config.presence_weight)
+            loss = _loss(net(x), y_t[batch], known_t[batch], schema)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

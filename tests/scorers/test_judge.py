@@ -201,3 +201,21 @@ def test_a_judge_file_without_thresholds_reads_at_one_half_with_a_note(trained, 
     with pytest.warns(Note, match="no decision thresholds.*read at 0.5"):
         old = load_judge(path, SCHEMA)
     assert old.legacy_thresholds and np.all(old.threshold_array() == 0.5) and old.uncertifiable == ()
+
+
+def test_a_separate_head_has_a_trunk_of_its_own():
+    """The presence head's logits come from its own trunk: its loss moves none of the other trunk's weights."""
+    import torch
+
+    from promptopt.scorers.judge import build_net
+
+    schema = (Head("side", ("l", "r"), exclusive=True), Head("presence", ("a", "b", "c")), Head("x", ("y",)))
+    net = build_net(JudgeConfig(size=16, widths=(8, 16), dense=8, separate=("presence",)), schema)
+    out = net(torch.rand(4, 3, 16, 16))
+    assert out.shape == (4, 6)
+    out[:, 2:5].sum().backward()  # the presence columns
+    own, other = net.trunks
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in own.parameters() if p.ndim > 1)
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in other.parameters())
+    single = build_net(JudgeConfig(size=16, widths=(8, 16), dense=8, separate=()), schema)
+    assert not hasattr(single, "trunks") and single(torch.rand(1, 3, 16, 16)).shape == (1, 6)

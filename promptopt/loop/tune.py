@@ -1,0 +1,231 @@
+"""A targeted fine-tune: a LoRA that teaches a generator what it does not draw, from the user's own training data.
+
+The images that show a target (every clause of it true of the image: GI-sim's ground truth in `labels.jsonl`, else
+what the image's prompts say) are repeated `oversample` times, each captioned by its own prompts that state the
+target, or else by the grammar's sentence for the target; `others` images that do not show it keep the model's
+other skills (`mix = "balanced"`: drawn at random from the rest, with their own prompts). The adapter is a LoRA on
+the UNet's attention projections and, with `modules = "attention+conv"`, its ResNet convolutions too, written as
+diffusers writes one (`pytorch_lora_weights.safetensors`: `pipe.load_lora_weights(folder)` loads it).
+
+The offline default data is the 3,000 GI-sim images gi-sim-tiny learnt from (seed 0, 64×64): any gain comes from
+how the data is used, not from new data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from promptopt import grammar
+from promptopt.core.errors import InputError
+from promptopt.generators.training.data import TrainExample
+from promptopt.judge.targets import Target
+from promptopt.scorers.assets import GI_SIM
+
+LABELS_FILE = "labels.jsonl"
+TUNE_FILE = "tune.json"  # what a tune was: its targets, settings, data and the training images of each target
+MODULES = {
+    "attention": ("to_q", "to_k", "to_v", "to_out.0"),
+    "attention+conv": ("to_q", "to_k", "to_v", "to_out.0", "conv1", "conv2"),
+}
+MIXES = ("balanced",)
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """How a targeted fine-tune trains (module docstring); the defaults come from `bench/tune_loop.py`'s
+    ablation (docs/tune.md)."""
+
+    base: str = "gi-sim-tiny"
+    data: str = GI_SIM
+    gi_sim_images: int = 3000
+    resolution: int = 64
+    rank: int = 32
+    modules: str = "attention+conv"
+    steps: int = 1500
+    learning_rate: float = 1e-3
+    batch_size: int = 8
+    oversample: int = 20
+    others: int = 400
+    mix: str = "balanced"
+    seed: int = 0
+    device: str = "auto"
+    cpu_threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.modules not in MODULES:
+            raise InputError(f"modules {self.modules!r}: choose one of {', '.join(MODULES)}")
+        if self.mix not in MIXES:
+            raise InputError(f"mix {self.mix!r}: choose one of {', '.join(MIXES)}")
+        for name in ("rank", "steps", "batch_size", "oversample", "gi_sim_images"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.others < 0 or self.learning_rate <= 0:
+            raise InputError("others must be at least 0 and learning_rate above 0")
+
+
+@dataclass(frozen=True)
+class LabelledItem:
+    """A training image, its prompts, and its labels (`complete`: GI-sim's ground truth, else from prompts)."""
+
+    image: Path
+    prompts: tuple[str, ...]
+    labels: dict[str, Any]
+
+
+def target_attributes(target: Target) -> dict[str, Any]:
+    """What an image must show to show `target`: its attributes, and its category where they do not imply it."""
+    shown = {"polyp": {"findings": ["polyp"]}, "instrument": {"instrument_count": 1}}.get(target.category, {})
+    attrs = dict(target.attributes)
+    if not grammar.categories(attrs):  # e.g. a bare category, or values that do not name it
+        attrs = {**shown, **attrs}
+    return attrs
+
+
+def labelled_items(folder: Path) -> list[LabelledItem]:
+    """The dataset's images with labels: GI-sim's complete ground truth when the folder has labels.jsonl, else
+    the aggregate of each image's prompts (what they do not say is unknown)."""
+    from promptopt.datasets.layouts import load_dataset
+
+    dataset = load_dataset(folder)
+    truth = folder / LABELS_FILE
+    if not truth.is_file():
+        return [LabelledItem(item.image, item.prompts, item.labels) for item in dataset.items]
+    rows = [json.loads(line) for line in truth.read_text(encoding="utf-8").splitlines() if line.strip()]
+    by_name = {row["filename"]: row["labels"] for row in rows}
+    return [LabelledItem(item.image, item.prompts, by_name.get(item.image.name, item.labels)) for item in dataset.items]
+
+
+def shows(item: LabelledItem, target: Target) -> bool:
+    """Whether the image shows every clause of `target` (counts: at least one instrument, not exactly one)."""
+    attrs = target_attributes(target)
+    count = attrs.pop("instrument_count", None)
+    if count is not None and item.labels.get("instrument_count", 0) < count:
+        return False
+    return grammar.holds(attrs, item.labels)
+
+
+def captions(item: LabelledItem, target: Target) -> tuple[str, ...]:
+    """The image's prompts that state the target (their attributes include it), and the grammar's sentence for
+    it: a caption that names the target every time it is drawn."""
+    wanted = target_attributes(target)
+    wanted.pop("instrument_count", None)
+    stating = []
+    for prompt in item.prompts:
+        try:
+            attrs = grammar.parse(prompt)
+        except grammar.PromptParseError:
+            continue
+        if wanted and all(key in attrs and _within(wanted[key], attrs[key]) for key in wanted):
+            stating.append(prompt)
+    return (*stating, grammar.phrase(wanted) if wanted else item.prompts[0])
+
+
+def _within(wanted: Any, said: Any) -> bool:
+    return set(wanted) <= set(said) if isinstance(wanted, list) else wanted == said
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """The examples of a tune and, per target (its slug), the images that show it (what memorisation is checked
+    against)."""
+
+    examples: tuple[TrainExample, ...]
+    target_images: dict[str, tuple[Path, ...]]
+    others: int
+
+
+def training_plan(items: Sequence[LabelledItem], targets: Sequence[Target], cfg: TuneConfig, source: str) -> TrainingPlan:
+    """Target images repeated `oversample` times with target captions, and `others` other images (seeded)."""
+    examples: list[TrainExample] = []
+    images: dict[str, tuple[Path, ...]] = {}
+    for target in targets:
+        mine = [item for item in items if shows(item, target)]
+        if not mine:
+            raise InputError(
+                f"training set {source} has no image of {target.slug} ({len(items)} images, none showing it): a "
+                "targeted fine-tune needs at least 1 image that shows the target (more is better)"
+            )
+        images[target.slug] = tuple(item.image for item in mine)
+        examples += [TrainExample(item.image, captions(item, target)) for item in mine for _ in range(cfg.oversample)]
+    chosen = {path for paths in images.values() for path in paths}
+    rest = [item for item in items if item.image not in chosen]
+    rng = np.random.default_rng(cfg.seed)
+    picked = sorted(rng.choice(len(rest), size=min(cfg.others, len(rest)), replace=False)) if rest else []
+    examples += [TrainExample(rest[i].image, rest[i].prompts) for i in picked]
+    return TrainingPlan(tuple(examples), images, len(picked))
+
+
+def train_config(cfg: TuneConfig) -> Any:
+    """The `TrainConfig` of a tune: a LoRA of rank `rank` (alpha = rank) on `modules`, no validation renders."""
+    from promptopt.generators.training.config import LoraTrainConfig, TrainConfig, ValidationConfig
+
+    return TrainConfig(
+        method="lora",
+        base=cfg.base,
+        resolution=cfg.resolution,
+        max_train_steps=cfg.steps,
+        train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler="constant",
+        lr_warmup_steps=0,
+        seed=cfg.seed,
+        device=cfg.device,
+        cpu_threads=cfg.cpu_threads,
+        caption="random",
+        checkpointing_steps=max(cfg.steps // 4, 1),
+        checkpoints_total_limit=1,
+        lora=LoraTrainConfig(rank=cfg.rank, alpha=float(cfg.rank), target_modules=MODULES[cfg.modules]),
+        validation=ValidationConfig(steps=0),
+    )
+
+
+def tune(
+    targets: Sequence[Target],
+    cfg: TuneConfig,
+    out: Path,
+    *,
+    on_step: Callable[[Any], None] | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Fit the targeted LoRA into `out` (resuming a run that was stopped there) and record it in `out`/tune.json;
+    returns what tune.json holds. A finished tune in `out` with the same record is not trained again."""
+    from promptopt.core import atomic
+    from promptopt.core.libraries import quiet_libraries
+    from promptopt.core.paths import cache_dir
+    from promptopt.generators.diffusers_generator import pipeline_folder
+    from promptopt.generators.training.checkpoint import list_checkpoints
+    from promptopt.generators.training.outputs import LORA_WEIGHTS
+    from promptopt.generators.training.train import train
+    from promptopt.sim.writer import resolve_data
+
+    folder = resolve_data(cfg.data, gi_sim_images=cfg.gi_sim_images, size=cfg.resolution, image_format="png")
+    if not folder.exists():
+        raise InputError(f"training data {folder} does not exist: pass a dataset folder or gi-sim")
+    plan = training_plan(labelled_items(folder), targets, cfg, str(folder))
+    record = {
+        "targets": [{"text": t.slug, "category": t.category, "attributes": t.attributes} for t in targets],
+        "settings": asdict(cfg),
+        "data": str(folder),
+        "examples": len(plan.examples),
+        "others": plan.others,
+        "target_images": {slug: [str(p) for p in paths] for slug, paths in plan.target_images.items()},
+    }
+    done = out / TUNE_FILE
+    if done.is_file() and (out / LORA_WEIGHTS).is_file():
+        previous = json.loads(done.read_text(encoding="utf-8"))
+        if {k: previous.get(k) for k in record} == record:
+            return previous
+    quiet_libraries()
+    out.mkdir(parents=True, exist_ok=True)
+    resume = "latest" if list_checkpoints(out) else None
+    result = train(train_config(cfg), plan.examples, out, base_folder=pipeline_folder(cfg.base, cache_dir()),
+                   resume=resume, on_step=on_step, on_status=on_status)  # fmt: skip
+    record["steps"] = result.step
+    atomic.write_json(done, record)
+    return record

@@ -1,0 +1,127 @@
+"""A tuned adapter checked before it is used: the base model and the tuned one audited on the same clauses and
+seeds, then the three guards (`promptopt.loop.guards`). Writes `guards.json` beside the adapter."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from promptopt.core import atomic
+from promptopt.core.images import load_images
+from promptopt.core.progress import Progress
+from promptopt.generators.base import GeneratorConfig, LoraAdapter
+from promptopt.judge.consistency import Clause
+from promptopt.judge.targets import Target
+from promptopt.loop.audit import GUIDANCE, STEPS, AuditRow, audit, cached_renders, single_clause_prompts
+from promptopt.loop.guards import Guard, copying, forgetting, realism
+
+GUARDS_FILE = "guards.json"
+COPY_REFERENCE = 1000  # training images the near-copy threshold is measured on (a seeded sample)
+
+
+def tuned_config(base: GeneratorConfig, adapter: Path) -> GeneratorConfig:
+    """`base` with the adapter in `adapter` (its pytorch_lora_weights.safetensors) at weight 1."""
+    from promptopt.generators.training.outputs import LORA_WEIGHTS
+
+    return dataclasses.replace(base, loras=(LoraAdapter(path=str(adapter / LORA_WEIGHTS)),))
+
+
+def verify(
+    base: GeneratorConfig,
+    adapter: Path,
+    judge: Any,
+    targets: Sequence[Target],
+    tune_record: dict[str, Any],
+    reference: Path,
+    *,
+    images: int,
+    renders: Path,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Audit the base and the tuned model on every single-clause prompt and the targets' own, and apply the
+    guards; `tune_record` is the tune's tune.json, `reference` the realism reference folder. Returns (and writes
+    to `adapter`/guards.json) both audits, the guards and whether all passed."""
+    from promptopt.study.factory import generator_for
+
+    prompts = {**single_clause_prompts(), **_target_prompts(targets)}
+    audits: dict[str, list[AuditRow]] = {}
+    pictures: dict[str, list[Any]] = {}
+    seeds = list(range(audit_seed_start(), audit_seed_start() + images))
+    for name, cfg in (("base", base), ("tuned", tuned_config(base, adapter))):
+        generator = generator_for(cfg)
+        audits[name] = audit(generator, judge, prompts, images=images, renders=renders, progress=progress)
+        pictures[name] = [
+            image
+            for prompt in prompts.values()
+            for image in cached_renders(generator, prompt, seeds, renders, guidance=GUIDANCE, steps=STEPS)
+        ]
+        if name == "tuned":
+            target_renders = {
+                t.slug: cached_renders(generator, prompts[_target_clause(t)], seeds, renders, guidance=GUIDANCE,
+                                       steps=STEPS)  # fmt: skip
+                for t in targets
+            }
+    guards = [forgetting(audits["base"], audits["tuned"])]
+    guards += _copying(target_renders, tune_record)
+    guards.append(_realism(pictures["base"], pictures["tuned"], reference))
+    report = {
+        "adapter": str(adapter),
+        "images": images,
+        "passed": all(g.passed for g in guards),
+        "guards": [asdict(g) for g in guards],
+        "audit": {name: [asdict(r) for r in rows] for name, rows in audits.items()},
+    }
+    atomic.write_json(adapter / GUARDS_FILE, report)
+    return report
+
+
+def audit_seed_start() -> int:
+    from promptopt.loop.audit import SEED_START
+
+    return SEED_START
+
+
+def _target_clause(target: Target) -> Clause:
+    """The clause a target is audited on: its one attribute value, or its category's any-of output."""
+    found = [c for c in target.clauses() if c.output != target.category]
+    return found[0] if len(found) == 1 else Clause(target.category)
+
+
+def _target_prompts(targets: Sequence[Target]) -> dict[Clause, str]:
+    """Each target's clause with its single-clause prompt (the challenge's wording, else the grammar's)."""
+    return single_clause_prompts([_target_clause(t).output for t in targets])
+
+
+def _features(images: Sequence[Any]) -> np.ndarray:
+    from promptopt.scorers.inception import InceptionFeatures
+
+    return np.asarray(InceptionFeatures()(list(images)), dtype=np.float64)
+
+
+def _copying(target_renders: dict[str, list[Any]], record: dict[str, Any]) -> list[Guard]:
+    """The near-copy guard of each target: its renders against its own training images."""
+    from promptopt.core.images import image_files
+
+    folder = Path(record["data"])
+    files = image_files(folder / "images") if (folder / "images").is_dir() else image_files(folder)
+    rng = np.random.default_rng(0)
+    sample = [files[i] for i in sorted(rng.choice(len(files), size=min(COPY_REFERENCE, len(files)), replace=False))]
+    training = _features(load_images(sample))
+    guards = []
+    for slug, renders in target_renders.items():
+        mine = _features(load_images([Path(p) for p in record["target_images"][slug]]))
+        guards.append(copying(_features(renders), mine, training, slug))
+    return guards
+
+
+def _realism(base: Sequence[Any], tuned: Sequence[Any], reference: Path) -> Guard:
+    from promptopt.core.images import image_files
+    from promptopt.scorers.realism_metrics import kid
+
+    real = _features(load_images(image_files(reference)))
+    return realism(kid(real, _features(base))[0], kid(real, _features(tuned))[0])
