@@ -126,6 +126,7 @@ def _register() -> None:
         report,
         search,
         tstr,
+        tune,
     )
 
     app.command("search", epilog=reference("docs/search.md"))(guarded(search.search))
@@ -136,6 +137,7 @@ def _register() -> None:
     app.command("render", epilog=reference("docs/render.md"))(guarded(render.render))
     app.command("report", epilog=reference("docs/report.md"))(guarded(report.report))
     app.command("audit", epilog=reference("docs/tune.md"))(guarded(audit.audit))
+    app.command("tune", epilog=reference("docs/tune.md"))(guarded(tune.tune))
     from promptopt.commands import train
 
     app.command("train", epilog=reference("docs/train.md"))(guarded(train.train))

@@ -25,7 +25,7 @@ VOCABULARY = ("promptopt.grammar", "promptopt.sim", "promptopt.datasets", "promp
 WORKFLOWS = (  # each may import those before it (a tuple: packages on one floor, which import none of each other)
     ("promptopt.judge",),
     ("promptopt.study",),
-    ("promptopt.search", "promptopt.render", "promptopt.evaluate", "promptopt.train"),
+    ("promptopt.search", "promptopt.render", "promptopt.evaluate", "promptopt.train", "promptopt.loop"),
     ("promptopt.opg",),
     ("promptopt.report",),
 )

@@ -68,8 +68,14 @@ def copying(renders: np.ndarray, target_images: np.ndarray, training: np.ndarray
         f"{target}: {copies} of {len(renders)} renders are near copies of its {len(target_images)} training "
         f"image(s) (nearest distance {distances.min():.3g}, threshold {threshold:.3g})"
     )
-    figures = {"near_copies": copies, "renders": len(renders), "share": share, "threshold": threshold,
-               "nearest": float(distances.min()), "training_images": len(target_images)}  # fmt: skip
+    figures = {
+        "near_copies": copies,
+        "renders": len(renders),
+        "share": share,
+        "threshold": threshold,
+        "nearest": float(distances.min()),
+        "training_images": len(target_images),
+    }
     return Guard("no copying", share <= MAX_COPIES, detail, figures)
 
 
@@ -77,4 +83,6 @@ def realism(base_kid: float, tuned_kid: float) -> Guard:
     """Fails when the tuned model's KID is above MAX_KID_RATIO times the base's."""
     ratio = tuned_kid / base_kid if base_kid > 0 else (1.0 if tuned_kid <= 0 else float("inf"))
     detail = f"KID {tuned_kid:.4f} against the base model's {base_kid:.4f} ({ratio:.2f}×, at most {MAX_KID_RATIO}×)"
-    return Guard("realism", ratio <= MAX_KID_RATIO, detail, {"base_kid": base_kid, "tuned_kid": tuned_kid, "ratio": ratio})
+    return Guard(
+        "realism", ratio <= MAX_KID_RATIO, detail, {"base_kid": base_kid, "tuned_kid": tuned_kid, "ratio": ratio}
+    )

@@ -23,12 +23,14 @@ import numpy as np
 
 from promptopt import grammar
 from promptopt.core.errors import InputError
+from promptopt.core.interrupt import StopFlag
 from promptopt.generators.training.data import TrainExample
 from promptopt.judge.targets import Target
 from promptopt.scorers.assets import GI_SIM
 
 LABELS_FILE = "labels.jsonl"
 TUNE_FILE = "tune.json"  # what a tune was: its targets, settings, data and the training images of each target
+GUARDS_FILE = "guards.json"  # the check of the adapter (promptopt.loop.verify)
 MODULES = {
     "attention": ("to_q", "to_k", "to_v", "to_out.0"),
     "attention+conv": ("to_q", "to_k", "to_v", "to_out.0", "conv1", "conv2"),
@@ -140,7 +142,9 @@ class TrainingPlan:
     others: int
 
 
-def training_plan(items: Sequence[LabelledItem], targets: Sequence[Target], cfg: TuneConfig, source: str) -> TrainingPlan:
+def training_plan(
+    items: Sequence[LabelledItem], targets: Sequence[Target], cfg: TuneConfig, source: str
+) -> TrainingPlan:
     """Target images repeated `oversample` times with target captions, and `others` other images (seeded)."""
     examples: list[TrainExample] = []
     images: dict[str, tuple[Path, ...]] = {}
@@ -223,9 +227,23 @@ def tune(
             return previous
     quiet_libraries()
     out.mkdir(parents=True, exist_ok=True)
+    (out / GUARDS_FILE).unlink(missing_ok=True)  # a check of an earlier adapter is no check of this one
     resume = "latest" if list_checkpoints(out) else None
-    result = train(train_config(cfg), plan.examples, out, base_folder=pipeline_folder(cfg.base, cache_dir()),
-                   resume=resume, on_step=on_step, on_status=on_status)  # fmt: skip
+    base = pipeline_folder(cfg.base, cache_dir())
+    with StopFlag(message="saving a checkpoint after the current step, then stopping").installed() as stop:
+        result = train(
+            train_config(cfg),
+            plan.examples,
+            out,
+            base_folder=base,
+            resume=resume,
+            on_step=on_step,
+            on_status=on_status,
+            should_stop=lambda: stop.requested,
+        )
+    if result.stopped:
+        raise KeyboardInterrupt  # a checkpoint holds the state: the same command resumes
+
     record["steps"] = result.step
     atomic.write_json(done, record)
     return record

@@ -12,15 +12,15 @@ from typing import Any
 import numpy as np
 
 from promptopt.core import atomic
-from promptopt.core.images import load_images
+from promptopt.core.images import image_files, load_images
 from promptopt.core.progress import Progress
 from promptopt.generators.base import GeneratorConfig, LoraAdapter
 from promptopt.judge.consistency import Clause
 from promptopt.judge.targets import Target
-from promptopt.loop.audit import GUIDANCE, STEPS, AuditRow, audit, cached_renders, single_clause_prompts
+from promptopt.loop.audit import GUIDANCE, SEED_START, STEPS, AuditRow, audit, cached_renders, single_clause_prompts
 from promptopt.loop.guards import Guard, copying, forgetting, realism
+from promptopt.loop.tune import GUARDS_FILE
 
-GUARDS_FILE = "guards.json"
 COPY_REFERENCE = 1000  # training images the near-copy threshold is measured on (a seeded sample)
 
 
@@ -29,6 +29,12 @@ def tuned_config(base: GeneratorConfig, adapter: Path) -> GeneratorConfig:
     from promptopt.generators.training.outputs import LORA_WEIGHTS
 
     return dataclasses.replace(base, loras=(LoraAdapter(path=str(adapter / LORA_WEIGHTS)),))
+
+
+def target_clause(target: Target) -> Clause:
+    """The clause a target is audited on: its one attribute value, or its category's "any of" output."""
+    found = [c for c in target.clauses() if c.output != target.category]
+    return found[0] if len(found) == 1 else Clause(target.category)
 
 
 def verify(
@@ -43,32 +49,29 @@ def verify(
     renders: Path,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Audit the base and the tuned model on every single-clause prompt and the targets' own, and apply the
+    """Audit the base and the tuned model on every single-clause prompt (the targets' among them) and apply the
     guards; `tune_record` is the tune's tune.json, `reference` the realism reference folder. Returns (and writes
     to `adapter`/guards.json) both audits, the guards and whether all passed."""
     from promptopt.study.factory import generator_for
 
-    prompts = {**single_clause_prompts(), **_target_prompts(targets)}
+    prompts = {**single_clause_prompts(), **single_clause_prompts([target_clause(t).output for t in targets])}
+    seeds = list(range(SEED_START, SEED_START + images))
     audits: dict[str, list[AuditRow]] = {}
-    pictures: dict[str, list[Any]] = {}
-    seeds = list(range(audit_seed_start(), audit_seed_start() + images))
+    pictures: dict[str, dict[Clause, list[Any]]] = {}
     for name, cfg in (("base", base), ("tuned", tuned_config(base, adapter))):
         generator = generator_for(cfg)
         audits[name] = audit(generator, judge, prompts, images=images, renders=renders, progress=progress)
-        pictures[name] = [
-            image
-            for prompt in prompts.values()
-            for image in cached_renders(generator, prompt, seeds, renders, guidance=GUIDANCE, steps=STEPS)
-        ]
-        if name == "tuned":
-            target_renders = {
-                t.slug: cached_renders(generator, prompts[_target_clause(t)], seeds, renders, guidance=GUIDANCE,
-                                       steps=STEPS)  # fmt: skip
-                for t in targets
-            }
+        pictures[name] = {
+            clause: cached_renders(generator, prompt, seeds, renders, guidance=GUIDANCE, steps=STEPS)
+            for clause, prompt in prompts.items()
+        }
+    from promptopt.scorers.inception import InceptionFeatures
+
+    inception = InceptionFeatures()
     guards = [forgetting(audits["base"], audits["tuned"])]
-    guards += _copying(target_renders, tune_record)
-    guards.append(_realism(pictures["base"], pictures["tuned"], reference))
+    guards += _copying(inception, {t.slug: pictures["tuned"][target_clause(t)] for t in targets}, tune_record)
+    everything = {name: [image for images_ in shown.values() for image in images_] for name, shown in pictures.items()}
+    guards.append(_realism(inception, everything["base"], everything["tuned"], reference))
     report = {
         "adapter": str(adapter),
         "images": images,
@@ -80,48 +83,28 @@ def verify(
     return report
 
 
-def audit_seed_start() -> int:
-    from promptopt.loop.audit import SEED_START
-
-    return SEED_START
-
-
-def _target_clause(target: Target) -> Clause:
-    """The clause a target is audited on: its one attribute value, or its category's any-of output."""
-    found = [c for c in target.clauses() if c.output != target.category]
-    return found[0] if len(found) == 1 else Clause(target.category)
+def _features(inception: Any, images: Sequence[Any], chunk: int = 64) -> np.ndarray:
+    """Inception pool features of `images`, `chunk` at a time (memory stays bounded)."""
+    parts = [inception(list(images[i : i + chunk])) for i in range(0, len(images), chunk)]
+    return np.concatenate(parts).astype(np.float64)
 
 
-def _target_prompts(targets: Sequence[Target]) -> dict[Clause, str]:
-    """Each target's clause with its single-clause prompt (the challenge's wording, else the grammar's)."""
-    return single_clause_prompts([_target_clause(t).output for t in targets])
-
-
-def _features(images: Sequence[Any]) -> np.ndarray:
-    from promptopt.scorers.inception import InceptionFeatures
-
-    return np.asarray(InceptionFeatures()(list(images)), dtype=np.float64)
-
-
-def _copying(target_renders: dict[str, list[Any]], record: dict[str, Any]) -> list[Guard]:
+def _copying(inception: Any, target_renders: dict[str, list[Any]], record: dict[str, Any]) -> list[Guard]:
     """The near-copy guard of each target: its renders against its own training images."""
-    from promptopt.core.images import image_files
-
     folder = Path(record["data"])
-    files = image_files(folder / "images") if (folder / "images").is_dir() else image_files(folder)
+    files = image_files(folder)
     rng = np.random.default_rng(0)
     sample = [files[i] for i in sorted(rng.choice(len(files), size=min(COPY_REFERENCE, len(files)), replace=False))]
-    training = _features(load_images(sample))
+    training = _features(inception, load_images(sample))
     guards = []
     for slug, renders in target_renders.items():
-        mine = _features(load_images([Path(p) for p in record["target_images"][slug]]))
-        guards.append(copying(_features(renders), mine, training, slug))
+        mine = _features(inception, load_images([Path(p) for p in record["target_images"][slug]]))
+        guards.append(copying(_features(inception, renders), mine, training, slug))
     return guards
 
 
-def _realism(base: Sequence[Any], tuned: Sequence[Any], reference: Path) -> Guard:
-    from promptopt.core.images import image_files
+def _realism(inception: Any, base: Sequence[Any], tuned: Sequence[Any], reference: Path) -> Guard:
     from promptopt.scorers.realism_metrics import kid
 
-    real = _features(load_images(image_files(reference)))
-    return realism(kid(real, _features(base))[0], kid(real, _features(tuned))[0])
+    real = _features(inception, load_images(image_files(reference)))
+    return realism(kid(real, _features(inception, base))[0], kid(real, _features(inception, tuned))[0])
