@@ -50,7 +50,13 @@ def save_lora(out: Path, unet: Any, text_encoder: Any | None) -> Path:
     from peft.utils import get_peft_model_state_dict
 
     def layers(module: Any) -> dict[str, Any] | None:
-        return None if module is None else convert_state_dict_to_diffusers(get_peft_model_state_dict(module))
+        """diffusers' key format where it has one for every layer (attention projections); otherwise peft's for
+        all (convolutions have none, and a mixed file loads only the peft half)."""
+        if module is None:
+            return None
+        peft_format = get_peft_model_state_dict(module)
+        converted = convert_state_dict_to_diffusers(peft_format)
+        return peft_format if any(".lora_A." in key or ".lora_B." in key for key in converted) else converted
 
     staging = staging_dir(out, ".lora-staging-")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -56,6 +56,20 @@ def opg(
         max=1.0,
         help="Leave out training images whose judge consistency with their own prompt is below this.",
     ),
+    tune: Optional[bool] = typer.Option(
+        None,
+        "--tune/--no-tune",
+        help="The generation loop: tune the targets whose hold-out hit rate stays below --tune-below with a "
+        "targeted LoRA, check it, and search them again on it (default: the plan's tune).",
+    ),
+    tune_below: Optional[float] = typer.Option(
+        None, "--tune-below", min=0.0, max=1.0, help="Hold-out hit rate a target needs (default: the plan's, 0.5)."
+    ),
+    tune_data: str = typer.Option(
+        "gi-sim", "--tune-data", help="Training images of the tune: a dataset folder (gi-sim: gi-sim-tiny's own)."
+    ),
+    tune_steps: Optional[int] = typer.Option(None, "--tune-steps", min=1, help="Optimizer steps of each tune."),
+    audit_images: int = typer.Option(24, "--audit-images", min=2, help="Renders a clause in a tuned model's check."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
     """Search every target of a plan and write the OPG submission.
@@ -64,9 +78,11 @@ def opg(
     <out>/submission/<category>/ with prompts.txt (best first), prompts.json (settings, target, scores) and
     model.json (the generator), <out>/summary.csv (per target, the plain seed prompt against the best
     on fresh seeds) and <out>/training-set/ (imagefolder + metadata.jsonl, and classes/<category>/ for
-    torchvision). Run the same command again to resume; finished studies are not searched again.
+    torchvision). Run the same command again to resume; finished studies are not searched again. With --tune,
+    a category's weak targets get one adapter under <out>/tuned/<category>/; the submission carries it.
     """
     from promptopt.opg.run import Budget, run_opg
+    from promptopt.opg.tuning import TuneRequest
 
     budget = Budget(
         n_trials=n_trials,
@@ -79,6 +95,7 @@ def opg(
         validation_images=validation_images,
         holdout_images=holdout_images,
     )
+    request = TuneRequest(enabled=tune, below=tune_below, data=tune_data, steps=tune_steps, audit_images=audit_images)
     check_writable(out)
     result = run_opg(
         out,
@@ -87,6 +104,8 @@ def opg(
         training_images=training_images,
         threshold=threshold,
         study_hooks=lambda n, total, study, cfg: _study_view(n, total, study, cfg, quiet=as_json),
+        tune=request,
+        on_tune=lambda what: _tune_view(what, quiet=as_json),
     )
     if result.stopped:
         typer.echo("stopped: run the same command to resume (finished studies are kept)", err=True)
@@ -109,6 +128,17 @@ def _study_view(n: int, total: int, study: PlannedStudy, cfg: StudyConfig, *, qu
         yield view.hooks()
 
 
+@contextmanager
+def _tune_view(what: str, *, quiet: bool) -> Iterator[Any]:
+    """A line naming the category's weak targets, then bars over its tune and its check."""
+    from promptopt.commands.output import task_progress
+
+    if not quiet:
+        typer.echo(f"tuning {what}", err=True)
+    with task_progress(quiet=quiet, transient=True) as progress:
+        yield progress
+
+
 def _print(out: Path, result: OpgResult) -> None:
     from promptopt.opg.plan import SUBMISSION_DIR, SUMMARY_CSV
 
@@ -117,6 +147,16 @@ def _print(out: Path, result: OpgResult) -> None:
             typer.echo(f"{row['study']}: no hold-out check (no judge, or holdout_images = 0)")
         elif row["unchecked"]:
             typer.echo(f"{row['study']}: cannot be checked by this judge ({row['unchecked']}): no verdict")
+        elif row.get("untuned_best_hit_rate") is not None:
+            typer.echo(
+                f"{row['study']}: tuned; hit rate {row['untuned_best_hit_rate']:.3f} → {row['best_hit_rate']:.3f}, "
+                f"target consistency {row['untuned_best_consistency']:.3f} → {row['best_consistency']:.3f} "
+                f"(now vs the plain seed prompt on the tuned model: Wilcoxon p = {row['wilcoxon_p']:.3g})"
+            )
+        elif row["tuned"].startswith("guard failed"):
+            typer.echo(
+                f"{row['study']}: hit rate {row['best_hit_rate']:.3f}; its tuned adapter is not used ({row['tuned']})"
+            )
         elif row["best_is_seed_prompt"]:
             typer.echo(f"{row['study']}: the plain seed prompt stays first ({row['seed_consistency']:.3f})")
         else:

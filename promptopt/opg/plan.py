@@ -30,7 +30,7 @@ from typing import Any
 import tomllib
 
 from promptopt import grammar
-from promptopt.core.atomic import write_json, write_text
+from promptopt.core.atomic import write_bytes, write_json, write_text
 from promptopt.core.errors import InputError
 from promptopt.core.paths import HOLDOUT_FILE, PROMPTS_JSON, SUMMARY_FILE, RunPaths
 from promptopt.datasets.prompt_files import PromptSpec
@@ -38,13 +38,15 @@ from promptopt.judge.targets import Target, parse_target
 from promptopt.search.loop import GENERATOR_ATTR
 
 PLAN_FILE = "plan.json"
+ADAPTER_DIR = "adapter"
+ADAPTER_FILES = ("pytorch_lora_weights.safetensors", "README.md", "tune.json", "guards.json")
 SUMMARY_CSV, SUMMARY_JSON = "summary.csv", "summary.json"  # per target, the hold-out check (`summary_rows`)
 STUDIES_DIR = "studies"
 SUBMISSION_DIR = "submission"
 # the attributes a category's default targets vary, each value the development prompts use
 DEFAULT_KEYS = {"polyp": ("polyp_types", "polyp_sizes"), "instrument": ("instruments",), "landmark": ("landmarks",)}
 _ITEM = {"polyp_types": "type {}", "polyp_sizes": "size {}", "instruments": "{}", "landmarks": "the {}"}
-PLAN_KEYS = ("targets", "n_trials", "images_per_trial", "studies")
+PLAN_KEYS = ("targets", "n_trials", "images_per_trial", "studies", "tune", "tune_below")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Plan:
     n_trials: int | None = None
     images_per_trial: int | None = None
     studies: dict[str, Path] | None = None
+    tune: bool = False  # `opg --tune`: tune the targets whose hold-out hit rate stays below `tune_below`
+    tune_below: float = 0.5
 
     def parsed(self) -> list[Target]:
         """Every target, read (InputError names the first that cannot be); two with one slug are one study."""
@@ -105,6 +109,11 @@ def load_plan(path: Path | None) -> Plan:
     for key in ("n_trials", "images_per_trial"):
         if key in section and type(section[key]) is not int:
             raise InputError(f"plan.{key} in {path} must be a whole number, got {section[key]!r}")
+    if not isinstance(section.get("tune", False), bool):
+        raise InputError(f"plan.tune in {path} must be true or false, got {section['tune']!r}")
+    below = section.get("tune_below", 0.5)
+    if type(below) not in (int, float) or not 0.0 < below <= 1.0:
+        raise InputError(f"plan.tune_below in {path} must be a number in (0, 1], got {below!r}")
     studies = section.get("studies", {})
     if not isinstance(studies, dict) or not set(studies) <= set(DEFAULT_KEYS):
         raise InputError(f"plan.studies in {path} maps categories ({', '.join(DEFAULT_KEYS)}) to study TOML files")
@@ -113,6 +122,8 @@ def load_plan(path: Path | None) -> Plan:
         section.get("n_trials"),
         section.get("images_per_trial"),
         {category: path.parent / file for category, file in studies.items()} or None,
+        section.get("tune", False),
+        float(below),
     )
 
 
@@ -145,6 +156,8 @@ class PlannedStudy:
     target: Target
     paths: RunPaths
     generator: dict[str, Any] | None = None
+    adapter: Path | None = None  # the tuned adapter this study searched on (`opg --tune`)
+    untuned: RunPaths | None = None  # the same target's study on the base model, when this one is tuned
 
 
 def planned(out: Path, plan: Plan) -> list[PlannedStudy]:
@@ -211,40 +224,71 @@ def write_submission(out: Path, studies: list[PlannedStudy]) -> dict[str, Path]:
         identities = {s.target.slug: s.generator for s in mine}
         first = next(iter(identities.values()))
         model = {"generator": first} if all(g == first for g in identities.values()) else {"generators": identities}
+        adapters = {s.adapter for s in mine if s.adapter is not None}
+        if adapters:
+            model["adapter"] = _carry_adapter(adapters.pop(), folder / ADAPTER_DIR)
         write_json(folder / "model.json", {**model, "studies": list(identities)})
         folders[category] = folder
     return folders
 
 
+def _carry_adapter(adapter: Path, into: Path) -> dict[str, Any]:
+    """Copy the adapter's files (weights, model card, tune record, guards) into the submission; what model.json
+    says of it: the folder (plain diffusers: `pipe.load_lora_weights(folder)`), its base model and targets."""
+    into.mkdir(parents=True, exist_ok=True)
+    for name in ADAPTER_FILES:
+        if (adapter / name).is_file():
+            write_bytes(into / name, (adapter / name).read_bytes())
+    record = json.loads((adapter / "tune.json").read_text(encoding="utf-8"))
+    return {
+        "folder": ADAPTER_DIR,
+        "weights": f"{ADAPTER_DIR}/pytorch_lora_weights.safetensors",
+        "base_model": record["settings"]["base"],
+        "targets": [t["text"] for t in record["targets"]],
+    }
+
+
 SUMMARY_COLUMNS = ("target", "study", "seed_prompt", "seed_consistency", "best_prompt", "best_consistency", "gain",
                    "seed_hit_rate", "best_hit_rate", "wilcoxon_p", "mcnemar_p", "best_is_seed_prompt",
-                   "unchecked")  # fmt: skip
+                   "unchecked", "tuned", "untuned_best_consistency", "untuned_best_hit_rate", "untuned_wilcoxon_p",
+                   "untuned_mcnemar_p")  # fmt: skip
+BEFORE = ("best_consistency", "best_hit_rate", "wilcoxon_p", "mcnemar_p")  # a tuned target's figures before tuning
 
 
-def summary_rows(studies: list[PlannedStudy]) -> list[dict[str, Any]]:
+def summary_rows(studies: list[PlannedStudy], tuning: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Per target, the hold-out check: plain seed prompt vs the first exported prompt on fresh seeds (empty
-    figures where a study has no hold-out check: no judge, or `holdout_images = 0`)."""
+    figures where a study has no hold-out check: no judge, or `holdout_images = 0`). `tuning` says per target
+    slug what `opg --tune` did; a tuned target's row also holds its figures before tuning (`untuned_*`)."""
     rows = []
     for study in studies:
-        row: dict[str, Any] = {"target": study.text, "study": study.target.slug}
-        file = study.paths.export / HOLDOUT_FILE
-        if file.is_file():
-            h = json.loads(file.read_text(encoding="utf-8"))
-            row.update(
-                seed_prompt=h["seed_prompt"]["prompt"],
-                seed_consistency=h["seed_prompt"]["target_consistency"],
-                best_prompt=h["best"]["prompt"],
-                best_consistency=h["best"]["target_consistency"],
-                seed_hit_rate=h["seed_prompt"]["hit_rate"],
-                best_hit_rate=h["best"]["hit_rate"],
-                gain=h["paired"].get("consistency_gain"),
-                wilcoxon_p=h["paired"].get("wilcoxon_p"),
-                mcnemar_p=h["paired"].get("mcnemar_p"),
-                best_is_seed_prompt=h["best_is_seed_prompt"],
-                unchecked="; ".join(h.get("unchecked", [])),  # target clauses the judge cannot certify
-            )
+        row: dict[str, Any] = {"target": study.text, "study": study.paths.root.name, **_holdout_figures(study.paths)}
+        row["tuned"] = (tuning or {}).get(study.target.slug, "")
+        if study.untuned is not None:
+            before = _holdout_figures(study.untuned)
+            row.update({f"untuned_{key}": before.get(key) for key in BEFORE})
         rows.append(row)
     return rows
+
+
+def _holdout_figures(paths: RunPaths) -> dict[str, Any]:
+    """A study's hold-out check as summary columns (none without one)."""
+    file = paths.export / HOLDOUT_FILE
+    if not file.is_file():
+        return {}
+    h = json.loads(file.read_text(encoding="utf-8"))
+    return {
+        "seed_prompt": h["seed_prompt"]["prompt"],
+        "seed_consistency": h["seed_prompt"]["target_consistency"],
+        "best_prompt": h["best"]["prompt"],
+        "best_consistency": h["best"]["target_consistency"],
+        "seed_hit_rate": h["seed_prompt"]["hit_rate"],
+        "best_hit_rate": h["best"]["hit_rate"],
+        "gain": h["paired"].get("consistency_gain"),
+        "wilcoxon_p": h["paired"].get("wilcoxon_p"),
+        "mcnemar_p": h["paired"].get("mcnemar_p"),
+        "best_is_seed_prompt": h["best_is_seed_prompt"],
+        "unchecked": "; ".join(h.get("unchecked", [])),  # target clauses the judge cannot certify
+    }
 
 
 def write_summary(out: Path, rows: list[dict[str, Any]]) -> None:

@@ -5,13 +5,14 @@ shows while it runs comes from the caller's `study_hooks`."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from promptopt.core.errors import InputError
+from promptopt.core.progress import Progress
 from promptopt.opg.plan import (
     PlannedStudy,
     claim_folder,
@@ -24,6 +25,16 @@ from promptopt.opg.plan import (
     write_submission,
     write_summary,
 )  # fmt: skip
+from promptopt.opg.tuning import (
+    TUNED_DIR,
+    TuneRequest,
+    TuneSettings,
+    check_tune_data,
+    tune_category,
+    tuned_config,
+    tuned_study,
+    weak_targets,
+)
 from promptopt.search.run import StudyHooks, run_study
 from promptopt.search.storage import DEFAULT_GRACE_S
 from promptopt.study.config import StudyConfig
@@ -66,9 +77,13 @@ def run_opg(
     training_images: int,
     threshold: float | None,
     study_hooks: StudyHooksFor,
+    tune: TuneRequest = TuneRequest(),
+    on_tune: Callable[[str], AbstractContextManager[Progress]] | None = None,
 ) -> OpgResult:
-    """Search every target of the plan (`plan_file`, None: the default plan) under `out`, then write the
-    submission, summary.csv and (`training_images` > 0) the training set, filtered at `threshold` when given."""
+    """Search every target of the plan (`plan_file`, None: the default plan) under `out`; with the loop on (`tune`,
+    else the plan's), tune the weak ones and search them again on the tuned model (`promptopt.opg.tuning`); then write the submission,
+    summary.csv and (`training_images` > 0) the training set, filtered at `threshold` when given. `on_tune(what)`
+    wraps each category's tune and check and gives its progress callback."""
     chosen = load_plan(plan_file)
     studies = planned(out, chosen)
     configs = [_config(study, chosen.studies, chosen.n_trials, chosen.images_per_trial, budget) for study in studies]
@@ -76,20 +91,70 @@ def run_opg(
         raise InputError("the plan's studies use different generators: give --training-images 0, or one [generator]")
     if threshold is not None and (configs[0].scorers.judge is None or not training_images):
         raise InputError("--filter needs a training set (--training-images > 0) and studies with a [scorers.judge]")
+    settings = tune.settings(chosen.tune, chosen.tune_below)
+    for cfg in configs if settings is not None else ():
+        check_tune_data(settings, cfg.generator.model)
     claim_folder(out, [study.target for study in studies])
-    done = []
-    for n, (study, cfg) in enumerate(zip(studies, configs), start=1):
-        if not finished(study.paths, cfg.study.n_trials):
-            with study_hooks(n, len(studies), study, cfg) as hooks:
-                summary = run_study(cfg, study.paths, None, grace_s=DEFAULT_GRACE_S, export=True, hooks=hooks)
-            if summary["stopped_early"]:
-                return OpgResult(True, {}, [], None)
-        done.append(dataclasses.replace(study, generator=generator_identity(study.paths, cfg.study.name)))
+    done = _search(list(zip(studies, configs)), study_hooks)
+    tuning: dict[str, str] = {}
+    if done is not None and settings is not None:
+        config_of = {study.target.slug: cfg for study, cfg in zip(studies, configs)}
+        done = _tune_weak(out, done, config_of, settings, study_hooks, on_tune or _quiet, tuning)
+    if done is None:
+        return OpgResult(True, {}, [], None)
     composed = _training_set(out, done, configs[0], training_images, threshold) if training_images else None
     folders = write_submission(out, done)
-    rows = summary_rows(done)
+    rows = summary_rows(done, tuning)
     write_summary(out, rows)
     return OpgResult(False, folders, rows, composed)
+
+
+def _search(work: list[tuple[PlannedStudy, StudyConfig]], study_hooks: StudyHooksFor) -> list[PlannedStudy] | None:
+    """Each study run to its budget (a finished one is not run again); None when one was stopped early."""
+    done = []
+    for n, (study, cfg) in enumerate(work, start=1):
+        if not finished(study.paths, cfg.study.n_trials):
+            with study_hooks(n, len(work), study, cfg) as hooks:
+                summary = run_study(cfg, study.paths, None, grace_s=DEFAULT_GRACE_S, export=True, hooks=hooks)
+            if summary["stopped_early"]:
+                return None
+        done.append(dataclasses.replace(study, generator=generator_identity(study.paths, cfg.study.name)))
+    return done
+
+
+def _tune_weak(
+    out: Path,
+    done: list[PlannedStudy],
+    config_of: dict[str, StudyConfig],
+    tune: TuneSettings,
+    study_hooks: StudyHooksFor,
+    on_tune: Callable[[str], AbstractContextManager[Progress]],
+    tuning: dict[str, str],
+) -> list[PlannedStudy] | None:
+    """The weak targets tuned by category and searched again on an adapter that passed its guards; `tuning`
+    gets what happened to each weak target. None when a study was stopped early."""
+    for category, weak in weak_targets(done, tune.below).items():
+        model = config_of[weak[0].target.slug].generator.model
+        with on_tune(f"{category}: {', '.join(s.target.slug for s in weak)}") as progress:
+            check = tune_category(out, category, weak, tune, model, progress)["check"]
+        if not check["passed"]:
+            failed = ", ".join(g["name"] for g in check["guards"] if not g["passed"])
+            tuning.update({s.target.slug: f"guard failed: {failed}" for s in weak})
+            continue
+        adapter = out / TUNED_DIR / category
+        again = [(tuned_study(s, adapter, out), tuned_config(config_of[s.target.slug], adapter)) for s in weak]
+        searched = _search(again, study_hooks)
+        if searched is None:
+            return None
+        retuned = {s.target.slug: s for s in searched}
+        done = [retuned.get(s.target.slug, s) for s in done]
+        tuning.update(dict.fromkeys(retuned, "tuned"))
+    return done
+
+
+@contextmanager
+def _quiet(what: str) -> Iterator[Progress]:
+    yield lambda task, done, total: None
 
 
 def _config(

@@ -68,9 +68,13 @@ def _fresh(base):
     return pipe
 
 
-def test_saved_lora_reloads_in_plain_diffusers(base, examples, tmp_path):
-    """UNet and text-encoder adapters, alpha != rank: load_lora_weights gives the in-memory images exactly."""
-    lora = LoraTrainConfig(rank=4, alpha=8.0, train_text_encoder=True)
+@pytest.mark.parametrize(
+    "modules", [("to_q", "to_k", "to_v", "to_out.0"), ("to_q", "to_k", "to_v", "to_out.0", "conv1", "conv2")]
+)
+def test_saved_lora_reloads_in_plain_diffusers(base, examples, tmp_path, modules):
+    """UNet and text-encoder adapters, alpha != rank, on attention (and convolutions): load_lora_weights gives the
+    in-memory images exactly."""
+    lora = LoraTrainConfig(rank=4, alpha=8.0, train_text_encoder=True, target_modules=modules)
     result = train(_cfg(base, method="lora", lora=lora), examples, tmp_path, base_folder=base)
     assert (tmp_path / "pytorch_lora_weights.safetensors").is_file()
     in_memory = _render(result.models.pipeline())

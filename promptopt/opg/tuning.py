@@ -1,0 +1,121 @@
+"""The generation loop inside `opg --tune`: where a target's search could not reach it, train.
+
+A target whose hold-out hit rate (its first exported prompt on fresh seeds, read by the judge) stays below
+`below` after its search is weak. The weak targets of a category get one targeted fine-tune together
+(`promptopt.loop`, under `<out>/tuned/<category>/`), which is audited and guarded; an adapter that passes every
+guard is searched again for each of them (`<out>/studies/<target>-tuned/`), and the category's submission then
+names the base model and the adapter, whose folder it carries. One that fails a guard is not used, and the summary
+says which guard. A target the judge cannot check is never called weak: the judge has no verdict on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptopt.core.errors import InputError
+from promptopt.core.paths import HOLDOUT_FILE, RunPaths
+from promptopt.generators.base import LoraAdapter
+from promptopt.loop.tune import TuneConfig
+from promptopt.opg.plan import STUDIES_DIR, PlannedStudy
+from promptopt.scorers.assets import GI_SIM
+from promptopt.study.config import StudyConfig
+
+TUNED_DIR = "tuned"
+TUNED_SUFFIX = "-tuned"
+DEFAULT_MODEL = "gi-sim-tiny"  # the model whose own training data is --tune-data gi-sim
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """`opg --tune`: which targets are weak (`below`), how their adapter trains (`config`), how it is checked."""
+
+    below: float = 0.5
+    config: TuneConfig = TuneConfig()
+    audit_images: int = 24
+    judge: str = GI_SIM
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.below <= 1.0:
+            raise InputError(f"--tune-below must be in (0, 1], got {self.below}")
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    """What the command line asks of the loop; None: the plan's (`[plan] tune`, `tune_below`)."""
+
+    enabled: bool | None = None
+    below: float | None = None
+    data: str = GI_SIM
+    steps: int | None = None
+    audit_images: int = 24
+
+    def settings(self, plan_tune: bool, plan_below: float) -> TuneSettings | None:
+        """The loop's settings, or None when it does not run."""
+        if not (plan_tune if self.enabled is None else self.enabled):
+            return None
+        config = TuneConfig(data=self.data)
+        if self.steps is not None:
+            config = dataclasses.replace(config, steps=self.steps)
+        below = plan_below if self.below is None else self.below
+        return TuneSettings(below=below, config=config, audit_images=self.audit_images)
+
+
+def check_tune_data(settings: TuneSettings, model: str) -> None:
+    """A model other than gi-sim-tiny needs its own training data: GI-sim is what gi-sim-tiny learnt from."""
+    if settings.config.data == GI_SIM and model != DEFAULT_MODEL:
+        raise InputError(
+            f"--tune on model {model} needs its training data: pass --tune-data DIR (a dataset folder); gi-sim is "
+            f"{DEFAULT_MODEL}'s own"
+        )
+
+
+def hit_rate(study: PlannedStudy) -> float | None:
+    """The study's hold-out hit rate (its first exported prompt), None without a hold-out check or a verdict."""
+    file = study.paths.export / HOLDOUT_FILE
+    if not file.is_file():
+        return None
+    held = json.loads(file.read_text(encoding="utf-8"))
+    return None if held.get("unchecked") else float(held["best"]["hit_rate"])
+
+
+def weak_targets(done: Sequence[PlannedStudy], below: float) -> dict[str, list[PlannedStudy]]:
+    """The studies whose hold-out hit rate is below `below`, by category."""
+    weak: dict[str, list[PlannedStudy]] = {}
+    for study in done:
+        rate = hit_rate(study)
+        if rate is not None and rate < below:
+            weak.setdefault(study.target.category, []).append(study)
+    return weak
+
+
+def tuned_study(study: PlannedStudy, adapter: Path, out: Path) -> PlannedStudy:
+    """The weak study's search again, on the tuned model: its own run folder, the untuned one recorded."""
+    paths = RunPaths(out / STUDIES_DIR / f"{study.target.slug}{TUNED_SUFFIX}")
+    return dataclasses.replace(study, paths=paths, generator=None, adapter=adapter, untuned=study.paths)
+
+
+def tuned_config(cfg: StudyConfig, adapter: Path) -> StudyConfig:
+    """The study's config on the tuned model, named after the target plus `-tuned`."""
+    from promptopt.generators.training.outputs import LORA_WEIGHTS
+
+    lora = LoraAdapter(path=str(adapter / LORA_WEIGHTS))
+    generator = dataclasses.replace(cfg.generator, loras=(*cfg.generator.loras, lora))
+    return dataclasses.replace(cfg, generator=generator).with_study(name=f"{cfg.study.name}{TUNED_SUFFIX}")
+
+
+def tune_category(out: Path, category: str, weak: Sequence[PlannedStudy], settings: TuneSettings, model: str,
+                  progress: Any = None) -> dict[str, Any]:  # fmt: skip
+    """The category's adapter under `<out>/tuned/<category>/`, tuned on its weak targets and checked; returns
+    the tune record and its check."""
+    from promptopt.loop.run import tune_and_check
+
+    config = dataclasses.replace(settings.config, base=model)
+    return tune_and_check(
+        [s.target for s in weak], config, out / TUNED_DIR / category, judge_spec=settings.judge,
+        audit_images=settings.audit_images, progress=progress,
+    )  # fmt: skip
