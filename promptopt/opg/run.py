@@ -134,9 +134,8 @@ def _tune_weak(
     """The weak targets tuned by category and searched again on an adapter that passed its guards; `tuning`
     gets what happened to each weak target. None when a study was stopped early."""
     for category, weak in weak_targets(done, tune.below).items():
-        model = config_of[weak[0].target.slug].generator.model
         with on_tune(f"{category}: {', '.join(s.target.slug for s in weak)}") as progress:
-            check = tune_category(out, category, weak, tune, model, progress)["check"]
+            check = tune_category(out, category, weak, tune, config_of[weak[0].target.slug], progress)["check"]
         if not check["passed"]:
             failed = ", ".join(g["name"] for g in check["guards"] if not g["passed"])
             tuning.update({s.target.slug: f"guard failed: {failed}" for s in weak})

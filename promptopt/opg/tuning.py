@@ -108,13 +108,17 @@ def tuned_config(cfg: StudyConfig, adapter: Path) -> StudyConfig:
     return dataclasses.replace(cfg, generator=generator).with_study(name=f"{cfg.study.name}{TUNED_SUFFIX}")
 
 
-def tune_category(out: Path, category: str, weak: Sequence[PlannedStudy], settings: TuneSettings, model: str,
-                  progress: Any = None) -> dict[str, Any]:  # fmt: skip
-    """The category's adapter under `<out>/tuned/<category>/`, tuned on its weak targets and checked; returns
-    the tune record and its check."""
+def tune_category(
+    out: Path, category: str, weak: Sequence[PlannedStudy], settings: TuneSettings, cfg: StudyConfig, progress: Any
+) -> dict[str, Any]:
+    """The category's adapter under `<out>/tuned/<category>/`, tuned on its weak targets for the study's model
+    at its image size (`cfg`), and checked; returns the tune record and its check."""
     from promptopt.loop.run import tune_and_check
 
-    config = dataclasses.replace(settings.config, base=model)
+    model = cfg.generator.model
+    config = dataclasses.replace(
+        settings.config, base=model, resolution=cfg.generator.height, device=cfg.generator.device
+    )
     return tune_and_check(
         [s.target for s in weak], config, out / TUNED_DIR / category, judge_spec=settings.judge,
         audit_images=settings.audit_images, progress=progress,
