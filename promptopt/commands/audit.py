@@ -31,7 +31,7 @@ def audit(
     ),
     as_json: bool = json_option("the audit (or the comparison)"),
 ) -> None:
-    """Say what a generator draws: every single-clause prompt, rendered and judged.
+    """Say what a generator draws, clause by clause.
 
     Per clause: the hit rate (the judge finds the clause on a render) with its 95 % Wilson interval, the mean
     consistency, and what the judge saw instead on the misses. A clause on an output the judge cannot certify is

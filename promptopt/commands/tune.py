@@ -36,7 +36,7 @@ def tune(
     reference: str = typer.Option("gi-sim", "--reference", help="Realism reference folder (or gi-sim)."),
     as_json: bool = json_option("the tune record and its check"),
 ) -> None:
-    """Fine-tune a LoRA on images that show what the model does not draw.
+    """Teach a model what it does not draw (a targeted LoRA).
 
     The images that show each target are oversampled and captioned by what states the target; other images keep
     the model's other skills. Then (--check) the base and the tuned model are audited on every single-clause

@@ -15,7 +15,9 @@ from promptopt.core.atomic import write_text
 from promptopt.core.errors import InputError
 from promptopt.core.grids import grid_png
 from promptopt.core.paths import HOLDOUT_FILE, PROMPTS_JSON, SUMMARY_FILE, TRIAL_GRID, TRIAL_IMAGES, RunPaths
+from promptopt.loop.tune import GUARDS_FILE
 from promptopt.opg.plan import STUDIES_DIR, SUMMARY_JSON, recorded_targets
+from promptopt.opg.tuning import TUNED_DIR, TUNED_SUFFIX
 from promptopt.report.html import esc, fixed, number, page, png, table
 from promptopt.report.plots import History, history_png, importances_png
 from promptopt.search.loop import BASELINE_ATTR, GENERATOR_ATTR
@@ -282,17 +284,48 @@ def _index(folder: Path, runs: list[Run]) -> str:
     return table(header, rows, [False, False, True, True, True, True]) + f'<p class="note">{esc(note)}</p>'
 
 
+def _adapters(folder: Path) -> str:
+    """The tuned adapters of an opg --tune run: per category, what the base and the tuned model draw (the audit of
+    their check, the clauses that changed) and the guards."""
+    parts = []
+    for checked in sorted((folder / TUNED_DIR).glob(f"*/{GUARDS_FILE}")):
+        report = json.loads(checked.read_text(encoding="utf-8"))
+        base = {row["clause"]: row for row in report["audit"]["base"]}
+        rows = [
+            [
+                esc(row["clause"]),
+                fixed(base[row["clause"]]["hit_rate"], 2),
+                fixed(row["hit_rate"], 2),
+                "" if row["checkable"] else "cannot be checked by this judge",
+            ]  # fmt: skip
+            for row in report["audit"]["tuned"]
+            if row["clause"] in base and abs(row["hit_rate"] - base[row["clause"]]["hit_rate"]) >= 0.1
+        ]
+        guards = "".join(
+            f"<li>{esc(g['name'])}: {'passed' if g['passed'] else 'FAILED'} ({esc(g['detail'])})</li>"
+            for g in report["guards"]
+        )
+        parts.append(
+            f"<h3>{esc(checked.parent.name)}</h3><p>Hit rates on {esc(report['images'])} fresh seeds a clause, base → "
+            "tuned, where they moved by 0.1 or more:</p>"
+            + table(["clause", "base", "tuned", ""], rows, [False, True, True, False])
+            + f"<ul>{guards}</ul>"
+        )
+    return "<h2>Tuned adapters (opg --tune)</h2>" + "".join(parts) if parts else ""
+
+
 def write_opg_report(folder: Path, slugs: list[str], out: Path) -> Path:
     """An opg run (its targets' `slugs`): out/index.html (the summary table by category, linked to the studies)
     and out/<category>.html."""
-    found = [folder / STUDIES_DIR / slug for slug in slugs if RunPaths(folder / STUDIES_DIR / slug).config.is_file()]
+    names = [name for slug in slugs for name in (slug, f"{slug}{TUNED_SUFFIX}")]  # a tuned target's search again too
+    found = [folder / STUDIES_DIR / name for name in names if RunPaths(folder / STUDIES_DIR / name).config.is_file()]
     if not found:
         raise InputError(f"{folder} is an opg run with no study yet: run promptopt opg first")
     runs = [open_run(study) for study in found]
     categories = sorted({run.cfg.study.category for run in runs})
     nav = [("index.html", "index"), *((f"{c}.html", c) for c in categories)]
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "index.html", page("promptopt report: OPG run", _index(folder, runs), nav))
+    write_text(out / "index.html", page("promptopt report: OPG run", _index(folder, runs) + _adapters(folder), nav))
     for category in categories:
         body = "".join(study_section(run) for run in runs if run.cfg.study.category == category)
         write_text(out / f"{category}.html", page(f"promptopt report: {category}", body, nav))

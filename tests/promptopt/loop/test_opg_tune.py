@@ -73,6 +73,11 @@ def test_a_weak_target_is_tuned_checked_searched_again_and_submitted(plan, tmp_p
     _plain_diffusers_loads(folder / "adapter")
     again = _run(plan, sim, out)
     assert again.exit_code == 0 and "tuning instrument" in again.output and "search " not in again.stderr
+    reported = runner.invoke(app, ["report", str(out)])
+    assert reported.exit_code == 0, reported.output
+    index = (out / "report" / "index.html").read_text()
+    assert "Tuned adapters (opg --tune)" in index and "no forgetting: passed" in index
+    assert 'id="instrument-tube-tuned"' in (out / "report" / "instrument.html").read_text()
 
 
 def _plain_diffusers_loads(folder) -> None:
