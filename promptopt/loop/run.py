@@ -14,7 +14,7 @@ from promptopt.core.progress import Progress
 from promptopt.generators.base import GeneratorConfig
 from promptopt.judge.targets import Target
 from promptopt.loop.card import write_card
-from promptopt.loop.tune import TuneConfig, tune
+from promptopt.loop.tune import TuneConfig, training_folder, tune
 from promptopt.loop.verify import GUARDS_FILE, verify
 from promptopt.scorers.assets import GI_SIM
 
@@ -53,7 +53,8 @@ def tune_and_check(
     check (None when not checked)."""
     from promptopt.judge.scorer import open_judge
 
-    judge = open_judge(judge_spec, "--judge") if check else None  # a judge that will not load fails before training
+    training_folder(cfg)  # missing data fails first, then a judge that will not load, both before any training
+    judge = open_judge(judge_spec, "--judge") if check else None
     record = tune(targets, cfg, out, on_step=on_step, on_status=on_status)
     checked = None
     if check:

@@ -189,6 +189,15 @@ def train_config(cfg: TuneConfig) -> Any:
     )
 
 
+def training_folder(cfg: TuneConfig) -> Path:
+    """The tune's training images: a dataset folder, or GI-sim simulated once into the cache dir."""
+    from promptopt.sim.writer import resolve_data
+
+    if cfg.data != GI_SIM and not Path(cfg.data).expanduser().exists():
+        raise InputError(f"training data {cfg.data} does not exist: pass a dataset folder or gi-sim")
+    return resolve_data(cfg.data, gi_sim_images=cfg.gi_sim_images, size=cfg.resolution, image_format="png")
+
+
 def tune(
     targets: Sequence[Target],
     cfg: TuneConfig,
@@ -206,11 +215,8 @@ def tune(
     from promptopt.generators.training.checkpoint import list_checkpoints
     from promptopt.generators.training.outputs import LORA_WEIGHTS
     from promptopt.generators.training.train import train
-    from promptopt.sim.writer import resolve_data
 
-    folder = resolve_data(cfg.data, gi_sim_images=cfg.gi_sim_images, size=cfg.resolution, image_format="png")
-    if not folder.exists():
-        raise InputError(f"training data {folder} does not exist: pass a dataset folder or gi-sim")
+    folder = training_folder(cfg)
     plan = training_plan(labelled_items(folder), targets, cfg, str(folder))
     record = {
         "targets": [{"text": t.slug, "category": t.category, "attributes": t.attributes} for t in targets],
