@@ -80,15 +80,6 @@ class LabelledItem:
     labels: dict[str, Any]
 
 
-def target_attributes(target: Target) -> dict[str, Any]:
-    """What an image must show to show `target`: its attributes, and its category where they do not imply it."""
-    shown = {"polyp": {"findings": ["polyp"]}, "instrument": {"instrument_count": 1}}.get(target.category, {})
-    attrs = dict(target.attributes)
-    if not grammar.categories(attrs):  # e.g. a bare category, or values that do not name it
-        attrs = {**shown, **attrs}
-    return attrs
-
-
 def labelled_items(folder: Path) -> list[LabelledItem]:
     """The dataset's images with labels: GI-sim's complete ground truth when the folder has labels.jsonl, else
     the aggregate of each image's prompts (what they do not say is unknown)."""
@@ -103,29 +94,33 @@ def labelled_items(folder: Path) -> list[LabelledItem]:
     return [LabelledItem(item.image, item.prompts, by_name.get(item.image.name, item.labels)) for item in dataset.items]
 
 
+CATEGORY_SHOWN = {  # what an image's labels say when it shows a category (a key they lack: unknown, not shown)
+    "polyp": lambda labels: "polyp" in labels.get("findings", ()),
+    "instrument": lambda labels: bool(labels.get("instruments")) or labels.get("instrument_count", 0) >= 1,
+    "landmark": lambda labels: bool(labels.get("landmarks")),
+}
+
+
 def shows(item: LabelledItem, target: Target) -> bool:
-    """Whether the image shows every clause of `target` (counts: at least one instrument, not exactly one)."""
-    attrs = target_attributes(target)
-    count = attrs.pop("instrument_count", None)
-    if count is not None and item.labels.get("instrument_count", 0) < count:
-        return False
-    return grammar.holds(attrs, item.labels)
+    """Whether the image shows the target's category and every one of its attributes."""
+    return CATEGORY_SHOWN[target.category](item.labels) and grammar.holds(target.attributes, item.labels)
 
 
 def captions(item: LabelledItem, target: Target) -> tuple[str, ...]:
-    """The image's prompts that state the target (their attributes include it), and the grammar's sentence for
-    it: a caption that names the target every time it is drawn."""
-    wanted = target_attributes(target)
-    wanted.pop("instrument_count", None)
+    """The image's prompts that state the target's attributes, and the grammar's sentence for them: a caption
+    that names the target every time it is drawn (a bare category: the image's own prompts)."""
+    wanted = dict(target.attributes)
+    if not wanted:
+        return item.prompts
     stating = []
     for prompt in item.prompts:
         try:
             attrs = grammar.parse(prompt)
         except grammar.PromptParseError:
             continue
-        if wanted and all(key in attrs and _within(wanted[key], attrs[key]) for key in wanted):
+        if all(key in attrs and _within(wanted[key], attrs[key]) for key in wanted):
             stating.append(prompt)
-    return (*stating, grammar.phrase(wanted) if wanted else item.prompts[0])
+    return (*stating, grammar.phrase(wanted))
 
 
 def _within(wanted: Any, said: Any) -> bool:

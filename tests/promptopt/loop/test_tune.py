@@ -31,6 +31,9 @@ def test_targets_are_found_from_the_ground_truth_and_captioned_by_what_states_th
         assert all("tube" in grammar.parse(text)["instruments"] for text in said)
     polyp = parse_target("polyp:")  # a bare category: an image with a polyp
     assert all("polyp" in item.labels["findings"] for item in items if shows(item, polyp))
+    landmark = parse_target("landmark:")
+    assert [shows(item, landmark) for item in items] == [bool(item.labels["landmarks"]) for item in items]
+    assert captions(mine[0], landmark) == mine[0].prompts
 
 
 def test_the_plan_oversamples_the_target_and_keeps_others(sim):
