@@ -1,5 +1,6 @@
-# Entry points that set themselves up: `make search` (the main job), `make test` and `make lint`.
-# Both create .venv and install the project into it on first use (or when pyproject.toml or constraints.txt
+# Entry points that set themselves up: `make search` (the main job), `make test`, `make test-slow` (the few
+# slow end-to-end tests) and `make lint`.
+# Each creates .venv and installs the project into it on first use (or when pyproject.toml or constraints.txt
 # changes), at the versions in constraints.txt: the set that was tested.
 # `make test-latest` tests the newest releases pyproject.toml allows, in .venv-latest; `make lock` then writes
 # that set to constraints.txt.
@@ -12,7 +13,7 @@ CATEGORY ?= polyp
 ARGS ?=
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: search test lint install test-latest lock
+.PHONY: search test test-slow lint install test-latest lock
 
 install: $(STAMP)
 
@@ -26,6 +27,9 @@ search: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(ARGS)
+
+test-slow: $(STAMP)
+	$(VENV)/bin/python -m pytest -m slow $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
