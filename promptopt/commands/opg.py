@@ -128,6 +128,13 @@ def _study_view(n: int, total: int, study: PlannedStudy, cfg: StudyConfig, *, qu
         yield view.hooks()
 
 
+def _interval(row: dict[str, Any]) -> str:
+    """ ", 95 % interval a to b" of a summary row's gain (nothing for a hold-out check from before intervals)."""
+    if row.get("gain_low") is None:
+        return ""
+    return f", 95 % interval {row['gain_low']:+.4f} to {row['gain_high']:+.4f}"
+
+
 @contextmanager
 def _tune_view(what: str, *, quiet: bool) -> Iterator[Any]:
     """A line naming the category's weak targets, then bars over its tune and its check."""
@@ -159,10 +166,16 @@ def _print(out: Path, result: OpgResult) -> None:
             )
         elif row["best_is_seed_prompt"]:
             typer.echo(f"{row['study']}: the plain seed prompt stays first ({row['seed_consistency']:.3f})")
+        elif row["no_difference"] is True:
+            typer.echo(
+                f"{row['study']}: no difference: plain seed prompt {row['seed_consistency']:.3f}, best "
+                f"{row['best_consistency']:.3f} (mean per-seed gain {row['gain']:+.4f}{_interval(row)}); hit rate "
+                f"{row['seed_hit_rate']:.3f} → {row['best_hit_rate']:.3f}"
+            )
         else:
             typer.echo(
                 f"{row['study']}: plain seed prompt {row['seed_consistency']:.3f} → best "
-                f"{row['best_consistency']:.3f} (mean per-seed gain {row['gain']:+.4f}, Wilcoxon p = "
+                f"{row['best_consistency']:.3f} (mean per-seed gain {row['gain']:+.4f}{_interval(row)}, Wilcoxon p = "
                 f"{row['wilcoxon_p']:.3g}; hit rate {row['seed_hit_rate']:.3f} → {row['best_hit_rate']:.3f})"
             )
     typer.echo(f"submission: {out / SUBMISSION_DIR} ({', '.join(result.submission)}); summary: {out / SUMMARY_CSV}")

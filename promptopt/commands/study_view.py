@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from promptopt.search.holdout import EQUIVALENCE_MARGIN
 from promptopt.search.run import StudyHooks
 from promptopt.search.trials import TrialRecord
 from promptopt.study.config import StudyConfig
@@ -112,13 +113,23 @@ def holdout_text(h: dict[str, Any]) -> str:
             f"{plain['target_consistency']:.3f}, hit rate {plain['hit_rate']:.3f}): the search found nothing better, "
             "so there is nothing to compare"
         )
-    return (
-        f"{head}: best prompt {h['best']['target_consistency']:.3f} vs plain seed prompt "
-        f"{plain['target_consistency']:.3f} ({plain['prompt']!r}), Wilcoxon p = {paired['wilcoxon_p']:.3g}; "
+    hits = (
         f"hit rate {h['best']['hit_rate']:.3f} vs {plain['hit_rate']:.3f} (seeds only the best hits: "
         f"{paired['best_only']}, only the plain: {paired['seed_prompt_only']}, McNemar exact p = "
         f"{paired['mcnemar_p']:.3g})"
     )
+    both = f"best prompt {h['best']['target_consistency']:.3f} vs plain seed prompt {plain['target_consistency']:.3f}"
+    if "gain_ci" not in paired:  # a holdout.json from before the interval
+        return f"{head}: {both} ({plain['prompt']!r}), Wilcoxon p = {paired['wilcoxon_p']:.3g}; {hits}"
+    gain = f"mean per-seed gain {paired['consistency_gain']:+.4f}, 95 % interval {gain_range(paired['gain_ci'])}"
+    if paired["no_difference"]:
+        return f"{head}: no difference: {both} ({plain['prompt']!r}; {gain}, within ±{EQUIVALENCE_MARGIN}); {hits}"
+    return f"{head}: {both} ({plain['prompt']!r}; {gain}, Wilcoxon p = {paired['wilcoxon_p']:.3g}); {hits}"
+
+
+def gain_range(interval: list[float]) -> str:
+    """A gain's 95 % interval as text."""
+    return f"{interval[0]:+.4f} to {interval[1]:+.4f}"
 
 
 def print_summary(summary: dict[str, Any]) -> None:

@@ -249,6 +249,7 @@ def _carry_adapter(adapter: Path, into: Path) -> dict[str, Any]:
 
 
 SUMMARY_COLUMNS = ("target", "study", "seed_prompt", "seed_consistency", "best_prompt", "best_consistency", "gain",
+                   "gain_low", "gain_high", "no_difference",
                    "seed_hit_rate", "best_hit_rate", "wilcoxon_p", "mcnemar_p", "best_is_seed_prompt",
                    "unchecked", "tuned", "untuned_best_consistency", "untuned_best_hit_rate", "untuned_wilcoxon_p",
                    "untuned_mcnemar_p")  # fmt: skip
@@ -284,6 +285,9 @@ def _holdout_figures(paths: RunPaths) -> dict[str, Any]:
         "seed_hit_rate": h["seed_prompt"]["hit_rate"],
         "best_hit_rate": h["best"]["hit_rate"],
         "gain": h["paired"].get("consistency_gain"),
+        "gain_low": (h["paired"].get("gain_ci") or [None])[0],
+        "gain_high": (h["paired"].get("gain_ci") or [None, None])[1],
+        "no_difference": h["paired"].get("no_difference", ""),
         "wilcoxon_p": h["paired"].get("wilcoxon_p"),
         "mcnemar_p": h["paired"].get("mcnemar_p"),
         "best_is_seed_prompt": h["best_is_seed_prompt"],

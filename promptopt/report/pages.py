@@ -197,10 +197,13 @@ def _holdout(run: Run) -> str:
             f"McNemar exact p = {number(paired['mcnemar_p'], 3)}",
         ],
     ]
+    interval = paired.get("gain_ci")
+    spread = f" (95 % interval {number(interval[0], 3)} to {number(interval[1], 3)})" if interval else ""
+    verdict = "; no difference: the interval lies within ±0.02" if paired.get("no_difference") else ""
     note = (
         f"Both prompts rendered on the same {seeds}, judged for the target. Mean per-seed gain "
-        f"{number(paired.get('consistency_gain'), 3)}; seeds only the first prompt hits: {paired['best_only']}, "
-        f"only the plain one: {paired['seed_prompt_only']}."
+        f"{number(paired.get('consistency_gain'), 3)}{spread}{verdict}; seeds only the first prompt hits: "
+        f"{paired['best_only']}, only the plain one: {paired['seed_prompt_only']}."
     )
     return (
         head

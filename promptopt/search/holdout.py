@@ -7,7 +7,9 @@ of the export's first candidate and of the plain seed prompt (`PromptMutator.bas
 frequent challenge prompt, no negative prompt, guidance 7.5, the largest step count) on seeds that no trial,
 validation or export used, and reports the judge's target consistency and hit rate of each. The same seeds make
 the two paired: the Wilcoxon signed-rank test on the per-seed consistency differences, and the seeds on which only
-one of them hits with McNemar's exact test on those, say whether the difference is more than noise.
+one of them hits with McNemar's exact test on those, say whether the difference is more than noise; the 95 %
+interval of the mean per-seed gain says how large it is, and when that interval lies within ±EQUIVALENCE_MARGIN
+the two are reported as no different (a tiny p beside two equal means would mislead).
 """
 
 from __future__ import annotations
@@ -36,6 +38,20 @@ def mcnemar_exact(only_first: int, only_second: int) -> float:
 
     n = only_first + only_second
     return float(binomtest(only_first, n, 0.5).pvalue) if n else 1.0
+
+
+EQUIVALENCE_MARGIN = 0.02  # a mean per-seed consistency gain whose 95 % interval lies within ±this is no difference
+
+
+def gain_interval(gains: np.ndarray) -> tuple[float, float]:
+    """The 95 % t interval of the mean of per-seed gains (the mean itself when they are all equal)."""
+    from scipy.stats import t
+
+    n = len(gains)
+    if n < 2 or np.allclose(gains, gains[0], rtol=0.0, atol=1e-12):
+        return float(gains.mean()), float(gains.mean())
+    half = float(t.ppf(0.975, n - 1) * gains.std(ddof=1) / np.sqrt(n))
+    return float(gains.mean()) - half, float(gains.mean()) + half
 
 
 def wilcoxon_p(first: np.ndarray, second: np.ndarray) -> float:
@@ -75,8 +91,12 @@ def holdout_check(cfg: StudyConfig, best: Candidate, baseline: Candidate, genera
         }
     only_best = int((hits["best"] & ~hits["seed_prompt"]).sum())
     only_plain = int((hits["seed_prompt"] & ~hits["best"]).sum())
+    gains = consistency["best"] - consistency["seed_prompt"]
+    low, high = gain_interval(gains)
     out["paired"] = {
-        "consistency_gain": float((consistency["best"] - consistency["seed_prompt"]).mean()),
+        "consistency_gain": float(gains.mean()),
+        "gain_ci": [low, high],
+        "no_difference": -EQUIVALENCE_MARGIN <= low and high <= EQUIVALENCE_MARGIN,
         "wilcoxon_p": wilcoxon_p(consistency["best"], consistency["seed_prompt"]),
         "best_only": only_best,
         "seed_prompt_only": only_plain,

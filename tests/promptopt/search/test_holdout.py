@@ -132,6 +132,8 @@ def test_a_best_prompt_that_is_the_seed_prompt_is_said_plainly(make_study_dict, 
     assert result["best_is_seed_prompt"] and result["best"]["hit_rate"] == result["seed_prompt"]["hit_rate"]
     assert result["paired"] == {
         "consistency_gain": 0.0,
+        "gain_ci": [0.0, 0.0],
+        "no_difference": True,
         "wilcoxon_p": 1.0,
         "best_only": 0,
         "seed_prompt_only": 0,
@@ -162,3 +164,19 @@ def test_a_target_the_judge_cannot_certify_is_noted_once_and_never_a_verdict(mak
     holdout = json.loads((tmp_path / "runs" / "t" / "export" / "holdout.json").read_text())
     assert holdout["unchecked"] == ["polyp"]
     assert "(cannot be checked by this judge: polyp; no verdict)" in result.output
+
+
+def test_a_gain_within_the_margin_is_no_difference_whatever_its_p():
+    """Two equal means with a tiny p (every seed 1e-4 apart) read as no difference, not as a finding."""
+    import numpy as np
+
+    from promptopt.search.holdout import EQUIVALENCE_MARGIN, gain_interval
+
+    tiny = np.full(64, -1e-4) + np.random.default_rng(0).normal(0, 1e-5, 64)
+    low, high = gain_interval(tiny)
+    assert -EQUIVALENCE_MARGIN <= low < high <= EQUIVALENCE_MARGIN and wilcoxon_p(tiny, np.zeros(64)) < 1e-6
+    from scipy.stats import t
+
+    gains = np.array([0.1, 0.3, 0.2, 0.4])
+    half = t.ppf(0.975, 3) * gains.std(ddof=1) / 2
+    assert gain_interval(gains) == pytest.approx((0.25 - half, 0.25 + half))
