@@ -8,8 +8,9 @@ one-cycle learning rate over seeded mini-batches, images showing rare attribute 
 flips: they would move the location cells).
 
 Calibration fits one temperature a head on held-out images by minimising the same loss (`calibrate`). Then each
-output gets a decision threshold (`choose_thresholds`): the one with the highest recall among those whose
-precision reaches `TARGET_PRECISION` on held-out images. `judge_metrics` reports per output the positives, the
+output gets a decision threshold (`choose_thresholds`): the one at which the weaker of precision and recall on
+held-out images is strongest (a threshold for a target precision alone left noisy outputs at thresholds near 0 or
+1 with the other figure far below the bar). `judge_metrics` reports per output the positives, the
 AUROC, and the precision, recall and accuracy at its threshold, and the expected calibration error (ECE, 15
 equal-width bins) over every known yes/no label and every value of the known exclusive heads, overall and per
 head (the overall figure is dominated by the many easy absent values; the presence head's is stricter). A macro
@@ -28,7 +29,6 @@ from promptopt.scorers.fitting import auroc, data_hash
 from promptopt.scorers.judge import AnyOf, Judge, JudgeConfig, Schema, build_net, head_slices, output_names, to_input
 
 ECE_BINS = 15
-TARGET_PRECISION = 0.9
 CERTIFY = {"precision": 0.9, "recall": 0.9, "positives": 30}  # the bar an output's held-out figures must reach
 
 
@@ -160,11 +160,11 @@ def expected_calibration_error(proba: np.ndarray, truth: np.ndarray, bins: int =
     return float(ece)
 
 
-def choose_threshold(scores: np.ndarray, truth: np.ndarray, precision: float = TARGET_PRECISION) -> float:
-    """The decision threshold (an image shows the output when its score reaches it) with the highest recall among
-    those whose precision on (scores, truth) reaches `precision`, halfway to the next lower score so that a score
-    a little under the last kept one still counts; when none reaches it, the threshold of the best F1. With no
-    positive or no negative there is nothing to choose from: 0.5."""
+def choose_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
+    """The decision threshold (an image shows the output when its score reaches it) at which the weaker of
+    precision and recall on (scores, truth) is strongest (the certification bar asks both), the higher recall
+    among ties, halfway to the next lower score so that a score a little under the last kept one still counts.
+    With no positive or no negative there is nothing to choose from: 0.5."""
     scores, truth = np.asarray(scores, float), np.asarray(truth, bool)
     if truth.all() or not truth.any():
         return 0.5
@@ -172,25 +172,18 @@ def choose_threshold(scores: np.ndarray, truth: np.ndarray, precision: float = T
     ranked, hits = scores[order], np.cumsum(truth[order])
     last = np.r_[ranked[1:] < ranked[:-1], True]  # a cut may only fall between two different scores
     kept = np.arange(1, len(ranked) + 1)
-    prec, rec = hits / kept, hits / truth.sum()
-    ok = last & (prec >= precision)
-    if ok.any():
-        k = int(np.flatnonzero(ok)[np.argmax(rec[ok])])
-    else:
-        f1 = np.where(last, 2 * prec * rec / np.maximum(prec + rec, 1e-12), -1.0)
-        k = int(np.argmax(f1))
+    weaker = np.where(last, np.minimum(hits / kept, hits / truth.sum()), -1.0)
+    k = int(np.flatnonzero(weaker == weaker.max())[-1])  # the last of the ties: the most kept, the higher recall
     below = ranked[k + 1] if k + 1 < len(ranked) else 0.0
     return float((ranked[k] + below) / 2)
 
 
-def choose_thresholds(
-    proba: np.ndarray, y: np.ndarray, known: np.ndarray, precision: float = TARGET_PRECISION
-) -> np.ndarray:
+def choose_thresholds(proba: np.ndarray, y: np.ndarray, known: np.ndarray) -> np.ndarray:
     """`choose_threshold` of every output over the images where its label is known."""
     out = np.full(proba.shape[1], 0.5)
     for j in range(proba.shape[1]):
         sel = known[:, j].astype(bool)
-        out[j] = choose_threshold(proba[sel, j], y[sel, j] > 0.5, precision)
+        out[j] = choose_threshold(proba[sel, j], y[sel, j] > 0.5)
     return out
 
 

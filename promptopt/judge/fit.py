@@ -131,38 +131,49 @@ def fit_judge_on(
     on_epoch: Any = None,
 ) -> tuple[Judge, dict[str, Any]]:
     """Fit, calibrate and measure a judge (module docstring); the metrics also go into its meta."""
-    from promptopt.scorers.judge_training import (
-        CERTIFY,
-        calibrate,
-        choose_thresholds,
-        fit_judge,
-        judge_metrics,
-        uncertifiable,
-    )
+    from promptopt.scorers.judge_training import calibrate, fit_judge
 
-    train, held_out = holdout_split(len(data.pixels), holdout, config.seed)
-    calib, test = held_out[::2], held_out[1::2]
+    train, held = held_out(data, holdout, config.seed)
     pixels = in_domain(data.pixels[train], autoencoder, share, config.seed)
     judge = fit_judge(pixels, data.y[train], data.known[train], SCHEMA, config, any_of=ANY_OF, on_epoch=on_epoch)
-    calib_pixels, test_pixels = (in_domain(data.pixels[rows], autoencoder, 1.0, 0) for rows in (calib, test))
-    natural = np.isin(calib, data.natural(calib))
-    calibrate(judge, calib_pixels[natural], data.y[calib][natural], data.known[calib][natural])
-    judge.thresholds = choose_thresholds(judge.predict_pixels(calib_pixels), data.y[calib], data.known[calib])
-    proba = judge.predict_pixels(test_pixels)
-    at_natural = np.isin(test, data.natural(test))
-    natural_test = (proba[at_natural], data.y[test][at_natural], data.known[test][at_natural])
-    metrics = judge_metrics(*natural_test, SCHEMA, judge.thresholds)
-    certification = judge_metrics(proba, data.y[test], data.known[test], SCHEMA, judge.thresholds)["outputs"]
-    judge.uncertifiable = tuple(uncertifiable(certification))
+    calib_pixels, test_pixels = (in_domain(data.pixels[rows], autoencoder, 1.0, 0) for rows in held)
+    natural = np.isin(held[0], data.natural(held[0]))
+    calibrate(judge, calib_pixels[natural], data.y[held[0]][natural], data.known[held[0]][natural])
+    metrics, certification = decide_and_certify(judge, data, held, (calib_pixels, test_pixels))
     judge.meta.update(
         data={"source": data.source, "images": len(data.pixels), "complete_labels": data.complete},
         autoencoder=None if autoencoder is None else {"model": autoencoder.model, "identity": autoencoder.identity},
         domain_share=share if autoencoder is not None else 0.0,
         holdout=holdout,
-        n_calibration=len(calib),
-        n_test=len(test),
+        n_calibration=len(held[0]),
+        n_test=len(held[1]),
         metrics=metrics,
-        certification={"bar": CERTIFY, "n_test": len(test), "outputs": certification},
+        certification=certification,
         outputs_count=len(OUTPUTS),
     )
     return judge, metrics
+
+
+def held_out(data: JudgeData, holdout: float, seed: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """(training rows, (calibration rows, test rows)): a seeded split, the held-out half and half."""
+    train, rest = holdout_split(len(data.pixels), holdout, seed)
+    return train, (rest[::2], rest[1::2])
+
+
+def decide_and_certify(
+    judge: Judge, data: JudgeData, held: tuple[np.ndarray, np.ndarray], pixels: tuple[np.ndarray, np.ndarray]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each output's decision threshold from the calibration images, then on the test images the metrics at the
+    development frequencies and the certification over all of them (module docstring); sets the judge's
+    `thresholds` and `uncertifiable`. `held` are the (calibration, test) rows, `pixels` their round-tripped
+    images."""
+    from promptopt.scorers.judge_training import CERTIFY, choose_thresholds, judge_metrics, uncertifiable
+
+    (calib, test), (calib_pixels, test_pixels) = held, pixels
+    judge.thresholds = choose_thresholds(judge.predict_pixels(calib_pixels), data.y[calib], data.known[calib])
+    proba = judge.predict_pixels(test_pixels)
+    natural = np.isin(test, data.natural(test))
+    metrics = judge_metrics(proba[natural], data.y[test][natural], data.known[test][natural], SCHEMA, judge.thresholds)
+    outputs = judge_metrics(proba, data.y[test], data.known[test], SCHEMA, judge.thresholds)["outputs"]
+    judge.uncertifiable = tuple(uncertifiable(outputs))
+    return metrics, {"bar": CERTIFY, "n_test": len(test), "outputs": outputs}

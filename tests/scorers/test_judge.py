@@ -132,26 +132,18 @@ def test_rare_values_are_drawn_more_often():
     assert draw_weights(y, known, 0.0) is None
 
 
-def test_a_threshold_reaches_the_precision_with_the_most_recall():
+def test_the_threshold_is_where_the_weaker_of_precision_and_recall_is_strongest():
     from promptopt.scorers.judge_training import choose_threshold
 
     scores = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2])
     truth = np.array([1, 1, 1, 0, 1, 0, 0, 0], dtype=bool)
-    # cut below 0.8: precision 1.0, recall 0.75; below 0.6: precision 0.8 (< 0.9); so 0.8, halfway to 0.7
-    assert choose_threshold(scores, truth, 0.9) == pytest.approx(0.75)
-    assert choose_threshold(scores, truth, 0.8) == pytest.approx(0.5)  # below 0.6: recall 1.0 at precision 0.8
-    tied = np.array([0.9, 0.8, 0.8, 0.2])
-    assert choose_threshold(tied, np.array([1, 1, 0, 0], bool), 0.9) == pytest.approx(0.85)  # never inside a tie
+    # cut below 0.8: precision 1.0, recall 0.75; below 0.6: 0.8 and 1.0, the best weaker one; halfway to 0.4
+    assert choose_threshold(scores, truth) == pytest.approx(0.5)
+    tied = np.array([0.9, 0.8, 0.8, 0.2])  # never inside a tie: below both 0.8s, precision 2/3, recall 1
+    assert choose_threshold(tied, np.array([1, 1, 0, 0], bool)) == pytest.approx(0.5)
+    equal = choose_threshold(np.array([0.9, 0.8, 0.7, 0.6]), np.array([0, 1, 0, 1], bool))
+    assert equal == pytest.approx(0.3)  # 0.5 below 0.8 and below 0.6: the one with the higher recall
     assert choose_threshold(scores, np.zeros(8, bool)) == 0.5  # nothing to choose from
-
-
-def test_without_the_precision_the_threshold_of_the_best_f1():
-    from promptopt.scorers.judge_training import choose_threshold
-
-    scores = np.array([0.9, 0.8, 0.7, 0.6])
-    truth = np.array([0, 1, 0, 1], dtype=bool)  # precision never reaches 0.9
-    # F1 at each cut: 0, 0.5, 0.4, 0.667: the last (everything), halfway to 0
-    assert choose_threshold(scores, truth, 0.9) == pytest.approx(0.3)
 
 
 def test_metrics_at_the_thresholds_and_the_bar():
