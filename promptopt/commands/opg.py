@@ -150,34 +150,7 @@ def _print(out: Path, result: OpgResult) -> None:
     from promptopt.opg.plan import SUBMISSION_DIR, SUMMARY_CSV
 
     for row in result.summary:
-        if "best_consistency" not in row:
-            typer.echo(f"{row['study']}: no hold-out check (no judge, or holdout_images = 0)")
-        elif row["unchecked"]:
-            typer.echo(f"{row['study']}: cannot be checked by this judge ({row['unchecked']}): no verdict")
-        elif row.get("untuned_best_hit_rate") is not None:
-            typer.echo(
-                f"{row['study']}: tuned; hit rate {row['untuned_best_hit_rate']:.3f} → {row['best_hit_rate']:.3f}, "
-                f"target consistency {row['untuned_best_consistency']:.3f} → {row['best_consistency']:.3f} "
-                f"(now vs the plain seed prompt on the tuned model: Wilcoxon p = {row['wilcoxon_p']:.3g})"
-            )
-        elif row["tuned"].startswith("guard failed"):
-            typer.echo(
-                f"{row['study']}: hit rate {row['best_hit_rate']:.3f}; its tuned adapter is not used ({row['tuned']})"
-            )
-        elif row["best_is_seed_prompt"]:
-            typer.echo(f"{row['study']}: the plain seed prompt stays first ({row['seed_consistency']:.3f})")
-        elif row["no_difference"] is True:
-            typer.echo(
-                f"{row['study']}: no difference: plain seed prompt {row['seed_consistency']:.3f}, best "
-                f"{row['best_consistency']:.3f} (mean per-seed gain {row['gain']:+.4f}{_interval(row)}); hit rate "
-                f"{row['seed_hit_rate']:.3f} → {row['best_hit_rate']:.3f}"
-            )
-        else:
-            typer.echo(
-                f"{row['study']}: plain seed prompt {row['seed_consistency']:.3f} → best "
-                f"{row['best_consistency']:.3f} (mean per-seed gain {row['gain']:+.4f}{_interval(row)}, Wilcoxon p = "
-                f"{row['wilcoxon_p']:.3g}; hit rate {row['seed_hit_rate']:.3f} → {row['best_hit_rate']:.3f})"
-            )
+        typer.echo(f"{row['study']}: {_verdict(row)}")
     typer.echo(f"submission: {out / SUBMISSION_DIR} ({', '.join(result.submission)}); summary: {out / SUMMARY_CSV}")
     typer.echo(f"report: promptopt report {out}")
     composed = result.training_set
@@ -191,3 +164,32 @@ def _print(out: Path, result: OpgResult) -> None:
             f"training set: {composed['folder']} ({composed['kept']} of {composed['rendered']} images{filtered};"
             f" by category {composed['per_category']})"
         )
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    """What a summary row says of its target, in one line."""
+    if "best_consistency" not in row:
+        return "no hold-out check (no judge, or holdout_images = 0)"
+    if row["unchecked"]:
+        return f"cannot be checked by this judge ({row['unchecked']}): no verdict"
+    if row.get("untuned_best_hit_rate") is not None:
+        return (
+            f"tuned; hit rate {row['untuned_best_hit_rate']:.3f} → {row['best_hit_rate']:.3f}, target consistency "
+            f"{row['untuned_best_consistency']:.3f} → {row['best_consistency']:.3f} (now vs the plain seed prompt on "
+            f"the tuned model: Wilcoxon p = {row['wilcoxon_p']:.3g})"
+        )
+    if row["tuned"].startswith("guard failed"):
+        return f"hit rate {row['best_hit_rate']:.3f}; its tuned adapter is not used ({row['tuned']})"
+    if row["best_is_seed_prompt"]:
+        return f"the plain seed prompt stays first ({row['seed_consistency']:.3f})"
+    gain = f"mean per-seed gain {row['gain']:+.4f}{_interval(row)}"
+    hits = f"hit rate {row['seed_hit_rate']:.3f} → {row['best_hit_rate']:.3f}"
+    if row["no_difference"] is True:
+        return (
+            f"no difference: plain seed prompt {row['seed_consistency']:.3f}, best {row['best_consistency']:.3f} "
+            f"({gain}); {hits}"
+        )
+    return (
+        f"plain seed prompt {row['seed_consistency']:.3f} → best {row['best_consistency']:.3f} ({gain}, Wilcoxon "
+        f"p = {row['wilcoxon_p']:.3g}; {hits})"
+    )
