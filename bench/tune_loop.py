@@ -81,6 +81,25 @@ def report(name: str, done: dict, texts: list[str], seconds: float) -> dict:
     return {"rows": rows, "guards": check["guards"], "passed": check["passed"], "seconds": round(seconds, 1)}
 
 
+def progress(task: str, done: int, total: int) -> None:
+    """One line per tenth of each task: the bench's output is a log, not a terminal."""
+    if done == total or done % max(1, total // 10) == 0:
+        print(f"    {task}: {done}/{total}", flush=True)
+
+
+def tuned(texts: list[str], cfg: TuneConfig, folder: Path, args: argparse.Namespace) -> dict:
+    """`tune_and_check` on `texts`, the audit renders shared by every adapter (gi-sim-tiny's are drawn once)."""
+    return tune_and_check(
+        [parse_target(t) for t in texts],
+        cfg,
+        folder,
+        audit_images=args.images,
+        renders=args.work / "audit-renders",
+        on_step=lambda r: progress("tune", r.step, r.max_steps),
+        progress=progress,
+    )
+
+
 def main() -> None:
     args = parse_args()
     base_cfg = TuneConfig() if args.steps is None else TuneConfig(steps=args.steps)
@@ -88,9 +107,7 @@ def main() -> None:
     for category in args.categories:
         texts = PLAN[category]
         start = time.perf_counter()
-        done = tune_and_check(
-            [parse_target(t) for t in texts], base_cfg, args.work / category, audit_images=args.images
-        )
+        done = tuned(texts, base_cfg, args.work / category, args)
         results["adapters"][category] = report(category, done, texts, time.perf_counter() - start)
     if args.ablation:
         results["ablation"] = {}
@@ -99,7 +116,7 @@ def main() -> None:
             cfg = dataclasses.replace(base_cfg, **change)
             start = time.perf_counter()
             folder = args.work / f"ablation-{arm.replace(' ', '-')}"
-            done = tune_and_check([parse_target(t) for t in texts], cfg, folder, audit_images=args.images)
+            done = tuned(texts, cfg, folder, args)
             results["ablation"][arm] = report(f"instrument, {arm}", done, texts, time.perf_counter() - start)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

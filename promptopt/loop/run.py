@@ -45,12 +45,13 @@ def tune_and_check(
     audit_images: int = 24,
     reference: str = GI_SIM,
     check: bool = True,
+    renders: Path | None = None,
     on_step: Callable[[Any], None] | None = None,
     on_status: Callable[[str], None] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Tune `targets` into `out`, check the adapter (`check`), write its card; returns the tune record and the
-    check (None when not checked)."""
+    """Tune `targets` into `out`, check the adapter (`check`; its renders cached under `renders`, by default in
+    `out`), write its card; returns the tune record and the check (None when not checked)."""
     from promptopt.judge.scorer import open_judge
 
     training_folder(cfg)  # missing data fails first, then a judge that will not load, both before any training
@@ -61,7 +62,6 @@ def tune_and_check(
         checked = _stored_check(out, audit_images)
         if checked is None:
             folder = realism_reference(reference, cfg.resolution)
-            renders = out / RENDERS_DIR
             checked = verify(
                 base_config(cfg),
                 out,
@@ -70,7 +70,7 @@ def tune_and_check(
                 record,
                 folder,
                 images=audit_images,
-                renders=renders,
+                renders=renders or out / RENDERS_DIR,
                 progress=progress,
             )
     write_card(out, record, checked, cfg.base)

@@ -112,8 +112,9 @@ def tune_category(
     out: Path, category: str, weak: Sequence[PlannedStudy], settings: TuneSettings, cfg: StudyConfig, progress: Any
 ) -> dict[str, Any]:
     """The category's adapter under `<out>/tuned/<category>/`, tuned on its weak targets for the study's model
-    at its image size (`cfg`), and checked; returns the tune record and its check."""
-    from promptopt.loop.run import tune_and_check
+    at its image size (`cfg`), and checked (the base model's audit renders shared by every category); returns
+    the tune record and its check."""
+    from promptopt.loop.run import RENDERS_DIR, tune_and_check
 
     model = cfg.generator.model
     config = dataclasses.replace(
@@ -121,5 +122,5 @@ def tune_category(
     )
     return tune_and_check(
         [s.target for s in weak], config, out / TUNED_DIR / category, judge_spec=settings.judge,
-        audit_images=settings.audit_images, progress=progress,
+        audit_images=settings.audit_images, renders=out / TUNED_DIR / RENDERS_DIR, progress=progress,
     )  # fmt: skip
