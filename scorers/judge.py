@@ -82,7 +82,7 @@ class JudgeConfig:
     size: int = 64
     widths: tuple[int, ...] = (32, 64, 96, 128)
     dense: int = 256
-    epochs: int = 12
+    epochs: int = 14
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
