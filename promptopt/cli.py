@@ -17,6 +17,7 @@ from promptopt import __version__
 from promptopt.commands.default_group import DefaultCommand, DefaultGroup
 from promptopt.commands.evaluate import EVALUATE_HELP
 from promptopt.commands.folders import cannot_write, collecting_created, remove_empty_created
+from promptopt.commands.usage import OneLineGroup
 from promptopt.core.errors import InputError, Note
 
 
@@ -31,6 +32,7 @@ def reference(page: str) -> str:
 PLAIN_HELP: dict[str, Any] = {"rich_markup_mode": None, "no_args_is_help": True}
 
 app = typer.Typer(
+    cls=OneLineGroup,
     name="promptopt",
     help="Find prompts whose generated GI endoscopy images reliably show a category, and export them.",
     epilog=reference("README.md, which maps the pages under docs/"),

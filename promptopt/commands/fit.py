@@ -6,6 +6,7 @@ model as FILE.safetensors + FILE.json. Image features are cached, so refitting w
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,24 @@ OUT_HELP = "Model file to write, ending in .safetensors (its metadata goes besid
 
 
 def check_out(out: Path) -> None:
-    """`out` must end in .safetensors, not be a folder, and sit in a writable folder."""
+    """`out` must end in .safetensors, not be a folder, not replace a file that is not a fitted promptopt model
+    (a refit replaces its own file), and sit in a writable folder."""
     if out.suffix != ".safetensors":
         raise InputError(f"--out {out} must end in .safetensors (the metadata goes beside it as .json)")
     if out.is_dir():
         raise InputError(f"--out {out} is a folder: name a .safetensors file")
+    meta = out.with_suffix(".json")
+    if (out.exists() or meta.exists()) and not _fitted_model(meta):
+        raise InputError(f"--out {out} (or {meta.name} beside it) exists and is no promptopt model: choose a new path")
     check_writable(out.parent)
+
+
+def _fitted_model(meta: Path) -> bool:
+    """Whether `meta` is the .json a promptopt fit wrote (it names the model's kind)."""
+    try:
+        return isinstance(json.loads(meta.read_text(encoding="utf-8")).get("kind"), str)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _features(

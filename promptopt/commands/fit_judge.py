@@ -31,7 +31,7 @@ def judge(
     ),
     backbone: str = typer.Option("cnn", "--backbone", help="Trunk: cnn (a small CNN trained from scratch)."),
     gi_sim_images: int = typer.Option(
-        16000, "--gi-sim-images", help="Images simulated for --data gi-sim (the shipped judge's 16,000)."
+        16000, "--gi-sim-images", min=1, help="Images simulated for --data gi-sim (the shipped judge's 16,000)."
     ),
     gi_sim_seed: int = typer.Option(0, "--gi-sim-seed", help="GI-sim run for --data gi-sim."),
     rare_share: float = typer.Option(

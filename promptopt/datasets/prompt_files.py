@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ class PromptSpec:
 def read_prompts(path: Path) -> tuple[PromptSpec, ...]:
     """Prompts from a .txt (one a line), a .csv with a `prompt` column, or a .json list of prompts or of
     objects with `prompt` (and optionally `negative_prompt`, `guidance_scale`, `steps`, as opg_prompts.json)."""
+    if path.is_dir():
+        raise InputError(f"prompts file {path} is a folder: give a .txt, .csv or .json file of prompts")
     if not path.is_file():
         raise InputError(f"prompts file {path} does not exist: give a .txt, .csv or .json file of prompts")
     try:
@@ -89,6 +92,11 @@ def _json_spec(path: Path, n: int, item: dict[str, Any]) -> PromptSpec:
         ) from None
 
 
+def _usable_guidance(value: float | None) -> bool:
+    """A guidance scale a pipeline can use: finite and not negative (nan and inf give black images)."""
+    return value is not None and math.isfinite(value) and value >= 0
+
+
 def resolve_prompts(
     specs: tuple[PromptSpec, ...], *, negative_prompt: str | None, guidance_scale: float | None, steps: int | None
 ) -> tuple[PromptSpec, ...]:
@@ -96,6 +104,8 @@ def resolve_prompts(
     default (no negative prompt, guidance DEFAULT_GUIDANCE, DEFAULT_STEPS steps)."""
     if steps is not None and steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
+    if guidance_scale is not None and not _usable_guidance(guidance_scale):
+        raise InputError(f"--guidance must be a finite number ≥ 0 (7.5 is usual), got {guidance_scale}")
 
     def pick(flag: Any, row: Any, default: Any) -> Any:
         return flag if flag is not None else row if row is not None else default
@@ -111,4 +121,10 @@ def resolve_prompts(
     )
     if any(spec.steps < 1 for spec in resolved):  # type: ignore[operator]
         raise InputError("every prompt needs at least 1 step: fix the steps in the prompts file or pass --steps")
+    bad = next((spec for spec in resolved if not _usable_guidance(spec.guidance_scale)), None)
+    if bad is not None:
+        raise InputError(
+            f"guidance {bad.guidance_scale} of prompt {bad.prompt!r} is not a finite number ≥ 0: fix the prompts "
+            "file or pass --guidance"
+        )
     return resolved

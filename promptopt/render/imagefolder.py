@@ -54,6 +54,8 @@ class RenderJob:
             raise InputError(f"--shard {i}/{n}: write I/N with 1 <= I <= N, for example 1/4")
         if self.n_per_prompt < 1:
             raise InputError(f"--n-per-prompt must be at least 1, got {self.n_per_prompt}")
+        if self.seed < 0:
+            raise InputError(f"--seed must be 0 or more, got {self.seed}")
         if not self.prompts:
             raise InputError("no prompts to render: give a prompts file with at least one prompt")
 

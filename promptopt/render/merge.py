@@ -48,6 +48,11 @@ def merge_renders(out: Path, shards: Sequence[Path]) -> int:
     """Merge `shards` into the new folder `out` (module docstring); the number of images it holds."""
     if len(shards) < 2:
         raise InputError("give at least two shard folders to merge")
+    seen: dict[Path, Path] = {}
+    for folder in shards:
+        again = seen.setdefault(folder.resolve(), folder)
+        if again is not folder:
+            raise InputError(f"{folder} is given twice (as {again} and {folder}): name each shard folder once")
     if out.exists() and any(out.iterdir()):
         raise InputError(f"--out {out} is not empty: merge into a new folder")
     configs = [_config(folder) for folder in shards]

@@ -143,3 +143,14 @@ def test_bad_out_is_one_line_and_exit_2(out, message, small, tmp_path):
 def test_fit_help_lists_both_commands():
     result = runner.invoke(app, ["fit", "--help"])
     assert result.exit_code == 0 and "classifier" in result.output and "aligner" in result.output
+
+
+@pytest.mark.parametrize("command", ["judge", "classifier", "aligner"])
+def test_out_onto_a_file_that_is_no_model_is_refused_and_kept(command, small, tmp_path):
+    out = tmp_path / "weights.safetensors"
+    out.write_bytes(b"someone else's weights")
+    (tmp_path / "weights.json").write_text('{"epochs": 3}')
+    result = runner.invoke(app, ["fit", command, "--data", str(small), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "exists and is no promptopt model: choose a new path" in _error_line(result)
+    assert out.read_bytes() == b"someone else's weights" and (tmp_path / "weights.json").read_text() == '{"epochs": 3}'

@@ -54,3 +54,26 @@ def test_the_commands_are_all_there():
     expected = {"search", "opg", "export", "parse", "classify", "render", "train", "data stats", "data sim"}
     expected |= {"data sim-grid", "data merge", "fit judge", "fit classifier", "fit aligner"}
     assert expected | {"evaluate images", "evaluate tstr"} <= names
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["classify", "x.png", "--threshold", "5"], "Invalid value for '--threshold'"),
+        (["fit", "judge", "--data", "gi-sim", "--out", "j.safetensors", "--gi-sim-images", "0"], "'--gi-sim-images'"),
+        (["render", "--bogus"], "No such option: --bogus"),
+        (["fit", "judge"], "Missing option '--data': see 'promptopt fit judge --help'"),
+        (["search", "--study"], "Option '--study' requires an argument: see 'promptopt search --help'"),
+        (["evaluate", "tstr", "--bogus"], "see 'promptopt evaluate tstr --help'"),
+    ],
+)
+def test_a_bad_flag_is_one_line_and_exit_2(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+
+
+def test_no_arguments_still_prints_the_help():
+    result = runner.invoke(app, ["data"])
+    assert "Inspect datasets of GI endoscopy images" in result.output

@@ -115,6 +115,10 @@ def _wrong_shape_lora(path):
         (["--compile"], "compile needs a CUDA device"),
         (["--shard", "two"], "--shard 'two': write I/N"),
         (["--shard", "0/2"], "--shard 0/2: write I/N with 1 <= I <= N"),
+        (["--guidance", "nan"], "--guidance must be a finite number ≥ 0 (7.5 is usual), got nan"),
+        (["--guidance", "inf"], "--guidance must be a finite number ≥ 0 (7.5 is usual), got inf"),
+        (["--guidance", "-5"], "--guidance must be a finite number ≥ 0 (7.5 is usual), got -5.0"),
+        (["--seed", "-1"], "--seed must be 0 or more, got -1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(challenge_prompts, tmp_path, args, message):
@@ -130,10 +134,20 @@ def test_bad_input_is_one_line_and_exit_2(challenge_prompts, tmp_path, args, mes
     assert not (tmp_path / "out" / "render_config.json").exists()  # nothing rendered, nothing to resume from
 
 
-@pytest.mark.parametrize(("content", "message"), [(None, "does not exist"), ("\n", "holds no prompts")])
-def test_missing_or_empty_prompts_file(tmp_path, content, message):
-    path = tmp_path / "prompts.txt"
-    if content is not None:
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("prompts.txt", None, "does not exist"),
+        ("prompts.txt", "\n", "holds no prompts"),
+        ("folder.txt", "", "is a folder: give a .txt, .csv or .json file"),
+        ("prompts.json", '[{"prompt": "a polyp", "guidance_scale": Infinity}]', "guidance inf of prompt 'a polyp'"),
+    ],
+)
+def test_missing_empty_or_bad_prompts_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    if name.startswith("folder"):
+        path.mkdir()
+    elif content is not None:
         path.write_text(content)
     result = runner.invoke(app, ["render", "--prompts", str(path), "--out", str(tmp_path / "out"), *SMALL])
     assert result.exit_code == 2 and message in _error_line(result)

@@ -212,4 +212,6 @@ def test_shard_and_merge_bad_input(generator, tmp_path):
         merge_renders(tmp_path / "m", [tmp_path / "a", tmp_path / "b"])
     with pytest.raises(InputError, match="no readable"):
         merge_renders(tmp_path / "m", [tmp_path / "a", tmp_path])
+    with pytest.raises(InputError, match=r"given twice .*: name each shard folder once"):
+        merge_renders(tmp_path / "m", [tmp_path / "a", tmp_path / "b" / ".." / "a"])
     assert not (tmp_path / "m").exists()
