@@ -3,11 +3,12 @@ installed with promptopt; and a study aimed at a `--target`, named after it."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
-from promptopt.core.errors import InputError
+from promptopt.core.errors import InputError, Note
 from promptopt.grammar import CATEGORY_NAMES
-from promptopt.judge.targets import Target, parse_target
+from promptopt.judge.targets import TARGET_EXAMPLE, Target, parse_target
 from promptopt.study.config import StudyConfig, load_study
 
 
@@ -45,9 +46,22 @@ def targeted(category: str | None, study: Path | None, text: str) -> StudyConfig
     target = parse_target(text)
     if category is not None and category != target.category:
         raise InputError(f"--category {category} disagrees with --target {text!r}: give one of them")
-    return for_target(target, study)
+    if not target.attributes:
+        raise InputError(
+            f"--target {text!r} names no attribute: write one after the colon ({TARGET_EXAMPLE}), "
+            f"or search the category with --category {target.category}"
+        )
+    cfg = load_for(target.category, study)
+    if cfg.study.target and cfg.study.target != target.attributes:
+        warnings.warn(f"--target {text!r} replaces the target {cfg.study.target} of {cfg.source}", Note, stacklevel=2)
+    return _aimed(cfg, target)
 
 
 def for_target(target: Target, study: Path | None) -> StudyConfig:
     """The target's category study (or `study`) with that target, named after it."""
-    return load_for(target.category, study).with_study(target=target.attributes, name=target.slug)
+    return _aimed(load_for(target.category, study), target)
+
+
+def _aimed(cfg: StudyConfig, target: Target) -> StudyConfig:
+    """`cfg` with `target`, named after it."""
+    return cfg.with_study(target=target.attributes, name=target.slug)

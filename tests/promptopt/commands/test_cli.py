@@ -109,6 +109,7 @@ def test_a_log_gets_a_line_per_phase_and_per_trial(study_toml, tmp_path):
         (["search", "--target", "polyp: type xx"], "cannot read 'type xx'"),
         (["search", "--target", "polyp: biopsy forceps"], "asks for instrument attributes"),
         (["search", "--target", "polyp: color cerulean"], "colors=cerulean, which the judge cannot check"),
+        (["search", "--target", "polyp:"], "names no attribute: write one after the colon"),
         (["search", "-c", "landmark", "--target", "polyp: type ip"], "--category landmark disagrees with --target"),
         (["export", "nowhere"], "is not a run folder"),
     ],
