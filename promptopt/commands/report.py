@@ -34,9 +34,9 @@ def report(
 
     Images and plots are embedded: the file opens from disk, with no server and no network."""
     from promptopt.commands.folders import check_writable
-    from promptopt.report.pages import write_report
+    from promptopt.report.pages import report_out, write_report
 
     url = check_url(storage) if storage else None
-    if out is not None:
-        check_writable(out.parent if out.suffix == ".html" else out)
-    typer.echo(write_report(run_dir, out, url))
+    target = report_out(run_dir, out)
+    check_writable(target.parent if target.suffix.lower() in (".html", ".htm") else target)
+    typer.echo(write_report(run_dir, target, url))

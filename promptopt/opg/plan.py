@@ -92,6 +92,8 @@ def load_plan(path: Path | None) -> Plan:
     """The plan in a TOML file (`[plan]` with `PLAN_KEYS`), or the default plan."""
     if path is None:
         return Plan(default_targets())
+    if path.is_dir():
+        raise InputError(f"plan {path} is a folder: give a TOML file with a [plan] table")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -130,7 +132,18 @@ def load_plan(path: Path | None) -> Plan:
 def recorded_targets(out: Path) -> list[str] | None:
     """The target slugs of the plan whose run `out` holds, in plan order (None: `out` holds no opg run)."""
     record = out / PLAN_FILE
-    return json.loads(record.read_text(encoding="utf-8")).get("targets") if record.is_file() else None
+    if not record.is_file():
+        return None
+    try:
+        targets = json.loads(record.read_text(encoding="utf-8")).get("targets")
+    except (OSError, ValueError, AttributeError):
+        targets = None
+    if not (isinstance(targets, list) and all(isinstance(t, str) for t in targets)):
+        raise InputError(
+            f"{record} is damaged (it should list the plan's targets): restore it, or remove it and run the plan "
+            "that made the folder again (finished studies resume)"
+        )
+    return targets
 
 
 def claim_folder(out: Path, targets: list[Target]) -> None:

@@ -335,14 +335,25 @@ def write_opg_report(folder: Path, slugs: list[str], out: Path) -> Path:
     return out / "index.html"
 
 
-def write_report(folder: Path, out: Path | None = None, storage: str | None = None) -> Path:
-    """The report of a study's run folder (default out: folder/report.html) or of an opg run (default out:
-    folder/report/, index.html and a page per category); the page to open."""
+def report_out(folder: Path, out: Path | None) -> Path:
+    """Where the report of `folder` goes: `out`, else folder/report.html for a study's run folder and
+    folder/report/ for an opg run. InputError for a folder that is no run, or an `out` of the wrong kind."""
     if not folder.is_dir():
         raise InputError(f"run folder {folder} does not exist: give runs/<study> or an opg --out")
+    if recorded_targets(folder) is not None:
+        if out is not None and out.exists() and not out.is_dir():
+            raise InputError(f"--out {out} is a file: an opg run's report is a folder (index.html and a page each)")
+        return out or folder / "report"
+    if out is not None and (out.suffix.lower() not in (".html", ".htm") or out.is_dir()):
+        raise InputError(f"--out {out}: name an .html file, a study's report is one page")
+    return out or folder / "report.html"
+
+
+def write_report(folder: Path, out: Path, storage: str | None = None) -> Path:
+    """The report of a study's run folder or of an opg run into `out` (`report_out`); the page to open."""
     slugs = recorded_targets(folder)
     if slugs is not None:
         if storage is not None:
             raise InputError("--storage is for one study's run folder; an opg run keeps its studies in study.db files")
-        return write_opg_report(folder, slugs, out or folder / "report")
-    return write_study_report(folder, out or folder / "report.html", storage)
+        return write_opg_report(folder, slugs, out)
+    return write_study_report(folder, out, storage)

@@ -223,6 +223,29 @@ def test_report_of_what_is_not_a_run_is_one_line(tmp_path, make, message):
     assert result.exit_code == 2 and message in _error_line(result)
 
 
+@pytest.mark.parametrize(
+    ("plan", "out", "message"),
+    [
+        (None, "{run}", "name an .html file, a study's report is one page"),
+        (None, "{run}/study.db", "study.db: name an .html file"),
+        ('{"targets": ["polyp"]}', "{run}/plan.json", "is a file: an opg run's report is a folder"),
+        ("not json", None, "plan.json is damaged (it should list the plan's targets)"),
+        ('{"targets": 3}', None, "plan.json is damaged"),
+    ],
+)
+def test_report_out_of_the_wrong_kind_or_a_damaged_plan_is_one_line(tmp_path, plan, out, message):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "study.db").write_bytes(b"")
+    if plan is not None:
+        (run / "plan.json").write_text(plan)
+    before = {p: p.read_bytes() for p in run.iterdir()}
+    args = ["report", str(run)] + (["--out", out.format(run=run)] if out else [])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and message in _error_line(result)
+    assert {p: p.read_bytes() for p in run.iterdir()} == before
+
+
 def test_report_of_a_study_not_exported_yet(study_toml, tmp_path):
     """A study searched with --no-export still gets a page, which says what is missing instead of failing; once
     exported, the search's summary names the report command."""

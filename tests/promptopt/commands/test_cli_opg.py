@@ -165,6 +165,17 @@ def test_bad_plans_are_one_line_and_exit_2(tmp_path, content, message):
     assert not (tmp_path / "o").exists()  # nothing written
 
 
+def test_a_plan_folder_and_a_damaged_plan_record_are_one_line(plan, tmp_path):
+    result = runner.invoke(app, ["opg", "--plan", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "is a folder: give a TOML file" in _error_line(result)
+    out = tmp_path / "opg"
+    out.mkdir()
+    (out / "plan.json").write_text("{not json")
+    result = runner.invoke(app, ["opg", "--plan", str(plan), "--out", str(out)])
+    assert result.exit_code == 2 and "plan.json is damaged" in _error_line(result)
+    assert (out / "plan.json").read_text() == "{not json"
+
+
 def test_a_zero_budget_is_refused(tmp_path):
     result = runner.invoke(app, ["opg", "--out", str(tmp_path / "o"), "--images-per-trial", "0"])
     assert result.exit_code == 2 and "images_per_trial must be at least 2" in _error_line(result)
