@@ -109,6 +109,16 @@ def _check_report_and_artifacts(study, run, complete) -> None:
     assert f"{len(complete)} complete trials" in (run / "report.html").read_text()
 
 
+def _mid_trial(name: str, owner: str) -> bool:
+    """Whether `owner` runs a trial of the study, after at least three trials have started."""
+    try:
+        study = optuna.load_study(study_name=name, storage=POSTGRES)
+    except KeyError:  # not created yet
+        return False
+    running = study.get_trials(states=(TrialState.RUNNING,))
+    return any(t.user_attrs.get("worker") == owner for t in running) and len(study.trials) >= 3
+
+
 @needs_postgres
 def test_a_worker_killed_mid_trial_loses_only_that_trial_which_is_run_again(study_name, tmp_path):
     name, toml = study_name
@@ -117,16 +127,15 @@ def test_a_worker_killed_mid_trial_loses_only_that_trial_which_is_run_again(stud
     owner = f"{socket.gethostname()}-{victim.pid}"
     deadline = time.time() + 300
     while time.time() < deadline and victim.poll() is None:
-        try:
-            study = optuna.load_study(study_name=name, storage=POSTGRES)
-        except KeyError:
-            continue
-        running = study.get_trials(states=(TrialState.RUNNING,))
-        if any(t.user_attrs.get("worker") == owner for t in running) and len(study.trials) >= 3:
-            break
+        if _mid_trial(name, owner):
+            victim.send_signal(signal.SIGSTOP)  # frozen, so that the trial seen running is the one killed
+            if _mid_trial(name, owner):
+                break
+            victim.send_signal(signal.SIGCONT)
         time.sleep(0.05)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
+    study = optuna.load_study(study_name=name, storage=POSTGRES)
     killed = [t for t in study.get_trials() if t.user_attrs.get("worker") == owner and t.state == TrialState.RUNNING]
     assert len(killed) == 1, "the victim was not mid-trial when killed"
     summaries = finish([survivor])
