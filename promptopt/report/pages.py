@@ -21,6 +21,7 @@ from promptopt.opg.tuning import TUNED_DIR, TUNED_SUFFIX
 from promptopt.report.html import esc, fixed, number, page, png, table
 from promptopt.report.plots import History, history_png, importances_png
 from promptopt.search.loop import BASELINE_ATTR, GENERATOR_ATTR
+from promptopt.search.storage import first_line, masked, open_readonly
 from promptopt.study.config import StudyConfig, load_study
 
 RANK_NOTE = (
@@ -53,6 +54,7 @@ def open_run(folder: Path, storage: str | None = None) -> Run:
     """The run in `folder` (runs/<study>/); its study from `storage`, else the folder's study.db."""
     import optuna
     from optuna.trial import TrialState
+    from sqlalchemy.exc import DatabaseError
 
     paths = RunPaths(folder)
     if not paths.config.is_file():
@@ -61,10 +63,13 @@ def open_run(folder: Path, storage: str | None = None) -> Run:
     if storage is None and not paths.db.is_file():
         raise InputError(f"{folder} has no study.db: give the study's --storage URL")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = storage or paths.storage_url
     try:
-        study = optuna.load_study(study_name=cfg.study.name, storage=storage or paths.storage_url)
+        study = optuna.load_study(study_name=cfg.study.name, storage=open_readonly(url))
     except KeyError:
         raise InputError(f"the storage holds no study {cfg.study.name!r}: give the --storage the search used") from None
+    except DatabaseError as err:
+        raise InputError(f"storage {masked(url)} cannot be read ({first_line(err, url)}): restore it") from None
     return Run(paths, cfg, study, tuple(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))))
 
 

@@ -67,6 +67,28 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def open_readonly(url: str) -> Any:
+    """The storage at `url` for reading only: an SQLite file opened read-only (an empty or foreign file is
+    refused, never turned into a database), another database as it is. InputError when it cannot be read."""
+    import optuna
+    from sqlalchemy.exc import DatabaseError
+
+    db = sqlite_file(url)
+    if db is not None:
+        url = f"sqlite:///file:{db.resolve()}?mode=ro&uri=true"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, skip_table_creation=db is not None)
+    except (DatabaseError, optuna.exceptions.StorageInternalError) as err:  # the latter: a write refused
+        reason = first_line(err.__cause__ or err, url)
+        if db is not None:
+            raise InputError(f"{db} is damaged or no Optuna database ({reason}): restore it, or give another") from None
+        raise InputError(
+            f"cannot read storage {masked(url)} ({reason}): check the URL and that the database server runs"
+        ) from None
+
+
 def masked(url: str) -> str:
     """The URL with its password replaced by ***: what may be printed or written."""
     from sqlalchemy.engine import make_url
@@ -103,7 +125,7 @@ def open_storage(url: str, grace_s: int = DEFAULT_GRACE_S) -> Any:
     """An `optuna.storages.RDBStorage` with heartbeats and the retry of stale trials. Several workers may start at
     once on a new database: creating its tables then races, so creation is tried again on a conflict."""
     import optuna
-    from sqlalchemy.exc import IntegrityError, NoSuchModuleError, OperationalError
+    from sqlalchemy.exc import DatabaseError, IntegrityError, NoSuchModuleError, OperationalError
 
     backend = url.split(":", 1)[0].split("+", 1)[0]
     connect_args = {"sqlite": {"timeout": 60}, "postgresql": {"connect_timeout": 20}}.get(backend, {})
@@ -134,6 +156,10 @@ def open_storage(url: str, grace_s: int = DEFAULT_GRACE_S) -> Any:
                     "server runs and accepts this user"
                 ) from None
             time.sleep(0.2 * (attempt + 1))  # SQLite file locked by another worker creating it
+        except DatabaseError as err:  # a damaged or foreign file: "file is not a database", "malformed"
+            raise InputError(
+                f"storage {masked(url)} is no Optuna database ({first_line(err, url)}): restore it, or give another"
+            ) from None
     raise InputError(f"cannot create the tables of storage {masked(url)}: several workers conflicted; run again")
 
 

@@ -246,6 +246,40 @@ def test_report_out_of_the_wrong_kind_or_a_damaged_plan_is_one_line(tmp_path, pl
     assert {p: p.read_bytes() for p in run.iterdir()} == before
 
 
+@pytest.mark.parametrize("damage", ["empty", "garbage", "truncated"])
+def test_report_on_a_damaged_study_db_is_one_line_and_writes_nothing(study_toml, tmp_path, damage):
+    """Before: an empty study.db became a fresh Optuna database, which the next search then accepted."""
+    run = tmp_path / "t"
+    run.mkdir()
+    (run / "config.toml").write_bytes(study_toml.read_bytes())
+    db = run / "study.db"
+    if damage == "truncated":
+        optuna.create_study(study_name="t", storage=f"sqlite:///{db}")
+        db.write_bytes(db.read_bytes()[:3000])
+    else:
+        db.write_bytes(b"" if damage == "empty" else bytes(range(256)) * 20)
+    before = db.read_bytes()
+    result = runner.invoke(app, ["report", str(run)])
+    assert result.exit_code == 2 and "study.db is damaged or no Optuna database" in _error_line(result)
+    assert db.read_bytes() == before and not (run / "report.html").exists()
+
+
+def test_report_from_a_server_that_is_down_is_one_line(study_toml, tmp_path):
+    (tmp_path / "config.toml").write_bytes(study_toml.read_bytes())
+    result = runner.invoke(app, ["report", str(tmp_path), "--storage", "postgresql://u:secret@127.0.0.1:1/db"])
+    assert result.exit_code == 2 and "check the URL and that the database server runs" in _error_line(result)
+    assert "secret" not in result.output
+
+
+def test_search_on_a_file_that_is_no_database_is_one_line(study_toml, tmp_path):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    args = ["search", "--study", str(study_toml), "--storage", f"sqlite:///{garbage}", "--out", str(tmp_path / "r")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "is no Optuna database (file is not a database)" in _error_line(result)
+    assert garbage.read_bytes() == bytes(range(256)) * 20
+
+
 def test_report_of_a_study_not_exported_yet(study_toml, tmp_path):
     """A study searched with --no-export still gets a page, which says what is missing instead of failing; once
     exported, the search's summary names the report command."""
