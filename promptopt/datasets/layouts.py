@@ -84,6 +84,12 @@ def load_dataset(
     naming the file and 1-based data row; with `skip_bad` they are left out and listed in `skipped`.
     """
     source, layout = _locate(Path(path))
+    given = [f"--{n}-column" for n, v in (("prompt", prompt_column), ("image", image_column)) if v is not None]
+    if given and layout != "csv":
+        raise InputError(
+            f"{' and '.join(given)} name a CSV's columns, but {source} is the {layout} layout, whose fields are "
+            "fixed: leave them out"
+        )
     problems = _Problems(source, skip_bad)
     if layout == "challenge":
         rows = list(_challenge_rows(source, problems))

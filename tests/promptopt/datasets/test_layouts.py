@@ -41,6 +41,12 @@ def test_challenge_layout_groups_prompts_per_image(tmp_path: Path) -> None:
     assert load_dataset(root / "prompt-gt.csv") == dataset
 
 
+def test_column_names_for_a_layout_without_columns_are_refused(tmp_path: Path) -> None:
+    root = _challenge(tmp_path, [(POLYP, "a.jpg")], images=("a.jpg",))
+    with pytest.raises(InputError, match="--prompt-column name a CSV's columns, but .* is the challenge layout"):
+        load_dataset(root, prompt_column="nope")
+
+
 def test_csv_layout_detects_kvasir_columns_and_adds_the_image_suffix(tmp_path: Path) -> None:
     _image(tmp_path / "images" / "cl8k2u1.jpg")
     (tmp_path / "llm_gens.csv").write_text(f'img_id,caption\ncl8k2u1,"{TUBE}"\ncl8k2u1,{TEXT}\n', encoding="utf-8")
