@@ -108,9 +108,11 @@ def load_plan(path: Path | None) -> Plan:
     targets = section.get("targets", default_targets())
     if not isinstance(targets, (list, tuple)) or not targets or not all(isinstance(t, str) for t in targets):
         raise InputError(f"plan.targets in {path} must be a non-empty list of target strings")
-    for key in ("n_trials", "images_per_trial"):
+    for key, least in (("n_trials", 1), ("images_per_trial", 2)):  # checked here: a flag may replace them later
         if key in section and type(section[key]) is not int:
             raise InputError(f"plan.{key} in {path} must be a whole number, got {section[key]!r}")
+        if key in section and section[key] < least:
+            raise InputError(f"plan.{key} in {path} must be at least {least}, got {section[key]}")
     if not isinstance(section.get("tune", False), bool):
         raise InputError(f"plan.tune in {path} must be true or false, got {section['tune']!r}")
     below = section.get("tune_below", 0.5)

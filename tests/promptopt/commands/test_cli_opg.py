@@ -151,16 +151,19 @@ def test_opg_refuses_another_plans_folder(plan, tmp_path):
         ({"plan": {"targets": ["polyp: color cerulean"]}}, "colors=cerulean, which the judge cannot check"),
         ({"plan": {"targets": ["polyp:"], "budget": 3}}, "unknown key plan.budget"),
         ({"plan": {"targets": ["polyp: type ip", "polyp: type ip"]}}, "names target 'polyp-ip' twice"),
-        ({"plan": {"targets": ["polyp:"], "n_trials": 0}}, "n_trials must be at least 1"),
+        ({"plan": {"targets": ["polyp:"], "n_trials": 0}}, "plan.n_trials in"),
+        ({"plan": {"targets": ["polyp:"], "images_per_trial": 1}}, "must be at least 2, got 1"),
         ({"plan": {"targets": []}}, "non-empty list of target strings"),
         ({"plan": {"targets": ["polyp:"], "n_trials": "4"}}, "plan.n_trials in"),
         ({"study": {}}, "must hold one [plan] table"),
     ],
 )
-def test_bad_plans_are_one_line_and_exit_2(tmp_path, content, message):
+@pytest.mark.parametrize("flags", [[], ["-n", "2", "--images-per-trial", "4"]])
+def test_bad_plans_are_one_line_and_exit_2(tmp_path, content, message, flags):
+    """A flag that replaces a plan's value does not hide that the value is wrong."""
     path = tmp_path / "plan.toml"
     path.write_text(dumps(content))
-    result = runner.invoke(app, ["opg", "--plan", str(path), "--out", str(tmp_path / "o")])
+    result = runner.invoke(app, ["opg", "--plan", str(path), "--out", str(tmp_path / "o"), *flags])
     assert result.exit_code == 2 and message in _error_line(result)
     assert not (tmp_path / "o").exists()  # nothing written
 
