@@ -47,7 +47,12 @@ class Run:
 
     def read_json(self, name: str) -> Any:
         file = self.paths.export / name
-        return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+        if not file.is_file():
+            return None
+        try:
+            return json.loads(file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise InputError(f"{file} is damaged (not JSON): write it again with promptopt export") from None
 
 
 def open_run(folder: Path, storage: str | None = None) -> Run:
@@ -131,7 +136,7 @@ def _prompt_cell(row: dict[str, Any]) -> str:
     negative = f"<br>negative: {esc(row['negative_prompt'])}" if row.get("negative_prompt") else ""
     return (
         f'<span class="prompt">{esc(row["prompt"])}</span>{negative}<br>guidance {number(row["guidance_scale"])}, '
-        f"{row['steps']} steps"
+        f"{esc(row['steps'])} steps"
     )
 
 
@@ -150,14 +155,14 @@ def _prompts(run: Run) -> str:
     baseline = run.baseline
     body = []
     for row in rows:
-        ranks = f"{row['rank']} (evaluation seeds: {eval_rank[row['trial']]})" if validated else str(row["rank"])
+        ranks = f"{esc(row['rank'])} (evaluation seeds: {eval_rank[row['trial']]})" if validated else esc(row["rank"])
         if baseline is not None and row["trial"] == baseline.number:
             ranks += "; the plain seed prompt"
         value = number(row[f"objective_{name}"]) + (
             f" / {number(row[f'validation_objective_{name}'])}" if validated else ""
         )
         body.append(
-            [ranks, str(row["trial"]), _prompt_cell(row) + _grid(run, row["trial"]), value, _scores(row, prefix)]
+            [ranks, esc(row["trial"]), _prompt_cell(row) + _grid(run, row["trial"]), value, _scores(row, prefix)]
         )
     if baseline is not None and baseline.number not in {row["trial"] for row in rows}:
         cand = baseline.user_attrs["candidate"]
@@ -191,7 +196,10 @@ def _holdout(run: Run) -> str:
     start = h["seeds"].get("seed_start", h["seeds"].get("first"))  # older runs wrote {"first", "last"}
     seeds = f"{h['images']} fresh seeds from {start}"
     if h["best_is_seed_prompt"]:
-        return head + f"<p>The first exported prompt is the plain seed prompt itself: nothing to compare ({seeds}).</p>"
+        return (
+            head
+            + f"<p>The first exported prompt is the plain seed prompt itself: nothing to compare ({esc(seeds)}).</p>"
+        )
     best, plain, paired = h["best"], h["seed_prompt"], h["paired"]
     rows = [
         ["first exported prompt", number(best["target_consistency"], 3), number(best["hit_rate"], 3)],

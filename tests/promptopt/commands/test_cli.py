@@ -280,6 +280,28 @@ def test_search_on_a_file_that_is_no_database_is_one_line(study_toml, tmp_path):
     assert garbage.read_bytes() == bytes(range(256)) * 20
 
 
+def test_report_escapes_every_field_of_an_edited_run_folder_numbers_included(study_toml, tmp_path):
+    from promptopt.core.paths import HOLDOUT_FILE, PROMPTS_JSON, RunPaths
+
+    out = tmp_path / "runs"
+    searched = runner.invoke(app, ["search", "--study", str(study_toml), "--out", str(out), "-n", "2"])
+    assert searched.exit_code == 0, searched.output
+    run = RunPaths(out / "t")
+    hostile = "<script>alert(1)</script>"
+    rows = json.loads((run.export / PROMPTS_JSON).read_text())
+    rows[0].update(rank=hostile, steps=hostile)
+    (run.export / PROMPTS_JSON).write_text(json.dumps(rows))
+    holdout = {"images": hostile, "seeds": {"seed_start": hostile}, "best_is_seed_prompt": True}
+    (run.export / HOLDOUT_FILE).write_text(json.dumps(holdout))
+    result = runner.invoke(app, ["report", str(run.root)])
+    assert result.exit_code == 0, result.output
+    page = (run.root / "report.html").read_text()
+    assert "<script" not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4
+    (run.export / HOLDOUT_FILE).write_text("{damaged")
+    result = runner.invoke(app, ["report", str(run.root)])
+    assert result.exit_code == 2 and "holdout.json is damaged (not JSON)" in _error_line(result)
+
+
 def test_report_of_a_study_not_exported_yet(study_toml, tmp_path):
     """A study searched with --no-export still gets a page, which says what is missing instead of failing; once
     exported, the search's summary names the report command."""
