@@ -1,7 +1,12 @@
-"""What a user can fix about a generator: both messages name the setting or the model and the fix. Both are
-`InputError`s, so the command line prints either as one line."""
+"""What a user can fix about a generator: both errors name the setting or the model and the fix. Both are
+`InputError`s, so the command line prints either as one line; `loading_weights` turns a damaged model folder into
+one."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from promptopt.core.errors import InputError
 
@@ -12,3 +17,19 @@ class GeneratorInputError(InputError):
 
 class ModelNotFoundError(InputError):
     """The named model (or adapter) is neither on disk nor reachable on the hub."""
+
+
+@contextmanager
+def loading_weights(folder: Path) -> Iterator[None]:
+    """Loading the weights of the model in `folder`: a damaged or truncated weight file (safetensors' error, or
+    diffusers' OSError naming the file) becomes one GeneratorInputError naming the folder."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except (OSError, SafetensorError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise GeneratorInputError(
+            f"model folder {folder} cannot be loaded ({reason}): a weight file is damaged or incomplete; copy the "
+            "folder again"
+        ) from None

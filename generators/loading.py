@@ -19,7 +19,7 @@ from typing import Any
 from promptopt.core.device import resolve_device
 from promptopt.generators.base import GeneratorConfig
 from promptopt.generators.bundled_text import bundled_components
-from promptopt.generators.errors import GeneratorInputError, ModelNotFoundError
+from promptopt.generators.errors import GeneratorInputError, ModelNotFoundError, loading_weights
 from promptopt.generators.shipped import GI_SIM_TINY, gi_sim_tiny_dir
 from promptopt.generators.tiny import TINY_NAME, tiny_pipeline_dir
 
@@ -248,7 +248,8 @@ def load_pipeline(source: ModelSource, cfg: GeneratorConfig, dtype: Any) -> Any:
         index = json.loads((source.path / "model_index.json").read_text())
         pipeline_class = _text_to_image_class(index["_class_name"], cfg.model)
         extra = {**_safety_kwargs(pipeline_class, cfg.safety_checker), **bundled_components(source.path, dtype)}
-        return pipeline_class.from_pretrained(source.path, dtype=dtype, local_files_only=True, **extra)
+        with loading_weights(source.path):
+            return pipeline_class.from_pretrained(source.path, dtype=dtype, local_files_only=True, **extra)
     pipeline_class = _single_file_class(source, cfg.model)
     extra = _safety_kwargs(pipeline_class, cfg.safety_checker)
     if source.config is not None:

@@ -123,7 +123,9 @@ def load_fitted(load: Callable[[Path], Any], model: str, kind: str, what: str) -
     path = Path(model).expanduser()
     if not path.is_file():
         raise InputError(f"{what} {path} does not exist: fit one with `promptopt fit {kind} --data DIR --out {path}`")
+    from safetensors import SafetensorError
+
     try:
         return load(path)
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as err:  # the last: a truncated file
         raise InputError(f"{what} {path} cannot be loaded ({err}): refit it") from None

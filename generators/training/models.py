@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from promptopt.generators.bundled_text import MAX_TOKENS, MINILM, bundled_components, minilm_text_encoder
+from promptopt.generators.errors import loading_weights
 from promptopt.generators.training.config import ModelInitConfig, TrainConfig, VaeInitConfig
 from promptopt.generators.training.data import derive_seed
 
@@ -155,7 +156,8 @@ def _from_base(folder: Path | None) -> Models:
         )
     extra = {"safety_checker": None, "requires_safety_checker": False} if "safety_checker" in index else {}
     bundled = bundled_components(folder)
-    pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True, **extra, **bundled)
+    with loading_weights(folder):
+        pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True, **extra, **bundled)
     noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     return Models(
         pipe.unet,

@@ -53,6 +53,8 @@ class TrainView:
     def __enter__(self) -> TrainView:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if self._bars is not None:
+            if kind is not None:
+                self._bars.live.transient = True  # an error's one line replaces the bar
             self._bars.stop()

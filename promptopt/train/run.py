@@ -50,6 +50,7 @@ def train_model(
     if cfg.validation.steps and cfg.method != "vae":  # vae validation scores its reconstructions itself
         kid = KidValidator([e.image for e in examples], resolution=cfg.resolution, seed=cfg.seed, device=str(device))
         validate = merged([kid])  # a classifier's scores can join here
+    fresh = not (out / CONFIG_FILE).is_file()
     write_text(out / CONFIG_FILE, dumps_run(run))
     with StopFlag(message=STOP_MESSAGE).installed() as stop:
         try:
@@ -58,8 +59,20 @@ def train_model(
                 on_status=on_status, should_stop=lambda: stop.requested,
             )  # fmt: skip
         except ValueError as err:  # bad input the generators layer found (e.g. unknown LoRA target modules)
+            _forget_config(out, fresh)
             raise InputError(" ".join(str(err).split())) from None
+        except InputError:  # e.g. a damaged base model: the corrected run must not be refused as another run
+            _forget_config(out, fresh)
+            raise
     return _summary(result, cfg.method, len(examples), left_out)
+
+
+def _forget_config(out: Path, fresh: bool) -> None:
+    """Remove the config this run wrote into `out` when it failed before its first checkpoint."""
+    from promptopt.generators.training.checkpoint import list_checkpoints
+
+    if fresh and not list_checkpoints(out):
+        (out / CONFIG_FILE).unlink(missing_ok=True)
 
 
 def _check_early(cfg: TrainConfig, out: Path, resume: str | None) -> Any:

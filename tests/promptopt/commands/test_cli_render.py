@@ -200,3 +200,47 @@ def test_rerank_sampling_renders_with_a_clip_model(challenge_prompts, tmp_path):
     result = runner.invoke(app, [*args, "--sampling", "clip-guided"])
     assert result.exit_code == 2
     assert "needs generator.clip_model" in _error_line(result)
+
+
+@pytest.fixture
+def damaged_model(tmp_path):
+    """The tiny pipeline's folder with its UNet weights cut short, as an interrupted copy leaves it."""
+    import shutil
+
+    from promptopt.core.paths import cache_dir
+    from promptopt.generators.tiny import tiny_pipeline_dir
+
+    folder = tmp_path / "damaged-model"
+    shutil.copytree(tiny_pipeline_dir(cache_dir()), folder)
+    (weights,) = (folder / "unet").glob("*.safetensors")
+    weights.write_bytes(weights.read_bytes()[:4000])
+    return folder
+
+
+@pytest.mark.parametrize("command", ["render", "train"])
+def test_a_damaged_model_folder_is_one_line_and_leaves_nothing(command, damaged_model, challenge_prompts, tmp_path):
+    """Before: a traceback, and train left its train_config.toml, so the corrected rerun was refused."""
+    out = tmp_path / "out"
+    if command == "render":
+        args = ["render", "--prompts", str(challenge_prompts[0]), "--out", str(out), "--model", str(damaged_model)]
+    else:
+        args = ["train", "--data", "gi-sim", "--base", str(damaged_model), "--out", str(out), "--max-train-steps", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert f"model folder {damaged_model} cannot be loaded" in _error_line(result)
+    assert "a weight file is damaged or incomplete" in _error_line(result)
+    assert not out.exists()
+
+
+def test_a_truncated_judge_file_is_one_line(tmp_path):
+    from PIL import Image
+
+    from promptopt.scorers.assets import shipped_model
+
+    judge = shipped_model("judge")
+    cut = tmp_path / "judge.safetensors"
+    cut.write_bytes(judge.read_bytes()[:100_000])
+    (tmp_path / "judge.json").write_bytes(judge.with_suffix(".json").read_bytes())
+    Image.new("RGB", (64, 64)).save(tmp_path / "x.png")
+    result = runner.invoke(app, ["classify", str(tmp_path / "x.png"), "--judge", str(cut)])
+    assert result.exit_code == 2 and "cannot be loaded (Error while deserializing" in _error_line(result)
