@@ -107,10 +107,16 @@ def staged_dir(target: Path) -> Iterator[Path]:
 
 
 def remove_stale_staging(folder: Path) -> None:
-    """Remove the staging and old folders that killed processes left in `folder`. A folder whose owner still runs
-    on this machine (another worker's) is kept, and so is one staged on another host, which cannot be checked."""
+    """Remove the staging and old folders that killed processes left in `folder`. A process killed between the
+    two renames of `staged_dir` left its target only in an old folder: that target is put back first. A folder
+    whose owner still runs on this machine (another worker's) is kept, and so is one staged on another host,
+    which cannot be checked."""
     if not folder.is_dir():
         return
+    for old in folder.glob(".*.old-*"):
+        target = folder / old.name[1:].split(".old-")[0]
+        if old.is_dir() and _owner_is_gone(old.name) and (old / target.name).is_dir() and not target.exists():
+            os.replace(old / target.name, target)
     for path in [*folder.glob(".*.staging-*"), *folder.glob(".*.old-*")]:
         if path.is_dir() and _owner_is_gone(path.name):
             shutil.rmtree(path, ignore_errors=True)

@@ -49,6 +49,20 @@ def test_stale_staging_of_ended_processes_is_removed_and_live_ones_are_kept(tmp_
     assert {p.name for p in tmp_path.iterdir()} == {name for name, kept in names.items() if kept}
 
 
+def test_a_kill_between_the_two_renames_gets_the_old_folder_back(tmp_path):
+    """`staged_dir` moves the target aside, then the staged folder in: killed in between, only the old folder
+    holds the target; cleaning up puts it back rather than losing it."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    old = tmp_path / f".export.old-{socket.gethostname()}-{int(ended.stdout)}-cd34"
+    (old / "export").mkdir(parents=True)
+    (old / "export" / "opg_prompts.csv").write_text("prompt\n")
+    staged = tmp_path / f".export.staging-{socket.gethostname()}-{int(ended.stdout)}-ab12"
+    staged.mkdir()
+    remove_stale_staging(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]
+    assert (tmp_path / "export" / "opg_prompts.csv").read_text() == "prompt\n"
+
+
 def test_a_staged_folder_names_its_owner(tmp_path):
     with staged_dir(tmp_path / "export") as staging:
         assert staging.name.startswith(f".export.staging-{socket.gethostname()}-{os.getpid()}-")
