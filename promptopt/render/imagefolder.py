@@ -98,7 +98,13 @@ def _prompt_differences(old: list[dict[str, Any]], new: list[dict[str, Any]]) ->
 
 
 def check_settings(out: Path, job: RenderJob, identity: dict[str, Any] | None = None) -> None:
-    """Refuse to resume into `out` when its images were rendered with other settings (or another model)."""
+    """Refuse to resume into `out` when its images were rendered with other settings (or another model), or when
+    what it would write to is a symbolic link (which would carry the writes out of `out`)."""
+    for name in (METADATA_FILE, IMAGES_DIR, CONFIG_FILE):
+        if (out / name).is_symlink():
+            raise InputError(
+                f"{out / name} is a symbolic link: render writes only inside --out; render into a new --out folder"
+            )
     path = out / CONFIG_FILE
     if not path.is_file():
         return

@@ -202,6 +202,22 @@ def test_rerank_sampling_renders_with_a_clip_model(challenge_prompts, tmp_path):
     assert "needs generator.clip_model" in _error_line(result)
 
 
+@pytest.mark.parametrize("name", ["metadata.jsonl", "images"])
+def test_resuming_into_a_folder_with_a_symlink_out_of_it_is_refused(challenge_prompts, tmp_path, name):
+    """Before: the render followed the link and appended to, or wrote into, what it pointed at."""
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["render", "--prompts", str(challenge_prompts[0]), "--out", str(out), *SMALL])
+    assert first.exit_code == 0, first.output
+    outside = tmp_path / "outside"
+    (out / name).rename(outside)
+    (out / name).symlink_to(outside)
+    before = sorted(p.name for p in outside.iterdir()) if outside.is_dir() else outside.read_bytes()
+    args = ["render", "--prompts", str(challenge_prompts[0]), "--out", str(out), "-k", "2", *SMALL]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and f"{name} is a symbolic link" in _error_line(result)
+    assert (sorted(p.name for p in outside.iterdir()) if outside.is_dir() else outside.read_bytes()) == before
+
+
 @pytest.fixture
 def damaged_model(tmp_path):
     """The tiny pipeline's folder with its UNet weights cut short, as an interrupted copy leaves it."""
