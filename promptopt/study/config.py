@@ -213,14 +213,17 @@ class ExportConfig:
     holdout_images: int = 32
 
     def __post_init__(self) -> None:
-        counts = (self.images_per_prompt, self.validation_images, self.holdout_images)
-        if self.top_k < 1 or min(counts) < 0:
-            raise InputError(
-                "export.top_k must be at least 1, export.images_per_prompt, validation_images and holdout_images "
-                "at least 0"
-            )
+        if self.top_k < 1:
+            raise InputError(f"export.top_k (--top-k) must be at least 1, got {self.top_k}")
+        for name in ("images_per_prompt", "validation_images", "holdout_images"):
+            if getattr(self, name) < 0:
+                flag = name.replace("_", "-")
+                raise InputError(f"export.{name} (--{flag}) must be 0 or more, got {getattr(self, name)}")
         if self.validation_images == 1:
-            raise InputError("export.validation_images must be 0 (no validation) or at least 2 (KID needs two images)")
+            raise InputError(
+                "export.validation_images (--validation-images) must be 0 (no validation) or at least 2 (KID needs "
+                "two images), got 1"
+            )
 
 
 @dataclass(frozen=True)

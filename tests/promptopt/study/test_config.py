@@ -130,3 +130,19 @@ def test_search_identity_keeps_what_changes_images_only(make_study_dict):
     assert fast.search_identity() == cfg.search_identity()
     other = dataclasses.replace(cfg, generator=dataclasses.replace(cfg.generator, scheduler="unipc"))
     assert other.search_identity()["generator"]["scheduler"] == "unipc"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"top_k": 0}, "export.top_k (--top-k) must be at least 1, got 0"),
+        ({"images_per_prompt": -1}, "export.images_per_prompt (--images-per-prompt) must be 0 or more, got -1"),
+        ({"validation_images": -2}, "export.validation_images (--validation-images) must be 0 or more, got -2"),
+        ({"holdout_images": -3}, "export.holdout_images (--holdout-images) must be 0 or more, got -3"),
+        ({"validation_images": 1}, "(--validation-images) must be 0 (no validation) or at least 2"),
+    ],
+)
+def test_each_export_budget_error_names_its_value(small_cfg, change, message):
+    with pytest.raises(InputError) as err:
+        small_cfg.with_export(**change)
+    assert message in str(err.value)
