@@ -125,9 +125,10 @@ def open_storage(url: str, grace_s: int = DEFAULT_GRACE_S) -> Any:
     """An `optuna.storages.RDBStorage` with heartbeats and the retry of stale trials. Several workers may start at
     once on a new database: creating its tables then races, so creation is tried again on a conflict."""
     import optuna
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DatabaseError, IntegrityError, NoSuchModuleError, OperationalError
 
-    backend = url.split(":", 1)[0].split("+", 1)[0]
+    backend = make_url(url).get_backend_name()  # sqlite, postgresql, mysql: the scheme without its +driver
     connect_args = {"sqlite": {"timeout": 60}, "postgresql": {"connect_timeout": 20}}.get(backend, {})
     engine_kwargs: dict[str, Any] = {"connect_args": connect_args}
     if backend != "sqlite":
