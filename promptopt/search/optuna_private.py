@@ -44,3 +44,12 @@ def with_heartbeat(study: Any, ids: Iterable[int]) -> set[int]:
     beat = models.TrialHeartbeatModel
     with _create_scoped_session(study._storage._backend.scoped_session) as session:
         return {row[0] for row in session.query(beat.trial_id).filter(beat.trial_id.in_(ids))}
+
+
+def release_connections(study: Any) -> None:
+    """Close the pooled database connections of the study's storage (it reconnects if used again): a process
+    that runs many studies, as `opg` does, would otherwise hold a pool per study until it ends."""
+    backend = getattr(study._storage, "_backend", study._storage)
+    engine = getattr(backend, "engine", None)
+    if engine is not None:
+        engine.dispose()

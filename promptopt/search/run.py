@@ -20,6 +20,7 @@ from promptopt.scorers.base import Scorer
 from promptopt.search.export import ExportResult, export_study
 from promptopt.search.loop import SearchResult, check_generator, open_study, run_search
 from promptopt.search.mutator import build_mutator
+from promptopt.search.optuna_private import release_connections
 from promptopt.search.storage import masked, open_storage
 from promptopt.search.trials import TrialRecord
 from promptopt.study.config import StudyConfig
@@ -83,27 +84,30 @@ def run_study(
         mutator = build_mutator(cfg)
     _warn_unchecked(scorers)
     study = open_study(cfg, paths, storage, grace_s=grace_s)
-    check_generator(study, generator, paths)
+    try:
+        check_generator(study, generator, paths)
 
-    def on_trial(n_complete: int, record: TrialRecord | None) -> None:
-        if hooks.on_trial is not None:
-            hooks.on_trial(n_complete, record, best_text(cfg, best_trials(cfg, study)))
+        def on_trial(n_complete: int, record: TrialRecord | None) -> None:
+            if hooks.on_trial is not None:
+                hooks.on_trial(n_complete, record, best_text(cfg, best_trials(cfg, study)))
 
-    with StopFlag().installed() as stop:  # Ctrl-C: stop after the current trial
-        result = run_search(
-            cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, stop=stop, on_trial=on_trial
-        )
-    exported = None
-    if export and result.finished_here:
-        exported = _export(cfg, paths, study, generator, realism, scorers, hooks.progress)
-    summary = _summary(cfg, paths, masked(storage or paths.storage_url), study, result, exported)
-    summary["export_elsewhere"] = export and not result.stopped_early and not result.finished_here
-    holdout = _holdout(cfg, exported, generator, scorers, hooks)
-    if holdout is not None:
-        summary["holdout"] = holdout
-    if hooks.on_summary is not None:
-        hooks.on_summary(summary)
-    return summary
+        with StopFlag().installed() as stop:  # Ctrl-C: stop after the current trial
+            result = run_search(
+                cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, stop=stop, on_trial=on_trial
+            )
+        exported = None
+        if export and result.finished_here:
+            exported = _export(cfg, paths, study, generator, realism, scorers, hooks.progress)
+        summary = _summary(cfg, paths, masked(storage or paths.storage_url), study, result, exported)
+        summary["export_elsewhere"] = export and not result.stopped_early and not result.finished_here
+        holdout = _holdout(cfg, exported, generator, scorers, hooks)
+        if holdout is not None:
+            summary["holdout"] = holdout
+        if hooks.on_summary is not None:
+            hooks.on_summary(summary)
+        return summary
+    finally:
+        release_connections(study)
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,14 @@ def export_again(
     hold-out check."""
     quiet_libraries()
     study = open_study(cfg, paths, storage, create=False)
+    try:
+        return _export_existing(cfg, paths, study, hooks)
+    finally:
+        release_connections(study)
+
+
+def _export_existing(cfg: StudyConfig, paths: RunPaths, study: Any, hooks: StudyHooks) -> Reexport:
+    """`export_again` once its study is open."""
     ex = cfg.export
     generator = build_generator(cfg) if ex.images_per_prompt or ex.validation_images or ex.holdout_images else None
     if generator is not None:

@@ -112,3 +112,15 @@ def test_a_trial_whose_worker_ended_on_this_machine_is_retried_at_once(small_cfg
     assert study.trials[killed.number].state == TrialState.FAIL
     assert study.trials[live.number].state == TrialState.RUNNING
     assert [t.system_attrs["failed_trial"] for t in study.get_trials(states=(TrialState.WAITING,))] == [killed.number]
+
+
+def test_release_connections_empties_the_pool_and_the_study_still_works(tmp_path):
+    from promptopt.search.optuna_private import release_connections, storage_of
+
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    study.enqueue_trial({"x": 1})
+    engine = storage_of(study)._backend.engine
+    assert engine.pool.checkedin() >= 1  # a connection kept for reuse
+    release_connections(study)
+    assert engine.pool.checkedin() == 0
+    assert len(study.get_trials()) == 1  # it reconnects
