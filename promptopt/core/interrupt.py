@@ -1,5 +1,5 @@
-"""Ctrl-C ends a search after the current trial: the first SIGINT (or SIGTERM) asks to stop, a second SIGINT
-interrupts at once (the running trial is then discarded, completed ones are kept)."""
+"""Ctrl-C ends a search after the current trial: the first SIGINT (or SIGTERM) asks to stop, a second one of
+either interrupts at once (the running trial is then failed and its files removed, completed ones are kept)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ class StopFlag:
         self.message = message
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.requested and signum == signal.SIGINT:
+        if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print(f"\n{self.message} (press Ctrl-C again to abort it)", file=sys.stderr, flush=True)
+        print(f"\n{self.message} (Ctrl-C or SIGTERM again to stop at once)", file=sys.stderr, flush=True)
 
     @contextmanager
     def installed(self) -> Iterator[StopFlag]:

@@ -177,6 +177,37 @@ def _complete(out):
     return [t.number for t in study.get_trials(states=(TrialState.COMPLETE,))]
 
 
+def test_a_second_sigterm_stops_a_search_at_once(study_toml, tmp_path):
+    """Before: only a second SIGINT interrupted; a second SIGTERM was ignored until the trial ended."""
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "promptopt.cli", "search", "--study", str(study_toml), "--out", str(out), "-n", "40"]
+    proc = subprocess.Popen([*cmd, "--images-per-trial", "64"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and not _running(out):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"SIGTERM again to stop at once" in err
+    assert not _running(out)
+    complete = _complete(out)
+    assert sorted(p.name for p in (out / "t" / "trials").iterdir()) == [f"{n:04d}" for n in complete]
+
+
+def _running(out) -> bool:
+    """Whether the study in `out` has a trial running (False before it exists)."""
+    db = out / "t" / "study.db"
+    if not db.is_file():
+        return False
+    try:
+        study = optuna.load_study(study_name="t", storage=f"sqlite:///{db}")
+    except KeyError:
+        return False
+    return bool(study.get_trials(states=(TrialState.RUNNING,)))
+
+
 def test_interrupted_searches_lose_no_complete_trial(study_toml, tmp_path):
     """Ctrl-C stops after the current trial; kill -9 mid-trial loses only that trial; a rerun resumes."""
     out = tmp_path / "runs"
