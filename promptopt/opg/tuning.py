@@ -75,12 +75,13 @@ def check_tune_data(settings: TuneSettings, model: str) -> None:
 
 
 def hit_rate(study: PlannedStudy) -> float | None:
-    """The study's hold-out hit rate (its first exported prompt), None without a hold-out check or a verdict."""
+    """The study's hold-out hit rate (its first exported prompt), None without a hold-out check. A target clause
+    the judge cannot certify counts by its figures too: tuning a target the judge sees only roughly costs a tune,
+    leaving it out would never teach the rare instruments the judge sees least."""
     file = study.paths.export / HOLDOUT_FILE
     if not file.is_file():
         return None
-    held = json.loads(file.read_text(encoding="utf-8"))
-    return None if held.get("unchecked") else float(held["best"]["hit_rate"])
+    return float(json.loads(file.read_text(encoding="utf-8"))["best"]["hit_rate"])
 
 
 def weak_targets(done: Sequence[PlannedStudy], below: float) -> dict[str, list[PlannedStudy]]:
