@@ -33,7 +33,7 @@ from promptopt.search.storage import (
     open_storage,
     sqlite_file,
 )
-from promptopt.search.trials import TrialRecord, upload_grid, write_trial
+from promptopt.search.trials import TrialRecord, remove_grid, upload_grid, write_trial
 from promptopt.study.config import StudyConfig
 
 IDENTITY_ATTR = "search_identity"
@@ -280,6 +280,7 @@ def run_search(
     if on_trial is not None:
         on_trial(result.n_complete, None)
     while (trial := _next_trial(cfg, study, stop)) is not None:
+        artifact = None
         try:
             with heartbeat(study, trial):
                 trial.set_user_attr(WORKER_ATTR, atomic.owner())
@@ -287,11 +288,13 @@ def run_search(
                 seen = _previous_results(study)  # other workers' trials too
                 record, images = _evaluate(cfg, paths, trial, generator, scorers, mutator, seeds, seen, result.timing)
                 write_trial(paths, record, images, seeds, {"generator": generator.identity})
-                upload_grid(paths, trial)
+                artifact = upload_grid(paths, trial)
                 study.tell(trial, list(record.values))
         except BaseException:
             study.tell(trial, state=TrialState.FAIL)
             shutil.rmtree(paths.trial(trial.number), ignore_errors=True)
+            if artifact is not None:  # failed after its upload: no orphaned grid in the artifact store
+                remove_grid(paths, artifact)
             raise
         result.n_complete = _count(study, TrialState.COMPLETE)
         result.new_trials.append(record)

@@ -48,6 +48,13 @@ def write_trial(
         (folder / TRIAL_SCORES).write_text(json.dumps(payload, indent=2) + "\n")
 
 
+def remove_grid(paths: RunPaths, artifact_id: str) -> None:
+    """Remove an uploaded grid from the run folder's artifact store (its trial failed after the upload)."""
+    from optuna.artifacts import FileSystemArtifactStore
+
+    FileSystemArtifactStore(str(paths.artifacts)).remove(artifact_id)
+
+
 def upload_grid(paths: RunPaths, trial: Any) -> str:
     """Store the running `trial`'s grid.png as its artifact in the run folder's artifact store; its artifact id."""
     from optuna.artifacts import FileSystemArtifactStore, upload_artifact

@@ -174,6 +174,24 @@ def test_a_failing_trial_is_marked_failed_and_leaves_no_folder(small_cfg, tmp_pa
     assert not any(paths.trials.iterdir())
 
 
+def test_a_trial_failing_after_its_upload_leaves_no_orphaned_artifact(small_cfg, tmp_path, build):
+    paths = RunPaths(tmp_path / "run")
+    generator, scorers, mutator, _ = build(small_cfg)
+    study = open_study(small_cfg, paths)
+    tell = study.tell
+
+    def failing_tell(trial, values=None, state=None):
+        if values is not None:
+            raise RuntimeError("the database went away")
+        return tell(trial, values, state=state)
+
+    study.tell = failing_tell
+    with pytest.raises(RuntimeError, match="went away"):
+        run_search(small_cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]
+    assert not any(paths.trials.iterdir()) and not any(p.is_file() for p in paths.artifacts.rglob("*"))
+
+
 def test_a_repeated_candidate_reuses_the_earlier_result(small_cfg, tmp_path, build):
     paths = RunPaths(tmp_path / "run")
     generator, scorers, mutator, _ = build(small_cfg)
