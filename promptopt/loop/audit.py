@@ -151,9 +151,10 @@ def audit(
     renders: Path,
     seed_start: int = SEED_START,
     progress: Progress | None = None,
+    task: str = "audit",
 ) -> list[AuditRow]:
     """The drawability table of `generator` for `prompts` (clause → prompt), `images` seeds each from
-    `seed_start`, renders cached under `renders`."""
+    `seed_start`, renders cached under `renders`; `progress` follows it as `task`."""
     seeds = list(range(seed_start, seed_start + images))
     cut = judge.threshold_array()
     rows = []
@@ -163,7 +164,7 @@ def audit(
         hits = clause_hits(proba, [clause], cut)[:, 0]
         rows.append(_row(clause, prompt, proba, hits, judge))
         if progress is not None:
-            progress("audit", done + 1, len(prompts))
+            progress(task, done + 1, len(prompts))
     return rows
 
 

@@ -60,7 +60,9 @@ def verify(
     pictures: dict[str, dict[Clause, list[Any]]] = {}
     for name, cfg in (("base", base), ("tuned", tuned_config(base, adapter))):
         generator = generator_for(cfg)
-        audits[name] = audit(generator, judge, prompts, images=images, renders=renders, progress=progress)
+        audits[name] = audit(
+            generator, judge, prompts, images=images, renders=renders, progress=progress, task=f"audit {name}"
+        )
         pictures[name] = {
             clause: cached_renders(generator, prompt, seeds, renders, guidance=GUIDANCE, steps=STEPS)
             for clause, prompt in prompts.items()
