@@ -152,14 +152,18 @@ def audit(
     seed_start: int = SEED_START,
     progress: Progress | None = None,
     task: str = "audit",
+    kept: dict[Clause, list[Any]] | None = None,
 ) -> list[AuditRow]:
     """The drawability table of `generator` for `prompts` (clause → prompt), `images` seeds each from
-    `seed_start`, renders cached under `renders`; `progress` follows it as `task`."""
+    `seed_start`, renders cached under `renders`; `progress` follows it as `task`. With `kept`, each clause's
+    renders are also put there (for a caller that measures them further, without reading them again)."""
     seeds = list(range(seed_start, seed_start + images))
     cut = judge.threshold_array()
     rows = []
     for done, (clause, prompt) in enumerate(prompts.items()):
         pictures = cached_renders(generator, prompt, seeds, renders, guidance=GUIDANCE, steps=STEPS)
+        if kept is not None:
+            kept[clause] = pictures
         proba = judge.predict(pictures)
         hits = clause_hits(proba, [clause], cut)[:, 0]
         rows.append(_row(clause, prompt, proba, hits, judge))

@@ -69,6 +69,7 @@ def tune_and_check(
                 targets,
                 record,
                 folder,
+                reference_identity=folder.name if reference == GI_SIM else None,  # as the studies key it
                 images=audit_images,
                 renders=renders or out / RENDERS_DIR,
                 progress=progress,

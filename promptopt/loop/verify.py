@@ -17,7 +17,7 @@ from promptopt.core.progress import Progress
 from promptopt.generators.base import GeneratorConfig, LoraAdapter
 from promptopt.judge.consistency import Clause
 from promptopt.judge.targets import Target
-from promptopt.loop.audit import GUIDANCE, SEED_START, STEPS, AuditRow, audit, cached_renders, single_clause_prompts
+from promptopt.loop.audit import AuditRow, audit, single_clause_prompts
 from promptopt.loop.guards import Guard, copying, forgetting, realism
 from promptopt.loop.tune import GUARDS_FILE
 
@@ -45,35 +45,33 @@ def verify(
     tune_record: dict[str, Any],
     reference: Path,
     *,
+    reference_identity: str | None = None,
     images: int,
     renders: Path,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Audit the base and the tuned model on every single-clause prompt (the targets' among them) and apply the
-    guards; `tune_record` is the tune's tune.json, `reference` the realism reference folder. Returns (and writes
+    guards; `tune_record` is the tune's tune.json, `reference` the realism reference folder (its features from the
+    feature cache, keyed by `reference_identity` for a set made by a recipe, else by its pixels). Returns (and writes
     to `adapter`/guards.json) both audits, the guards and whether all passed."""
     from promptopt.study.factory import generator_for
 
     prompts = {**single_clause_prompts(), **single_clause_prompts([target_clause(t).output for t in targets])}
-    seeds = list(range(SEED_START, SEED_START + images))
     audits: dict[str, list[AuditRow]] = {}
     pictures: dict[str, dict[Clause, list[Any]]] = {}
     for name, cfg in (("base", base), ("tuned", tuned_config(base, adapter))):
-        generator = generator_for(cfg)
+        pictures[name] = {}
         audits[name] = audit(
-            generator, judge, prompts, images=images, renders=renders, progress=progress, task=f"audit {name}"
-        )
-        pictures[name] = {
-            clause: cached_renders(generator, prompt, seeds, renders, guidance=GUIDANCE, steps=STEPS)
-            for clause, prompt in prompts.items()
-        }
+            generator_for(cfg), judge, prompts, images=images, renders=renders, progress=progress,
+            task=f"audit {name}", kept=pictures[name],
+        )  # fmt: skip
     from promptopt.scorers.inception import InceptionFeatures
 
     inception = InceptionFeatures()
     guards = [forgetting(audits["base"], audits["tuned"])]
     guards += _copying(inception, {t.slug: pictures["tuned"][target_clause(t)] for t in targets}, tune_record)
     everything = {name: [image for images_ in shown.values() for image in images_] for name, shown in pictures.items()}
-    guards.append(_realism(inception, everything["base"], everything["tuned"], reference))
+    guards.append(_realism(inception, everything["base"], everything["tuned"], reference, reference_identity))
     report = {
         "adapter": str(adapter),
         "images": images,
@@ -105,8 +103,10 @@ def _copying(inception: Any, target_renders: dict[str, list[Any]], record: dict[
     return guards
 
 
-def _realism(inception: Any, base: Sequence[Any], tuned: Sequence[Any], reference: Path) -> Guard:
+def _realism(inception: Any, base: Sequence[Any], tuned: Sequence[Any], reference: Path, identity: str | None) -> Guard:
+    from promptopt.core.paths import cache_dir
+    from promptopt.scorers.realism import reference_features
     from promptopt.scorers.realism_metrics import kid
 
-    real = _features(inception, load_images(image_files(reference)))
+    real = reference_features(reference, inception, backbone=inception.name, cache_dir=cache_dir(), identity=identity)
     return realism(kid(real, _features(inception, base))[0], kid(real, _features(inception, tuned))[0])
