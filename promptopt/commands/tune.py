@@ -22,8 +22,8 @@ def tune(
         3000, "--gi-sim-images", min=1, help="Images of --data gi-sim (3000: the ones gi-sim-tiny learnt from)."
     ),
     base: str = typer.Option("gi-sim-tiny", "--base", help="Model to tune: gi-sim-tiny, a pipeline folder, …"),
-    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Optimizer steps (default: measured)."),
-    rank: Optional[int] = typer.Option(None, "--rank", min=1, help="LoRA rank (default: measured)."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Optimizer steps (default: 1500)."),
+    rank: Optional[int] = typer.Option(None, "--rank", min=1, help="LoRA rank (default: 32)."),
     modules: Optional[str] = typer.Option(None, "--modules", help="attention or attention+conv."),
     learning_rate: Optional[float] = typer.Option(None, "--learning-rate", min=0.0, help="Constant learning rate."),
     oversample: Optional[int] = typer.Option(None, "--oversample", min=1, help="Copies of each target image."),

@@ -21,7 +21,6 @@ outputs that miss the bar as uncertifiable.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +36,8 @@ from promptopt.scorers.assets import GI_SIM
 from promptopt.scorers.fitting import holdout_split
 from promptopt.scorers.judge import Judge, JudgeConfig
 from promptopt.sim.config import SimConfig, rare_enriched
+from promptopt.sim.writer import read_labels
 
-LABELS_FILE = "labels.jsonl"
 DOMAIN_SHARE = 0.7
 RARE_SHARE = 0.5  # of --data gi-sim images drawn rare-enriched
 
@@ -86,11 +85,10 @@ def gi_sim_data(
 
 def folder_data(path: Path, size: int) -> JudgeData:
     """A dataset folder: complete labels from GI-sim's labels.jsonl when it has one, else from its prompts."""
-    truth = path / LABELS_FILE
-    if truth.is_file():
-        rows = [json.loads(line) for line in truth.read_text(encoding="utf-8").splitlines() if line.strip()]
-        files = [path / "images" / row["filename"] for row in rows]
-        y, known = judge_targets([row["labels"] for row in rows], complete=True)
+    truth = read_labels(path)
+    if truth is not None:
+        files = [path / "images" / name for name in truth]
+        y, known = judge_targets(list(truth.values()), complete=True)
         return JudgeData(stack(load_images(files), size), y, known, str(path), True)
     dataset = load_dataset(path)
     y, known = judge_targets((item.labels for item in dataset.items), complete=False)

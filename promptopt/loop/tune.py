@@ -24,11 +24,11 @@ import numpy as np
 from promptopt import grammar
 from promptopt.core.errors import InputError
 from promptopt.core.interrupt import StopFlag
+from promptopt.generators.shipped import GI_SIM_TINY
 from promptopt.generators.training.data import TrainExample
 from promptopt.judge.targets import Target
 from promptopt.scorers.assets import GI_SIM
 
-LABELS_FILE = "labels.jsonl"
 TUNE_FILE = "tune.json"  # what a tune was: its targets, settings, data and the training images of each target
 GUARDS_FILE = "guards.json"  # the check of the adapter (promptopt.loop.verify)
 MODULES = {
@@ -40,10 +40,11 @@ MIXES = ("balanced",)
 
 @dataclass(frozen=True)
 class TuneConfig:
-    """How a targeted fine-tune trains (module docstring); the defaults come from `bench/tune_loop.py`'s
-    ablation (docs/tune.md)."""
+    """How a targeted fine-tune trains (module docstring). The defaults are not yet measured choices: on
+    gi-sim-tiny's instrument adapter they failed the forgetting and realism guards (docs/tune.md), and
+    `bench/tune_loop.py --ablation` is where better ones are to come from."""
 
-    base: str = "gi-sim-tiny"
+    base: str = GI_SIM_TINY
     data: str = GI_SIM
     gi_sim_images: int = 3000
     resolution: int = 64
@@ -84,13 +85,12 @@ def labelled_items(folder: Path) -> list[LabelledItem]:
     """The dataset's images with labels: GI-sim's complete ground truth when the folder has labels.jsonl, else
     the aggregate of each image's prompts (what they do not say is unknown)."""
     from promptopt.datasets.layouts import load_dataset
+    from promptopt.sim.writer import read_labels
 
     dataset = load_dataset(folder)
-    truth = folder / LABELS_FILE
-    if not truth.is_file():
+    by_name = read_labels(folder)
+    if by_name is None:
         return [LabelledItem(item.image, item.prompts, item.labels) for item in dataset.items]
-    rows = [json.loads(line) for line in truth.read_text(encoding="utf-8").splitlines() if line.strip()]
-    by_name = {row["filename"]: row["labels"] for row in rows}
     return [LabelledItem(item.image, item.prompts, by_name.get(item.image.name, item.labels)) for item in dataset.items]
 
 

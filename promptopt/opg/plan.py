@@ -277,16 +277,16 @@ def summary_rows(studies: list[PlannedStudy], tuning: dict[str, str] | None = No
     slug what `opg --tune` did; a tuned target's row also holds its figures before tuning (`untuned_*`)."""
     rows = []
     for study in studies:
-        row: dict[str, Any] = {"target": study.text, "study": study.paths.root.name, **_holdout_figures(study.paths)}
+        row: dict[str, Any] = {"target": study.text, "study": study.paths.root.name, **holdout_figures(study.paths)}
         row["tuned"] = (tuning or {}).get(study.target.slug, "")
         if study.untuned is not None:
-            before = _holdout_figures(study.untuned)
+            before = holdout_figures(study.untuned)
             row.update({f"untuned_{key}": before.get(key) for key in BEFORE})
         rows.append(row)
     return rows
 
 
-def _holdout_figures(paths: RunPaths) -> dict[str, Any]:
+def holdout_figures(paths: RunPaths) -> dict[str, Any]:
     """A study's hold-out check as summary columns (none without one)."""
     file = paths.export / HOLDOUT_FILE
     if not file.is_file():

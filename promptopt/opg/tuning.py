@@ -5,29 +5,28 @@ A target whose hold-out hit rate (its first exported prompt on fresh seeds, read
 (`promptopt.loop`, under `<out>/tuned/<category>/`), which is audited and guarded; an adapter that passes every
 guard is searched again for each of them (`<out>/studies/<target>-tuned/`), and the category's submission then
 names the base model and the adapter, whose folder it carries. One that fails a guard is not used, and the summary
-says which guard. A target the judge cannot check is never called weak: the judge has no verdict on it.
+says which guard. A target whose clause the judge cannot certify is weak by its figures too (`hit_rate`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from promptopt.core.errors import InputError
-from promptopt.core.paths import HOLDOUT_FILE, RunPaths
+from promptopt.core.paths import RunPaths
 from promptopt.generators.base import LoraAdapter
+from promptopt.generators.shipped import GI_SIM_TINY
 from promptopt.loop.tune import TuneConfig
-from promptopt.opg.plan import STUDIES_DIR, PlannedStudy
+from promptopt.opg.plan import STUDIES_DIR, PlannedStudy, holdout_figures
 from promptopt.scorers.assets import GI_SIM
 from promptopt.study.config import StudyConfig
 
 TUNED_DIR = "tuned"
 TUNED_SUFFIX = "-tuned"
-DEFAULT_MODEL = "gi-sim-tiny"  # the model whose own training data is --tune-data gi-sim
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,10 @@ class TuneRequest:
 
 def check_tune_data(settings: TuneSettings, model: str) -> None:
     """A model other than gi-sim-tiny needs its own training data: GI-sim is what gi-sim-tiny learnt from."""
-    if settings.config.data == GI_SIM and model != DEFAULT_MODEL:
+    if settings.config.data == GI_SIM and model != GI_SIM_TINY:
         raise InputError(
             f"--tune on model {model} needs its training data: pass --tune-data DIR (a dataset folder); gi-sim is "
-            f"{DEFAULT_MODEL}'s own"
+            f"{GI_SIM_TINY}'s own"
         )
 
 
@@ -78,10 +77,8 @@ def hit_rate(study: PlannedStudy) -> float | None:
     """The study's hold-out hit rate (its first exported prompt), None without a hold-out check. A target clause
     the judge cannot certify counts by its figures too: tuning a target the judge sees only roughly costs a tune,
     leaving it out would never teach the rare instruments the judge sees least."""
-    file = study.paths.export / HOLDOUT_FILE
-    if not file.is_file():
-        return None
-    return float(json.loads(file.read_text(encoding="utf-8"))["best"]["hit_rate"])
+    rate = holdout_figures(study.paths).get("best_hit_rate")
+    return None if rate is None else float(rate)
 
 
 def weak_targets(done: Sequence[PlannedStudy], below: float) -> dict[str, list[PlannedStudy]]:

@@ -31,6 +31,7 @@ from promptopt.sim.scene import image_rngs, render_scene
 FORMATS = ("jpg", "png")
 MIN_SIZE, MAX_SIZE = 32, 1024
 GI_SIM_SEED = 0  # the seed `promptopt data sim` defaults to, and the one --data gi-sim uses
+LABELS_FILE = "labels.jsonl"  # each image's complete ground truth
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def write_dataset(
             n_prompts += len(prompts)
             labels_lines.append(json.dumps({"filename": name, "labels": record}, ensure_ascii=False))
         (staging / "prompt-gt.csv").write_text(rows.getvalue(), encoding="utf-8")
-        (staging / "labels.jsonl").write_text("\n".join(labels_lines) + "\n", encoding="utf-8")
+        (staging / LABELS_FILE).write_text("\n".join(labels_lines) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(_readme(n, size, seed, image_format, cfg), encoding="utf-8")
     return Written(out, n, n_prompts)
 
@@ -154,3 +155,13 @@ def resolve_data(data: str, *, gi_sim_images: int, size: int, image_format: str 
     from promptopt.core.paths import cache_dir
 
     return gi_sim_dataset(gi_sim_images, size, GI_SIM_SEED, cache_dir(), image_format=image_format)
+
+
+def read_labels(folder: Path) -> dict[str, dict] | None:
+    """The ground truth `write_dataset` left in `folder` (labels.jsonl): file name → labels, in file order; None
+    when the folder has none (a dataset that is not GI-sim)."""
+    truth = folder / LABELS_FILE
+    if not truth.is_file():
+        return None
+    rows = [json.loads(line) for line in truth.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {row["filename"]: row["labels"] for row in rows}

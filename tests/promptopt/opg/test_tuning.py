@@ -13,7 +13,14 @@ def _study(tmp_path, text, hit_rate, unchecked=()):
     paths = RunPaths(tmp_path / target.slug)
     if hit_rate is not None:
         paths.export.mkdir(parents=True)
-        held = {"best": {"hit_rate": hit_rate}, "unchecked": list(unchecked)}
+        side = {"prompt": text, "target_consistency": hit_rate}
+        held = {  # holdout.json as `promptopt.search.holdout` writes it
+            "best": {**side, "hit_rate": hit_rate},
+            "seed_prompt": {**side, "hit_rate": hit_rate},
+            "paired": {},
+            "best_is_seed_prompt": True,
+            "unchecked": list(unchecked),
+        }
         (paths.export / HOLDOUT_FILE).write_text(json.dumps(held))
     return PlannedStudy(text, target, paths)
 
