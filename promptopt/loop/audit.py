@@ -13,7 +13,6 @@ a rerun, or one with more images, renders only what is missing.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -195,11 +194,7 @@ def _row(clause: Clause, prompt: str, proba: np.ndarray, hits: np.ndarray, judge
 def write_audit(out: Path, rows: Sequence[AuditRow], meta: dict[str, Any]) -> None:
     """`out`/audit.json (the settings and every row) and `out`/audit.csv (the rows), each written whole."""
     atomic.write_json(out / AUDIT_JSON, {**meta, "rows": [asdict(r) for r in rows]})
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(AuditRow.__dataclass_fields__), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(asdict(r) for r in rows)
-    atomic.write_text(out / AUDIT_CSV, buffer.getvalue())
+    atomic.write_csv(out / AUDIT_CSV, list(AuditRow.__dataclass_fields__), (asdict(r) for r in rows))
 
 
 def read_audit(path: Path) -> dict[str, Any]:

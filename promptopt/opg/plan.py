@@ -19,8 +19,6 @@ study per target under `<out>/studies/<target slug>/` (each resumable as any stu
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from typing import Any
 import tomllib
 
 from promptopt import grammar
-from promptopt.core.atomic import write_bytes, write_json, write_text
+from promptopt.core.atomic import write_bytes, write_csv, write_json, write_text
 from promptopt.core.errors import InputError
 from promptopt.core.paths import HOLDOUT_FILE, PROMPTS_JSON, SUMMARY_FILE, RunPaths
 from promptopt.datasets.prompt_files import PromptSpec
@@ -311,9 +309,5 @@ def holdout_figures(paths: RunPaths) -> dict[str, Any]:
 
 
 def write_summary(out: Path, rows: list[dict[str, Any]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: row.get(k, "") for k in SUMMARY_COLUMNS} for row in rows)
-    write_text(out / SUMMARY_CSV, buffer.getvalue())
+    write_csv(out / SUMMARY_CSV, SUMMARY_COLUMNS, ({k: row.get(k, "") for k in SUMMARY_COLUMNS} for row in rows))
     write_json(out / SUMMARY_JSON, rows)
