@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from promptopt import grammar
 from promptopt.judge.audit import AUDIT_NATURAL, AUDIT_RARE, AUDIT_SEED, judge_audit, macro
-from promptopt.judge.consistency import RULES, Clause, clause_hits, clause_probabilities, clauses, combine
+from promptopt.judge.consistency import RULES, clause_hits, clause_probabilities, clauses, combine
 from promptopt.judge.fit import gi_sim_data
 from promptopt.judge.schema import COLUMN
+from promptopt.loop.audit import single_clause_prompts
 from promptopt.scorers.fitting import auroc
 
 RENDER_GUIDANCE, RENDER_STEPS = 7.5, 20
@@ -80,16 +80,6 @@ def print_outputs(report: dict, views: list[str]) -> None:
                       f"  ECE {h['ece']:.4f}")  # fmt: skip
 
 
-def single_clause_prompts() -> dict[Clause, str]:
-    """The most frequent challenge prompt of each single clause."""
-    chosen: dict[Clause, str] = {}
-    for prompt, _ in grammar.challenge_prompts():  # most frequent first
-        found = clauses(grammar.parse(prompt))
-        if len(found) == 1 and found[0] not in chosen:
-            chosen[found[0]] = prompt
-    return chosen
-
-
 def responses(judge, model: str, renders: int) -> list[dict]:
     from promptopt.core.libraries import quiet_libraries
     from promptopt.core.paths import cache_dir
@@ -101,7 +91,7 @@ def responses(judge, model: str, renders: int) -> list[dict]:
     seeds = list(range(renders))
     rows = []
     cut = judge.threshold_array()
-    for clause, prompt in single_clause_prompts().items():
+    for clause, prompt in single_clause_prompts(negations=True).items():
         images = generator.render([prompt] * renders, seeds, guidance_scale=RENDER_GUIDANCE, steps=RENDER_STEPS)
         proba = judge.predict(images)
         held = clause_probabilities(proba, [clause])[:, 0]

@@ -71,13 +71,14 @@ def wilson(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def single_clause_prompts(wanted: Sequence[str] | None = None) -> dict[Clause, str]:
+def single_clause_prompts(wanted: Sequence[str] | None = None, *, negations: bool = False) -> dict[Clause, str]:
     """A prompt per single clause: the challenge's most frequent wording, else the grammar's phrasing of it;
-    `wanted` keeps those clauses (judge output names, e.g. `metal clip`, `polyp_types=iia`), in that order."""
+    `wanted` keeps those clauses (judge output names, e.g. `metal clip`, `polyp_types=iia`), in that order.
+    `negations` also keeps the challenge's single negated clauses ("not containing text")."""
     chosen: dict[Clause, str] = {}
     for prompt, _ in grammar.challenge_prompts():  # most frequent first
         found = clauses(grammar.parse(prompt))
-        if len(found) == 1 and found[0].holds and found[0] not in chosen:
+        if len(found) == 1 and (found[0].holds or negations) and found[0] not in chosen:
             chosen[found[0]] = prompt
     if wanted is None:
         return chosen
