@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+TRAINING_STOP = "saving a checkpoint after the current step, then stopping"  # the message of a training run's flag
+
 
 class StopFlag:
     def __init__(self, message: str = "stopping after the current trial") -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from promptopt import grammar
 from promptopt.core.errors import InputError
-from promptopt.core.interrupt import StopFlag
+from promptopt.core.interrupt import TRAINING_STOP, StopFlag
 from promptopt.generators.shipped import GI_SIM_TINY
 from promptopt.generators.training.data import TrainExample
 from promptopt.judge.targets import Target
@@ -231,7 +231,7 @@ def tune(
     (out / GUARDS_FILE).unlink(missing_ok=True)  # a check of an earlier adapter is no check of this one
     resume = "latest" if list_checkpoints(out) else None
     base = pipeline_folder(cfg.base, cache_dir())
-    with StopFlag(message="saving a checkpoint after the current step, then stopping").installed() as stop:
+    with StopFlag(message=TRAINING_STOP).installed() as stop:
         result = train(
             train_config(cfg),
             plan.examples,

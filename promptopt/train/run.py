@@ -10,7 +10,7 @@ from typing import Any
 
 from promptopt.core.atomic import write_text
 from promptopt.core.errors import InputError
-from promptopt.core.interrupt import StopFlag
+from promptopt.core.interrupt import TRAINING_STOP, StopFlag
 from promptopt.core.libraries import quiet_libraries
 from promptopt.generators.training.config import TrainConfig
 from promptopt.train.setup import (
@@ -21,8 +21,6 @@ from promptopt.train.setup import (
     training_data,
     training_examples,
 )  # fmt: skip
-
-STOP_MESSAGE = "saving a checkpoint after the current step, then stopping"
 
 
 def train_model(
@@ -52,7 +50,7 @@ def train_model(
         validate = merged([kid])  # a classifier's scores can join here
     fresh = not (out / CONFIG_FILE).is_file()
     write_text(out / CONFIG_FILE, dumps_run(run))
-    with StopFlag(message=STOP_MESSAGE).installed() as stop:
+    with StopFlag(message=TRAINING_STOP).installed() as stop:
         try:
             result = train(
                 cfg, examples, out, base_folder=base_folder, resume=resume, validate=validate, on_step=on_step,
