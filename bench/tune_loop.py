@@ -10,8 +10,8 @@ before/after table and writes every figure as JSON.
 - each checked as `promptopt tune` checks it: gi-sim-tiny and the tuned model audited on every single-clause
   prompt (`--images` fresh seeds), then the three guards (forgetting, copying, realism);
 - the table: per tuned clause, its training images, the base and tuned hit rates with their 95 % intervals;
-- `--ablation`: the instrument adapter again with attention-only LoRA, with oversampling 50, and with twice the
-  steps, audited on the instrument clauses and the clauses the base draws, so that the defaults are measured.
+- `--ablation`: the instrument adapter again with attention-only LoRA, with 400 other images (a larger target
+  share), and with half the steps, audited on the instrument clauses and the clauses the base draws, so that the defaults are measured.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ PLAN = {
 }
 ABLATION = {
     "attention only": {"modules": "attention"},
-    "oversample 50": {"oversample": 50},
-    "twice the steps": {"steps": 3000},
+    "others 400": {"others": 400},
+    "half the steps": {"steps": 750},
 }
 
 

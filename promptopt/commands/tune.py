@@ -26,7 +26,9 @@ def tune(
     rank: Optional[int] = typer.Option(None, "--rank", min=1, help="LoRA rank (default: 32)."),
     modules: Optional[str] = typer.Option(None, "--modules", help="attention or attention+conv."),
     learning_rate: Optional[float] = typer.Option(None, "--learning-rate", min=0.0, help="Constant learning rate."),
-    oversample: Optional[int] = typer.Option(None, "--oversample", min=1, help="Copies of each target image."),
+    per_target: Optional[int] = typer.Option(
+        None, "--per-target", min=1, help="Examples of each target: its images repeated to this many (default: 150)."
+    ),
     others: Optional[int] = typer.Option(None, "--others", min=0, help="Other images, keeping the other skills."),
     seed: int = typer.Option(0, "--seed", help="Seed of the image sample and the training."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
@@ -49,7 +51,7 @@ def tune(
     from promptopt.loop.tune import TuneConfig
 
     chosen = {"steps": steps, "rank": rank, "modules": modules, "learning_rate": learning_rate,
-              "oversample": oversample, "others": others}  # fmt: skip
+              "per_target": per_target, "others": others}  # fmt: skip
     cfg = dataclasses.replace(
         TuneConfig(base=base, data=data, gi_sim_images=gi_sim_images, seed=seed, device=device),
         **{k: v for k, v in chosen.items() if v is not None},

@@ -31,8 +31,8 @@ def write_card(adapter: Path, record: dict[str, Any], check: dict[str, Any] | No
         "",
         "## Training",
         "",
-        f"- data: {record['data']} ({record['examples']} examples: each image that shows a target "
-        f"{settings['oversample']} times, captioned by its prompts that state it, and {record['others']} other "
+        f"- data: {record['data']} ({record['examples']} examples: the images that show a target repeated to "
+        f"{settings['per_target']} per target, captioned by the prompts that state it, and {record['others']} other "
         "images with their own prompts, so the model keeps its other skills)",
         *(f"- images that show {slug}: {len(paths)}" for slug, paths in record["target_images"].items()),
         f"- LoRA rank {settings['rank']} (alpha = rank) on the UNet's {settings['modules']}, {record.get('steps')} "

@@ -1,9 +1,9 @@
 """A targeted fine-tune: a LoRA that teaches a generator what it does not draw, from the user's own training data.
 
 The images that show a target (every clause of it true of the image: GI-sim's ground truth in `labels.jsonl`, else
-what the image's prompts say) are repeated `oversample` times, each captioned by its own prompts that state the
-target, or else by the grammar's sentence for the target; `others` images that do not show it keep the model's
-other skills (`mix = "balanced"`: drawn at random from the rest, with their own prompts). The adapter is a LoRA on
+what the image's prompts say) are repeated until the target has `per_target` examples (each image at least once,
+so a target with 3 images weighs as much as one with 31), each captioned by its own prompts that state the target,
+or else by the grammar's sentence for the target; `others` images that do not show it keep the model's other skills (`mix = "balanced"`: drawn at random from the rest, with their own prompts). The adapter is a LoRA on
 the UNet's attention projections and, with `modules = "attention+conv"`, its ResNet convolutions too, written as
 diffusers writes one (`pytorch_lora_weights.safetensors`: `pipe.load_lora_weights(folder)` loads it).
 
@@ -53,8 +53,8 @@ class TuneConfig:
     steps: int = 1500
     learning_rate: float = 1e-3
     batch_size: int = 8
-    oversample: int = 20
-    others: int = 400
+    per_target: int = 150
+    others: int = 1500
     mix: str = "balanced"
     seed: int = 0
     device: str = "auto"
@@ -65,7 +65,7 @@ class TuneConfig:
             raise InputError(f"modules {self.modules!r}: choose one of {', '.join(MODULES)}")
         if self.mix not in MIXES:
             raise InputError(f"mix {self.mix!r}: choose one of {', '.join(MIXES)}")
-        for name in ("rank", "steps", "batch_size", "oversample", "gi_sim_images"):
+        for name in ("rank", "steps", "batch_size", "per_target", "gi_sim_images"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.others < 0 or self.learning_rate <= 0:
@@ -140,7 +140,8 @@ class TrainingPlan:
 def training_plan(
     items: Sequence[LabelledItem], targets: Sequence[Target], cfg: TuneConfig, source: str
 ) -> TrainingPlan:
-    """Target images repeated `oversample` times with target captions, and `others` other images (seeded)."""
+    """Each target's images repeated to `per_target` examples with target captions, and `others` other images
+    (seeded)."""
     examples: list[TrainExample] = []
     images: dict[str, tuple[Path, ...]] = {}
     for target in targets:
@@ -151,7 +152,8 @@ def training_plan(
                 "targeted fine-tune needs at least 1 image that shows the target (more is better)"
             )
         images[target.slug] = tuple(item.image for item in mine)
-        examples += [TrainExample(item.image, captions(item, target)) for item in mine for _ in range(cfg.oversample)]
+        repeats = -(-cfg.per_target // len(mine))  # ceiling: every image at least once
+        examples += [TrainExample(item.image, captions(item, target)) for item in mine for _ in range(repeats)]
     chosen = {path for paths in images.values() for path in paths}
     rest = [item for item in items if item.image not in chosen]
     rng = np.random.default_rng(cfg.seed)
@@ -222,12 +224,18 @@ def tune(
         "target_images": {slug: [str(p) for p in paths] for slug, paths in plan.target_images.items()},
     }
     done = out / TUNE_FILE
-    if done.is_file() and (out / LORA_WEIGHTS).is_file():
-        previous = json.loads(done.read_text(encoding="utf-8"))
-        if {k: previous.get(k) for k in record} == record:
+    previous = _earlier_record(done)
+    if previous is not None and {k: previous.get(k) for k in record} == record:
+        if "steps" in previous and (out / LORA_WEIGHTS).is_file():
             return previous
+    elif list_checkpoints(out) or (out / LORA_WEIGHTS).is_file():
+        raise InputError(
+            f"{out} holds a tune of other targets, settings or data: give another output folder, or remove {out} "
+            "to start this one over"
+        )
     quiet_libraries()
     out.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(done, record)  # started: a resumed run checks that it continues this tune
     (out / GUARDS_FILE).unlink(missing_ok=True)  # a check of an earlier adapter is no check of this one
     resume = "latest" if list_checkpoints(out) else None
     base = pipeline_folder(cfg.base, cache_dir())
@@ -248,3 +256,12 @@ def tune(
     record["steps"] = result.step
     atomic.write_json(done, record)
     return record
+
+
+def _earlier_record(path: Path) -> dict[str, Any] | None:
+    """What tune.json says of the tune already in its folder; None when there is none (or it is unreadable)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None

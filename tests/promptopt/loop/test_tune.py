@@ -7,7 +7,7 @@ from promptopt import grammar
 from promptopt.cli import app
 from promptopt.core.errors import InputError
 from promptopt.judge.targets import parse_target
-from promptopt.loop.tune import TuneConfig, captions, labelled_items, shows, training_plan
+from promptopt.loop.tune import TuneConfig, captions, labelled_items, shows, training_plan, tune
 
 runner = CliRunner()
 
@@ -37,10 +37,10 @@ def test_targets_are_found_from_the_ground_truth_and_captioned_by_what_states_th
 
 
 def test_the_plan_oversamples_the_target_and_keeps_others(sim):
-    cfg = TuneConfig(oversample=3, others=10, data=str(sim))
     tube = parse_target("instrument: tube")
+    n = len(training_plan(labelled_items(sim), [tube], TuneConfig(data=str(sim)), str(sim)).target_images[tube.slug])
+    cfg = TuneConfig(per_target=3 * n - 1, others=10, data=str(sim))  # rounded up to 3 copies of each image
     plan = training_plan(labelled_items(sim), [tube], cfg, str(sim))
-    n = len(plan.target_images[tube.slug])
     assert len(plan.examples) == 3 * n + 10 and plan.others == 10
     again = training_plan(labelled_items(sim), [tube], cfg, str(sim))
     assert again == plan  # seeded
@@ -81,3 +81,13 @@ def test_tune_bad_input_is_one_line(args, message, tmp_path):
     assert result.exit_code == 2 and message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "t").exists()
+
+
+def test_a_folder_holding_another_tune_is_not_resumed_into(sim, tmp_path):
+    out = tmp_path / "adapter"
+    (out / "checkpoints" / "checkpoint-5").mkdir(parents=True)
+    (out / "tune.json").write_text('{"targets": [{"text": "instrument-tube"}]}')
+    cfg = TuneConfig(data=str(sim), others=5)
+    with pytest.raises(InputError, match=r"holds a tune of other targets, settings or data: give another output"):
+        tune([parse_target("polyp: type ip")], cfg, out)
+    assert (out / "checkpoints" / "checkpoint-5").is_dir()  # nothing of it lost
