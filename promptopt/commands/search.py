@@ -71,8 +71,8 @@ def search(
     The study is stored in <out>/<name>/study.db (or --storage) and resumes when the same command runs again:
     --n-trials is the total number of complete trials wanted, so `-n 3` then `-n 5` adds two trials. The same
     command started N times on one --storage gives N workers on one study; the worker that completes its last
-    trial exports. Ctrl-C stops after the current trial (exit code 130, no export; a second Ctrl-C aborts the
-    running trial); completed trials are kept.
+    trial exports. Ctrl-C stops at the next render batch (exit code 130, no export; a second Ctrl-C stops at
+    once); the running trial is queued again for the next run, and completed trials are kept.
     """
     cfg = load_for(category, study) if target is None else targeted(category, study, target)
     cfg = cfg.with_study(n_trials=n_trials, images_per_trial=images_per_trial, seed=seed)

@@ -1,5 +1,6 @@
-"""Ctrl-C ends a search after the current trial: the first SIGINT (or SIGTERM) asks to stop, a second one of
-either interrupts at once (the running trial is then failed and its files removed, completed ones are kept)."""
+"""Ctrl-C ends a search at its next render batch: the first SIGINT (or SIGTERM) asks to stop, a second one of
+either interrupts at once (either way the running trial is failed, its files removed and its parameters queued
+again for the next run; completed trials are kept)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ TRAINING_STOP = "saving a checkpoint after the current step, then stopping"  # t
 
 
 class StopFlag:
-    def __init__(self, message: str = "stopping after the current trial") -> None:
+    def __init__(
+        self, message: str = "stopping at the next render batch (the running trial is run again on resume)"
+    ) -> None:
         self.requested = False
         self.message = message
 

@@ -31,6 +31,7 @@ from promptopt.search.storage import (
     heartbeat,
     masked,
     open_storage,
+    queue_again,
     sqlite_file,
 )
 from promptopt.search.trials import TrialRecord, remove_grid, upload_grid, write_trial
@@ -229,15 +230,29 @@ def _queue_baseline(study: Any, mutator: PromptMutator, seen: dict[tuple[str, st
         study.enqueue_trial(mutator.baseline_params(), user_attrs={BASELINE_ATTR: True})
 
 
-def render_candidate(generator: Generator, candidate: Candidate, seeds: Sequence[int]) -> list[Any]:
-    """The candidate's images, one per seed."""
-    return generator.render(
-        [candidate.prompt] * len(seeds),
-        seeds,
-        negative_prompt=candidate.negative_prompt or None,
-        guidance_scale=candidate.guidance_scale,
-        steps=candidate.steps,
-    )
+class TrialStopped(Exception):
+    """A stop was requested between two render batches of a trial: the trial is failed and queued again."""
+
+
+def render_candidate(
+    generator: Generator, candidate: Candidate, seeds: Sequence[int], stop: StopFlag | None = None
+) -> list[Any]:
+    """The candidate's images, one per seed, a generator batch at a time (image i depends only on its prompt and
+    seed, so the batches change nothing): a stop requested meanwhile ends the trial before its next batch
+    (`TrialStopped`), and a trial of many images ends within one batch."""
+    images: list[Any] = []
+    while len(images) < len(seeds):
+        if stop is not None and stop.requested:
+            raise TrialStopped
+        batch = seeds[len(images) : len(images) + max(1, getattr(generator, "batch_size", len(seeds)))]
+        images += generator.render(
+            [candidate.prompt] * len(batch),
+            batch,
+            negative_prompt=candidate.negative_prompt or None,
+            guidance_scale=candidate.guidance_scale,
+            steps=candidate.steps,
+        )
+    return images
 
 
 def score_images(scorers: Sequence[Scorer], images: Sequence[Any], prompt: str) -> dict[str, float]:
@@ -286,16 +301,22 @@ def run_search(
                 trial.set_user_attr(WORKER_ATTR, atomic.owner())
                 study.sampler = make_sampler(cfg, trial.number)
                 seen = _previous_results(study)  # other workers' trials too
-                record, images = _evaluate(cfg, paths, trial, generator, scorers, mutator, seeds, seen, result.timing)
+                args = (cfg, paths, trial, generator, scorers, mutator, seeds, seen, result.timing, stop)
+                record, images = _evaluate(*args)
                 write_trial(paths, record, images, seeds, {"generator": generator.identity})
                 artifact = upload_grid(paths, trial)
                 study.tell(trial, list(record.values))
-        except BaseException:
+        except BaseException as err:
             study.tell(trial, state=TrialState.FAIL)
             shutil.rmtree(paths.trial(trial.number), ignore_errors=True)
             if artifact is not None:  # failed after its upload: no orphaned grid in the artifact store
                 remove_grid(paths, artifact)
-            raise
+            if not isinstance(err, (TrialStopped, KeyboardInterrupt)):
+                raise
+            queue_again(study, trial)  # stopped, not failed: the next run renders the same candidate
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            break
         result.n_complete = _count(study, TrialState.COMPLETE)
         result.new_trials.append(record)
         if on_trial is not None:
@@ -360,6 +381,7 @@ def _evaluate(
     seeds: Sequence[int],
     seen: dict[tuple[str, str, float, int], tuple[int, dict[str, float]]],
     timing: Timing,
+    stop: StopFlag,
 ) -> tuple[TrialRecord, list[Any]]:
     from PIL import Image
 
@@ -371,7 +393,7 @@ def _evaluate(
         images = [Image.open(folder / f"{i:02d}.png").convert("RGB") for i in range(len(seeds))]
     else:
         t0 = time.perf_counter()
-        images = render_candidate(generator, candidate, seeds)
+        images = render_candidate(generator, candidate, seeds, stop)
         t1 = time.perf_counter()
         scores = score_images(scorers, images, candidate.prompt)
         timing.render_s += t1 - t0

@@ -91,7 +91,7 @@ def run_study(
             if hooks.on_trial is not None:
                 hooks.on_trial(n_complete, record, best_text(cfg, best_trials(cfg, study)))
 
-        with StopFlag().installed() as stop:  # Ctrl-C: stop after the current trial
+        with StopFlag().installed() as stop:  # Ctrl-C: stop at the next render batch
             result = run_search(
                 cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, stop=stop, on_trial=on_trial
             )

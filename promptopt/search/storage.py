@@ -179,16 +179,26 @@ def fail_stale_trials(study: Any) -> None:
 
     storage = storage_of(study)
     stale = stale_trial_ids(study) | _silent_trial_ids(study) | _ended_here(study)
-    retry = storage.get_heartbeat_stale_trial_callback()
     for stale_id in sorted(stale):
         try:
             if not storage.set_trial_state_values(stale_id, state=TrialState.FAIL):
                 continue
         except (UpdateFinishedTrialError, OperationalError):  # another worker failed it first
             continue
-        failed = copy.deepcopy(storage.get_trial(stale_id))
-        failed.user_attrs.pop(WORKER_ATTR, None)  # the retry's worker is not yet known, and not the dead one
-        retry(study, failed)
+        _retry(study, stale_id)
+
+
+def queue_again(study: Any, trial: Any) -> None:
+    """Queue the parameters of a failed trial again, as a stale trial is (at most MAX_RETRY times): a trial
+    stopped by a stop request is run again by the next run, not lost."""
+    _retry(study, trial_id(trial))
+
+
+def _retry(study: Any, trial_id: int) -> None:
+    storage = storage_of(study)
+    failed = copy.deepcopy(storage.get_trial(trial_id))
+    failed.user_attrs.pop(WORKER_ATTR, None)  # the retry's worker is not yet known, and not the dead one
+    storage.get_heartbeat_stale_trial_callback()(study, failed)
 
 
 def _ended_here(study: Any) -> set[int]:

@@ -209,7 +209,7 @@ def _running(out) -> bool:
 
 
 def test_interrupted_searches_lose_no_complete_trial(study_toml, tmp_path):
-    """Ctrl-C stops after the current trial; kill -9 mid-trial loses only that trial; a rerun resumes."""
+    """Ctrl-C stops at the next render batch; kill -9 mid-trial loses only that trial; a rerun resumes."""
     out = tmp_path / "runs"
     trials = out / "t" / "trials"
 
@@ -217,7 +217,7 @@ def test_interrupted_searches_lose_no_complete_trial(study_toml, tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert b"stopping after the current trial" in err and b"stopped early" in err
+    assert b"stopping at the next render batch" in err and b"stopped early" in err
     after_ctrl_c = _complete(out)
     assert 2 <= len(after_ctrl_c) < 40
     assert sorted(p.name for p in trials.iterdir()) == [f"{n:04d}" for n in after_ctrl_c]

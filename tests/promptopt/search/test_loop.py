@@ -144,7 +144,7 @@ def test_recovery_retries_the_trial_of_a_killed_worker_and_leaves_a_live_ones(sm
     study.tell(live, state=TrialState.FAIL)
 
 
-def test_stop_request_ends_after_the_current_trial(small_cfg, tmp_path, build):
+def test_a_stop_request_between_trials_ends_the_search(small_cfg, tmp_path, build):
     paths = RunPaths(tmp_path / "run")
     stop = StopFlag()
 
@@ -154,6 +154,31 @@ def test_stop_request_ends_after_the_current_trial(small_cfg, tmp_path, build):
 
     _, result = _run(small_cfg, paths, build, stop=stop, on_trial=on_trial)
     assert result.n_complete == 1 and result.stopped_early
+
+
+def test_a_stop_request_ends_the_running_trial_at_its_next_render_batch(small_cfg, tmp_path, build):
+    paths = RunPaths(tmp_path / "run")
+    generator, scorers, mutator, _ = build(small_cfg)
+    generator.batch_size = 1  # two seeds: two render batches a trial
+    stop = StopFlag()
+    calls = []
+    render = generator.render
+
+    def render_then_stop(*args, **kwargs):  # the stop arrives while the baseline's first batch renders
+        calls.append(list(args[1]))
+        stop.requested = True
+        return render(*args, **kwargs)
+
+    generator.render = render_then_stop
+    study = open_study(small_cfg, paths)
+    result = run_search(small_cfg, paths, study, generator=generator, scorers=scorers, mutator=mutator, stop=stop)
+    assert calls == [[0]]  # the second batch was never rendered
+    assert result.n_complete == 0 and result.stopped_early and not any(paths.trials.iterdir())
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.WAITING]  # queued again
+
+    _, resumed = _run(small_cfg.with_study(n_trials=1), paths, build)
+    assert resumed.n_complete == 1
+    assert study.trials[1].user_attrs["candidate"] == dataclasses.asdict(mutator.baseline())
 
 
 def test_a_failing_trial_is_marked_failed_and_leaves_no_folder(small_cfg, tmp_path, build):
