@@ -17,7 +17,7 @@ from promptopt import __version__
 from promptopt.commands.default_group import DefaultCommand, DefaultGroup
 from promptopt.commands.evaluate import EVALUATE_HELP
 from promptopt.commands.folders import cannot_write, collecting_created, remove_empty_created
-from promptopt.commands.usage import OneLineGroup
+from promptopt.commands.usage import OneLineGroup, refuse_non_finite
 from promptopt.core.errors import InputError, Note
 
 
@@ -60,6 +60,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        refuse_non_finite(kwargs)
         with collecting_created(), warnings.catch_warnings():  # both undone when the command ends
             warnings.showwarning = _notes
             try:

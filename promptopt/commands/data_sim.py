@@ -15,7 +15,7 @@ def sim(
     out: Path = typer.Option(..., "--out", help="Folder to write (prompt-gt.csv, images/, labels.jsonl, README.md)."),
     n: int = typer.Option(2000, "--n", help="Number of images."),
     size: int = typer.Option(128, "--size", help="Image width and height in pixels."),
-    seed: int = typer.Option(0, "--seed", help="Image i depends only on (seed, i)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Image i depends only on (seed, i)."),
     image_format: str = typer.Option("jpg", "--format", help="jpg or png."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder."),
 ) -> None:
@@ -36,7 +36,7 @@ def sim(
 def sim_grid(
     out: Path = typer.Option(..., "--out", help="PNG file to write."),
     size: int = typer.Option(128, "--size", help="Tile width and height in pixels."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the tiles."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the tiles."),
 ) -> None:
     """Write a labelled 4x4 grid of GI-sim images.
 

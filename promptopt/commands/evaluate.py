@@ -67,7 +67,7 @@ def evaluate(
         None, "--is-network", help="TorchScript network for the standard IS: uint8 NCHW 299x299 images -> logits."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the KID subsets, the IS split order and sampling."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the KID subsets, the IS split order and sampling."),
     as_json: bool = typer.Option(False, "--json", help="Print every metric as JSON on stdout."),
 ) -> None:
     """Set-level metrics of GENERATED against --reference REAL, with sample sizes and reliability notes.

@@ -19,6 +19,7 @@ from promptopt.commands.options import (
     epochs_option,
     feature_device_option,
     hidden_option,
+    holdout_option,
     json_option,
 )
 from promptopt.commands.output import print_json, task_progress
@@ -75,11 +76,13 @@ def classifier(
     epochs: int = epochs_option(),
     hidden: int = hidden_option(),
     weight_decay: float = typer.Option(0.1, "--weight-decay", help="AdamW weight decay."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the held-out split, the shuffles and the initialisation."),
-    holdout: float = typer.Option(0.2, "--holdout", help="Share of images held out for the metrics."),
+    seed: int = typer.Option(
+        0, "--seed", min=0, help="Seed of the held-out split, the shuffles and the initialisation."
+    ),
+    holdout: float = holdout_option(0.2, "Share of images held out for the metrics."),
     backbone: str = backbone_option(),
-    gi_sim_images: int = typer.Option(2000, "--gi-sim-images", help="Images of the GI-sim set (--data gi-sim)."),
-    size: int = typer.Option(64, "--size", help="Image size of the GI-sim set (--data gi-sim)."),
+    gi_sim_images: int = typer.Option(2000, "--gi-sim-images", min=2, help="Images of the GI-sim set (--data gi-sim)."),
+    size: int = typer.Option(64, "--size", min=32, max=1024, help="Image size of the GI-sim set (--data gi-sim)."),
     device: str = feature_device_option(),
     as_json: bool = json_option("the metrics"),
 ) -> None:
@@ -124,11 +127,13 @@ def aligner(
     out: Path = typer.Option(..., "--out", help=OUT_HELP),
     epochs: int = epochs_option(),
     dim: int = typer.Option(128, "--dim", help="Dimension of the shared space."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the held-out split, the shuffles and the initialisation."),
-    holdout: float = typer.Option(0.2, "--holdout", help="Share of images held out for the metrics."),
+    seed: int = typer.Option(
+        0, "--seed", min=0, help="Seed of the held-out split, the shuffles and the initialisation."
+    ),
+    holdout: float = holdout_option(0.2, "Share of images held out for the metrics."),
     backbone: str = backbone_option(),
-    gi_sim_images: int = typer.Option(2000, "--gi-sim-images", help="Images of the GI-sim set (--data gi-sim)."),
-    size: int = typer.Option(64, "--size", help="Image size of the GI-sim set (--data gi-sim)."),
+    gi_sim_images: int = typer.Option(2000, "--gi-sim-images", min=2, help="Images of the GI-sim set (--data gi-sim)."),
+    size: int = typer.Option(64, "--size", min=32, max=1024, help="Image size of the GI-sim set (--data gi-sim)."),
     device: str = feature_device_option(),
     as_json: bool = json_option("the metrics"),
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from promptopt.commands.fit import check_out
-from promptopt.commands.options import device_flag, json_option
+from promptopt.commands.options import device_flag, holdout_option, json_option
 from promptopt.commands.output import print_json, task_progress
 from promptopt.core.errors import InputError
 
@@ -33,7 +33,7 @@ def judge(
     gi_sim_images: int = typer.Option(
         16000, "--gi-sim-images", min=1, help="Images simulated for --data gi-sim (the shipped judge's 16,000)."
     ),
-    gi_sim_seed: int = typer.Option(0, "--gi-sim-seed", help="GI-sim run for --data gi-sim."),
+    gi_sim_seed: int = typer.Option(0, "--gi-sim-seed", min=0, help="GI-sim run for --data gi-sim."),
     rare_share: float = typer.Option(
         0.5,
         "--rare-share",
@@ -47,8 +47,8 @@ def judge(
     epochs: int = typer.Option(14, "--epochs", help="Passes over the training images."),
     batch_size: int = typer.Option(64, "--batch-size", help="Images a training step."),
     lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate of the one-cycle schedule."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the split, the initialisation and the batches."),
-    holdout: float = typer.Option(0.15, "--holdout", help="Share of images held out: half calibrate, half measure."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the split, the initialisation and the batches."),
+    holdout: float = holdout_option(0.15, "Share of images held out: half calibrate, half measure."),
     device: str = typer.Option("cpu", "--device", help="Device of the autoencoder round trip: cpu, cuda, auto."),
     as_json: bool = json_option("the metrics"),
 ) -> None:

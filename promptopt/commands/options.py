@@ -25,6 +25,17 @@ def hidden_option() -> Any:
     return typer.Option(0, "--hidden", help="0: logistic regression; N: one hidden layer of N units.")
 
 
+def holdout_option(default: float, what: str) -> Any:
+    """`--holdout`: a share strictly between 0 and 1, refused before anything loads."""
+    return typer.Option(default, "--holdout", callback=_share, help=what)
+
+
+def _share(value: float) -> float:
+    if not 0.0 < value < 1.0:
+        raise typer.BadParameter(f"{value} is not a share: give a number between 0 and 1 (exclusive)")
+    return value
+
+
 def json_option(what: str) -> Any:
     return typer.Option(False, "--json", help=f"Print {what} as JSON on stdout.")
 

@@ -53,7 +53,7 @@ def render(
     ),
     out: Path = typer.Option(..., "--out", help="Output imagefolder: images/, metadata.jsonl, render_config.json."),
     n_per_prompt: int = typer.Option(1, "--n-per-prompt", "-k", help="Images per prompt."),
-    seed: int = typer.Option(0, "--seed", help="Image j of prompt i uses a seed derived from (seed, i, j)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Image j of prompt i uses a seed derived from (seed, i, j)."),
     steps: Optional[int] = typer.Option(
         None, "--steps", help=f"Denoising steps (default: the file's, else {DEFAULT_STEPS})."
     ),

@@ -39,7 +39,7 @@ def search(
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, float32, float16 or bfloat16."),
     images_per_trial: Optional[int] = typer.Option(None, "--images-per-trial", help="Evaluation seeds per trial."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Sampler seed; also picks the evaluation seeds."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Sampler seed; also picks the evaluation seeds."),
     top_k: Optional[int] = top_k_option(),
     images_per_prompt: Optional[int] = images_per_prompt_option(),
     validation_images: Optional[int] = validation_images_option(),

@@ -59,7 +59,7 @@ def train(
     ema: Optional[bool] = typer.Option(None, "--ema/--no-ema", help="Keep (and save) an EMA of the weights."),
     checkpointing_steps: Optional[int] = typer.Option(None, "--checkpointing-steps", help="0: no checkpoints."),
     checkpoints_total_limit: Optional[int] = typer.Option(None, "--checkpoints-total-limit", help="0: keep all."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
     cpu_threads: Optional[int] = typer.Option(
         None,
@@ -84,7 +84,7 @@ def train(
         None, "--validation-steps", help="Validate every N steps (0: never)."
     ),
     validation_prompt: Optional[list[str]] = typer.Option(None, "--validation-prompt", help="Repeatable."),
-    validation_seed: Optional[list[int]] = typer.Option(None, "--validation-seed", help="Repeatable."),
+    validation_seed: Optional[list[int]] = typer.Option(None, "--validation-seed", min=0, help="Repeatable."),
     gi_sim_images: Optional[int] = typer.Option(None, "--gi-sim-images", help="Images of --data gi-sim."),
     category: Optional[list[str]] = typer.Option(
         None, "--category", help="DreamBooth categories, in order (repeatable)."

@@ -13,6 +13,7 @@ from promptopt.commands.options import (
     epochs_option,
     feature_device_option,
     hidden_option,
+    holdout_option,
     json_option,
 )
 from promptopt.commands.output import print_json, task_progress
@@ -23,10 +24,10 @@ def tstr(
         ..., help="Synthetic dataset (imagefolder with metadata.jsonl, or any layout promptopt reads)."
     ),
     real: Path = typer.Argument(..., help="Real dataset with prompts (challenge layout, caption CSV or imagefolder)."),
-    holdout: float = typer.Option(0.2, "--holdout", help="Share of the real images held out as the test set."),
+    holdout: float = holdout_option(0.2, "Share of the real images held out as the test set."),
     epochs: int = epochs_option(),
     hidden: int = hidden_option(),
-    seed: int = typer.Option(0, "--seed", help="Seed of the real split, the shuffles and the initialisation."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the real split, the shuffles and the initialisation."),
     backbone: str = backbone_option(),
     device: str = feature_device_option(),
     closed_world: bool = typer.Option(

@@ -30,7 +30,7 @@ def tune(
         None, "--per-target", min=1, help="Examples of each target: its images repeated to this many (default: 150)."
     ),
     others: Optional[int] = typer.Option(None, "--others", min=0, help="Other images, keeping the other skills."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the image sample and the training."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the image sample and the training."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     check: bool = typer.Option(True, "--check/--no-check", help="Audit base and tuned model and apply the guards."),
     audit_images: int = typer.Option(24, "--audit-images", min=2, help="Renders a clause in the check."),

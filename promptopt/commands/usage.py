@@ -8,11 +8,13 @@ raised here. This module is the one place that reaches into it."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, NoReturn
 
 import typer
 from typer._click.core import Context
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 
 
@@ -49,3 +51,25 @@ class OneLineGroup(TyperGroup):
             raise
         except UsageError as err:  # the parser's own errors carry no context: name the command typed
             _one_line(err, " ".join([ctx.command_path, *typed]))
+
+
+def refuse_non_finite(values: dict[str, Any]) -> None:
+    """Every float option is a finite number: click's float types take `nan` and `inf` (and a range lets `nan`
+    through, since it compares false), so a command's values are checked before it runs."""
+    for name, value in values.items():
+        numbers = value if isinstance(value, (list, tuple)) else [value]
+        bad = next((v for v in numbers if isinstance(v, float) and not math.isfinite(v)), None)
+        if bad is not None:
+            raise OneLineUsageError(f"{_flag(name)} {bad}: give a finite number: see '{_command_path()} --help'")
+
+
+def _flag(name: str) -> str:
+    ctx = get_current_context(silent=True)
+    params = ctx.command.params if ctx is not None else []
+    opts = next((p.opts for p in params if p.name == name), None)
+    return max(opts, key=len) if opts else "--" + name.replace("_", "-")
+
+
+def _command_path() -> str:
+    ctx = get_current_context(silent=True)
+    return ctx.command_path if ctx is not None else "promptopt"
