@@ -17,8 +17,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from promptopt.core.libraries import quiet_libraries  # noqa: E402
 from promptopt.core.paths import RunPaths  # noqa: E402
-from promptopt.search.loop import open_study, run_search  # noqa: E402
+from promptopt.search.loop import run_search  # noqa: E402
 from promptopt.search.mutator import build_mutator  # noqa: E402
+from promptopt.search.study_open import open_study
 from promptopt.study.config import load_study  # noqa: E402
 from promptopt.study.factory import build_generator, build_realism, build_scorers
 

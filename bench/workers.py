@@ -30,9 +30,10 @@ from PIL import Image  # noqa: E402
 from promptopt.core.libraries import quiet_libraries  # noqa: E402
 from promptopt.core.paths import RunPaths  # noqa: E402
 from promptopt.core.tomlio import dumps  # noqa: E402
-from promptopt.search.loop import open_study, run_search  # noqa: E402
+from promptopt.search.loop import run_search  # noqa: E402
 from promptopt.search.mutator import build_mutator  # noqa: E402
 from promptopt.search.storage import masked  # noqa: E402
+from promptopt.search.study_open import open_study
 from promptopt.study.config import from_dict  # noqa: E402
 from promptopt.study.factory import build_generator, build_realism, build_scorers
 

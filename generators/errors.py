@@ -4,9 +4,11 @@ one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from promptopt.core.errors import InputError
 
@@ -33,3 +35,17 @@ def loading_weights(folder: Path) -> Iterator[None]:
             f"model folder {folder} cannot be loaded ({reason}): a weight file is damaged or incomplete; copy the "
             "folder again"
         ) from None
+
+
+def read_model_index(folder: Path) -> dict[str, Any]:
+    """The folder's `model_index.json`, which names the pipeline class; a damaged one is a GeneratorInputError."""
+    path = folder / "model_index.json"
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise GeneratorInputError(
+            f"model folder {folder}: {path.name} cannot be read ({err}): copy the folder again"
+        ) from None
+    if not isinstance(index, dict) or not isinstance(index.get("_class_name"), str):
+        raise GeneratorInputError(f"model folder {folder}: {path.name} names no pipeline (_class_name): copy it again")
+    return index

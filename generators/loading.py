@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 from promptopt.core.device import resolve_device
 from promptopt.generators.base import GeneratorConfig
 from promptopt.generators.bundled_text import bundled_components
-from promptopt.generators.errors import GeneratorInputError, ModelNotFoundError, loading_weights
+from promptopt.generators.errors import GeneratorInputError, ModelNotFoundError, loading_weights, read_model_index
 from promptopt.generators.shipped import GI_SIM_TINY, gi_sim_tiny_dir
 from promptopt.generators.tiny import TINY_NAME, tiny_pipeline_dir
 
@@ -219,7 +218,7 @@ def _checkpoint_tensors(path: Path) -> dict[str, Any]:
 
 def _single_file_class(source: ModelSource, model: str) -> Any:
     if source.config is not None:
-        class_name = json.loads((source.config / "model_index.json").read_text())["_class_name"]
+        class_name = read_model_index(source.config)["_class_name"]
         return _text_to_image_class(class_name, model)
     import diffusers
     from diffusers.loaders.single_file_utils import infer_diffusers_model_type
@@ -245,7 +244,7 @@ def load_pipeline(source: ModelSource, cfg: GeneratorConfig, dtype: Any) -> Any:
     from huggingface_hub.utils import LocalEntryNotFoundError
 
     if not source.single_file:
-        index = json.loads((source.path / "model_index.json").read_text())
+        index = read_model_index(source.path)
         pipeline_class = _text_to_image_class(index["_class_name"], cfg.model)
         extra = {**_safety_kwargs(pipeline_class, cfg.safety_checker), **bundled_components(source.path, dtype)}
         with loading_weights(source.path):

@@ -92,9 +92,16 @@ def _loaded_adapters(pipe: Any) -> set[str]:
 def _load_one(pipe: Any, path: Path, name: str, base: str) -> None:
     misfit = f"LoRA {path} does not fit base model {base}"
     fix = "use an adapter trained on this base model"
+    from safetensors import SafetensorError
+
     with _diffusers_log() as messages:
         try:
             pipe.load_lora_weights(str(path), adapter_name=name)
+        except (OSError, SafetensorError) as err:  # diffusers' "Unable to load weights from checkpoint file"
+            raise GeneratorInputError(
+                f"LoRA file {path} cannot be loaded ({type(err).__name__}): it is damaged or no safetensors file; "
+                "copy or train it again"
+            ) from None
         except (RuntimeError, ValueError, KeyError) as err:
             reason = "its weights have other shapes" if "size mismatch" in str(err) else str(err).splitlines()[0]
             raise GeneratorInputError(f"{misfit} ({reason}): {fix}") from None

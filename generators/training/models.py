@@ -7,7 +7,6 @@ global RNG is untouched.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from promptopt.generators.bundled_text import MAX_TOKENS, MINILM, bundled_components, minilm_text_encoder
-from promptopt.generators.errors import loading_weights
+from promptopt.generators.errors import loading_weights, read_model_index
 from promptopt.generators.training.config import ModelInitConfig, TrainConfig, VaeInitConfig
 from promptopt.generators.training.data import derive_seed
 
@@ -147,7 +146,7 @@ def _from_base(folder: Path | None) -> Models:
 
     if folder is None:
         raise ValueError("no base model folder given: pass the folder of the pipeline to fine-tune")
-    index = json.loads((folder / "model_index.json").read_text())
+    index = read_model_index(folder)
     missing = [name for name in SD_COMPONENTS if not (index.get(name) or [None])[0]]
     if missing or "text_encoder_2" in index:
         raise ValueError(

@@ -53,19 +53,16 @@ def _fitted_model(meta: Path) -> bool:
 def _features(
     data: str, *, backbone: str, device: str, gi_sim_images: int, size: int, holdout: float, quiet: bool, labelled: bool
 ) -> Any:
-    """Load the dataset and check the options that depend on it (the split; when `labelled`, that some attribute
-    can be fitted) before any feature is computed, then compute or read its image features."""
+    """Load the backbone and the dataset and check the options that depend on it (the split; when `labelled`, that
+    some attribute can be fitted) before any feature is computed, then compute or read its image features."""
     from promptopt.evaluate.probes import dataset_features, load_backbone, load_items, require_trainable, split
-    from promptopt.scorers.assets import GI_SIM
     from promptopt.sim.writer import resolve_data
 
-    if data == GI_SIM and gi_sim_images < 2:  # a held-out split needs two images
-        raise InputError(f"--gi-sim-images must be at least 2, got {gi_sim_images}")
+    features = load_backbone(backbone, device_flag(device))  # a spec it cannot load fails before any data is made
     dataset = load_items(resolve_data(data, gi_sim_images=gi_sim_images, size=size))
     split(len(dataset.items), holdout, 0)
     if labelled:
         require_trainable(dataset)
-    features = load_backbone(backbone, device_flag(device))
     with task_progress(quiet=quiet, transient=True) as progress:
         return dataset_features(dataset, features, progress=progress)
 

@@ -49,7 +49,7 @@ def render(
     prompts: Path = typer.Option(
         ...,
         "--prompts",
-        help=".txt (one prompt a line), .csv with a 'prompt' column, or .json (a list, or opg_prompts.json).",
+        help=".txt (one prompt a line), .csv with a 'prompt' column, .json (a list, or opg_prompts.json) or .jsonl.",
     ),
     out: Path = typer.Option(..., "--out", help="Output imagefolder: images/, metadata.jsonl, render_config.json."),
     n_per_prompt: int = typer.Option(1, "--n-per-prompt", "-k", help="Images per prompt."),

@@ -29,12 +29,13 @@ class PromptSpec:
 
 
 def read_prompts(path: Path) -> tuple[PromptSpec, ...]:
-    """Prompts from a .txt (one a line), a .csv with a `prompt` column, or a .json list of prompts or of
-    objects with `prompt` (and optionally `negative_prompt`, `guidance_scale`, `steps`, as opg_prompts.json)."""
+    """Prompts from a .txt (one a line), a .csv with a `prompt` column, a .json list of prompts or of objects with
+    `prompt` (and optionally `negative_prompt`, `guidance_scale`, `steps`, as opg_prompts.json), or a .jsonl of
+    those, one a line."""
     if path.is_dir():
-        raise InputError(f"prompts file {path} is a folder: give a .txt, .csv or .json file of prompts")
+        raise InputError(f"prompts file {path} is a folder: give a .txt, .csv, .json or .jsonl file of prompts")
     if not path.is_file():
-        raise InputError(f"prompts file {path} does not exist: give a .txt, .csv or .json file of prompts")
+        raise InputError(f"prompts file {path} does not exist: give a .txt, .csv, .json or .jsonl file of prompts")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
@@ -43,9 +44,14 @@ def read_prompts(path: Path) -> tuple[PromptSpec, ...]:
     if suffix == ".csv":
         specs = _csv_prompts(path, text)
     elif suffix == ".json":
-        specs = _json_prompts(path, text)
-    else:
+        specs = _json_prompts(path, _json(path, text))
+    elif suffix == ".jsonl":
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        specs = _json_prompts(path, [_json(path, line, n) for n, line in lines])
+    elif suffix in ("", ".txt"):
         specs = tuple(PromptSpec(line.strip()) for line in text.splitlines() if line.strip())
+    else:
+        raise InputError(f"prompts file {path}: {suffix} is no prompts format: give a .txt, .csv, .json or .jsonl file")
     if not specs:
         raise InputError(f"prompts file {path} holds no prompts: add at least one")
     return specs
@@ -59,11 +65,14 @@ def _csv_prompts(path: Path, text: str) -> tuple[PromptSpec, ...]:
     return tuple(PromptSpec(row[columns["prompt"]].strip()) for row in reader if (row[columns["prompt"]] or "").strip())
 
 
-def _json_prompts(path: Path, text: str) -> tuple[PromptSpec, ...]:
+def _json(path: Path, text: str, line: int = 0) -> Any:
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as err:
-        raise InputError(f"prompts file {path} is not valid JSON ({err.msg}, line {err.lineno})") from None
+        raise InputError(f"prompts file {path} is not valid JSON ({err.msg}, line {line or err.lineno})") from None
+
+
+def _json_prompts(path: Path, data: Any) -> tuple[PromptSpec, ...]:
     if not isinstance(data, list):
         raise InputError(f"prompts file {path} must hold a JSON list of prompts or of objects with a 'prompt'")
     specs = []

@@ -52,9 +52,11 @@ def tune_and_check(
 ) -> dict[str, Any]:
     """Tune `targets` into `out`, check the adapter (`check`; its renders cached under `renders`, by default in
     `out`), write its card; returns the tune record and the check (None when not checked)."""
+    from promptopt.generators.diffusers_generator import pipeline_folder
     from promptopt.judge.scorer import open_judge
 
-    training_folder(cfg)  # missing data fails first, then a judge that will not load, both before any training
+    pipeline_folder(cfg.base, cache_dir())  # a base not on disk fails first, then missing data, then a judge
+    training_folder(cfg)  # that will not load, all before any training
     judge = open_judge(judge_spec, "--judge") if check else None
     record = tune(targets, cfg, out, on_step=on_step, on_status=on_status)
     checked = None

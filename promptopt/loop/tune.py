@@ -213,6 +213,7 @@ def tune(
     from promptopt.generators.training.outputs import LORA_WEIGHTS
     from promptopt.generators.training.train import train
 
+    base = pipeline_folder(cfg.base, cache_dir())  # a base not on disk fails before anything is written
     folder = training_folder(cfg)
     plan = training_plan(labelled_items(folder), targets, cfg, str(folder))
     record = {
@@ -238,7 +239,6 @@ def tune(
     atomic.write_json(done, record)  # started: a resumed run checks that it continues this tune
     (out / GUARDS_FILE).unlink(missing_ok=True)  # a check of an earlier adapter is no check of this one
     resume = "latest" if list_checkpoints(out) else None
-    base = pipeline_folder(cfg.base, cache_dir())
     with StopFlag(message=TRAINING_STOP).installed() as stop:
         result = train(
             train_config(cfg),

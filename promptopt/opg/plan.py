@@ -33,7 +33,7 @@ from promptopt.core.errors import InputError
 from promptopt.core.paths import HOLDOUT_FILE, PROMPTS_JSON, SUMMARY_FILE, RunPaths
 from promptopt.datasets.prompt_files import PromptSpec
 from promptopt.judge.targets import Target, parse_target
-from promptopt.search.loop import GENERATOR_ATTR
+from promptopt.search.study_open import GENERATOR_ATTR
 
 PLAN_FILE = "plan.json"
 ADAPTER_DIR = "adapter"
@@ -179,7 +179,7 @@ def planned(out: Path, plan: Plan) -> list[PlannedStudy]:
 
 
 def generator_identity(paths: RunPaths, name: str) -> dict[str, Any]:
-    """The generator that rendered the study's trials, as the study records it (`promptopt.search.loop.check_generator`)."""
+    """The generator that rendered the study's trials, as the study records it (`promptopt.search.study_open.check_generator`)."""
     import optuna
 
     return optuna.load_study(study_name=name, storage=paths.storage_url).user_attrs.get(GENERATOR_ATTR, {})

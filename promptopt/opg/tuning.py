@@ -65,8 +65,12 @@ class TuneRequest:
 
 
 def check_tune_data(settings: TuneSettings, model: str) -> None:
-    """A model other than gi-sim-tiny needs its own training data: GI-sim is what gi-sim-tiny learnt from."""
-    if settings.config.data == GI_SIM and model != GI_SIM_TINY:
+    """The tune's data is a folder, or gi-sim; a model other than gi-sim-tiny needs its own training data: GI-sim
+    is what gi-sim-tiny learnt from. Checked before any search, not after the plan's searches."""
+    data = settings.config.data
+    if data != GI_SIM and not Path(data).expanduser().is_dir():
+        raise InputError(f"--tune-data {data} is not a folder: pass a dataset folder, or gi-sim")
+    if data == GI_SIM and model != GI_SIM_TINY:
         raise InputError(
             f"--tune on model {model} needs its training data: pass --tune-data DIR (a dataset folder); gi-sim is "
             f"{GI_SIM_TINY}'s own"

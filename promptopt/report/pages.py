@@ -20,8 +20,8 @@ from promptopt.opg.plan import STUDIES_DIR, SUMMARY_JSON, recorded_targets
 from promptopt.opg.tuning import TUNED_DIR, TUNED_SUFFIX
 from promptopt.report.html import esc, fixed, number, page, png, table
 from promptopt.report.plots import History, history_png, importances_png
-from promptopt.search.loop import BASELINE_ATTR, GENERATOR_ATTR
 from promptopt.search.storage import first_line, masked, open_readonly
+from promptopt.search.study_open import BASELINE_ATTR, GENERATOR_ATTR
 from promptopt.study.config import StudyConfig, load_study
 
 RANK_NOTE = (

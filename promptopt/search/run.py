@@ -18,10 +18,11 @@ from promptopt.core.progress import Phase, Progress, no_phase
 from promptopt.judge.scorer import judge_of
 from promptopt.scorers.base import Scorer
 from promptopt.search.export import ExportResult, export_study
-from promptopt.search.loop import SearchResult, check_generator, open_study, run_search
+from promptopt.search.loop import SearchResult, run_search
 from promptopt.search.mutator import build_mutator
 from promptopt.search.optuna_private import release_connections
 from promptopt.search.storage import masked, open_storage
+from promptopt.search.study_open import check_generator, check_resumable, open_study
 from promptopt.search.trials import TrialRecord
 from promptopt.study.config import StudyConfig
 from promptopt.study.factory import RealismAssets, build_generator, build_realism, build_scorers
@@ -77,6 +78,7 @@ def run_study(
     quiet_libraries()
     if storage is not None:
         open_storage(storage, grace_s)  # a database that cannot be reached fails before the models load
+    check_resumable(cfg, paths, storage)  # as does a study this config cannot resume
     with hooks.phase("loading generator and scorers"):
         generator = build_generator(cfg)
         realism = build_realism(cfg, device=generator.device)

@@ -47,8 +47,10 @@ def check_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
+        shown = repr(url) if "@" not in url else "<storage URL>"  # it may hold a password it cannot mask
         raise InputError(
-            "--storage is not a database URL: write postgresql://user:password@host:port/db or sqlite:///path/study.db"
+            f"--storage {shown} is not a database URL: write postgresql://user:password@host:port/db or "
+            "sqlite:///path/study.db"
         ) from None
     if parsed.get_backend_name() not in SCHEMES:
         raise InputError(
@@ -129,6 +131,7 @@ def open_storage(url: str, grace_s: int = DEFAULT_GRACE_S) -> Any:
     from sqlalchemy.exc import DatabaseError, IntegrityError, NoSuchModuleError, OperationalError
 
     backend = make_url(url).get_backend_name()  # sqlite, postgresql, mysql: the scheme without its +driver
+    _refuse_foreign_sqlite(url)
     connect_args = {"sqlite": {"timeout": 60}, "postgresql": {"connect_timeout": 20}}.get(backend, {})
     engine_kwargs: dict[str, Any] = {"connect_args": connect_args}
     if backend != "sqlite":
@@ -162,6 +165,26 @@ def open_storage(url: str, grace_s: int = DEFAULT_GRACE_S) -> Any:
                 f"storage {masked(url)} is no Optuna database ({first_line(err, url)}): restore it, or give another"
             ) from None
     raise InputError(f"cannot create the tables of storage {masked(url)}: several workers conflicted; run again")
+
+
+def _refuse_foreign_sqlite(url: str) -> None:
+    """An SQLite file that holds tables but no Optuna study table is another program's database: Optuna would add
+    its tables to it. Refused, and the file left as it is."""
+    import sqlite3
+
+    db = sqlite_file(url)
+    if db is None or not db.is_file() or db.stat().st_size == 0:
+        return
+    try:
+        with sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True) as conn:
+            tables = {row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")}
+    except sqlite3.DatabaseError:
+        return  # damaged: RDBStorage says so
+    if tables and "studies" not in tables:
+        raise InputError(
+            f"storage {db} is another program's SQLite database (tables: {', '.join(sorted(tables)[:5])}), not an "
+            "Optuna storage: give a new file or a promptopt study.db"
+        )
 
 
 def fail_stale_trials(study: Any) -> None:

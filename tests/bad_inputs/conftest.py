@@ -47,8 +47,8 @@ def _damaged(bad: Path, study: dict) -> None:
     (bad / "n_trials0.toml").write_text(dumps({**study, "study": {**study["study"], "n_trials": 0}}))
     (bad / "escape.toml").write_text(dumps({**study, "study": {**study["study"], "name": "../../escaped"}}))
     (bad / "unknown_key.toml").write_text(dumps({**study, "banana": {"x": 1}}))
-    (bad / "plan0.toml").write_text('[plan]\nn_trials = 0\n[[target]]\ntarget = "polyp: type ip"\n')
-    (bad / "plan_target.toml").write_text('[[target]]\ntarget = "polyp: banana"\n')
+    (bad / "plan0.toml").write_text('[plan]\ntargets = ["polyp: type ip"]\nn_trials = 0\n')
+    (bad / "plan_target.toml").write_text('[plan]\ntargets = ["polyp: banana"]\n')
     (bad / "lora_dir").mkdir()
     (bad / "lora_dir" / "pytorch_lora_weights.safetensors").write_bytes(b"\x00" * 12)
     (bad / "model_dir").mkdir()
@@ -68,8 +68,14 @@ def build_world(root: Path, study: dict) -> Path:
     for i in range(2):
         Image.new("RGB", (32, 32), (40 * i, 80, 120)).save(world / "images" / f"{i}.png")
     _run("search", "--study", str(world / "study.toml"), "--out", str(world / "runs"), "-n", "2")
-    for name, seed in (("dataset", "0"), ("shard1", "1"), ("shard2", "2")):
-        _run("data", "sim", "--n", "6", "--size", "32", "--seed", seed, "--out", str(world / name))
+    _run("data", "sim", "--n", "6", "--size", "32", "--out", str(world / "dataset"))
+    for name, seed in (("shard1", "1"), ("shard2", "2")):
+        tiny = ["--model", "tiny-random", "--steps", "2", "--height", "32", "--width", "32", "-k", "1"]
+        _run("render", "--prompts", str(world / "prompts.txt"), *tiny, "--seed", seed, "--out", str(world / name))
+    linked = world / "linked-render"  # a render folder whose metadata.jsonl leads out of it
+    linked.mkdir()
+    (root / "outside" / "metadata.jsonl").write_text("")
+    (linked / "metadata.jsonl").symlink_to(root / "outside" / "metadata.jsonl")
     damaged_run = world / "damaged-run"
     damaged_run.mkdir()
     (damaged_run / "config.toml").write_bytes((world / "runs" / "t" / "config.toml").read_bytes())

@@ -106,11 +106,11 @@ def empty(tmp_path_factory):
     [
         ("missing", [], "no such file or folder"),
         ("empty", [], "lists no images"),
-        ("small", ["--holdout", "1.5"], "--holdout: holdout must be between 0 and 1"),
+        ("small", ["--holdout", "1.5"], "'--holdout': 1.5 is not a share"),
         ("small", ["--epochs", "0"], "epochs must be at least 1"),
         ("small", ["--backbone", "resnet"], "--backbone: unknown feature backbone 'resnet'"),
-        ("gi-sim", ["--gi-sim-images", "1"], "--gi-sim-images must be at least 2"),
-        ("gi-sim", ["--size", "8"], "--size must be between 32 and 1024"),
+        ("gi-sim", ["--gi-sim-images", "1"], "'--gi-sim-images': Input should be greater than or equal to 2"),
+        ("gi-sim", ["--size", "8"], "'--size': Input should be greater than or equal to 32"),
         ("small", ["--device", "gpu"], "--device 'gpu' is not a device"),
         ("small", ["--device", "cuda:7"], "--device cuda:7: "),  # no such GPU here (none, or fewer than 8)
     ],

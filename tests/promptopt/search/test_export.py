@@ -10,8 +10,9 @@ from PIL import Image
 from promptopt.core.errors import InputError
 from promptopt.core.paths import RunPaths
 from promptopt.search.export import export_study, finalist_trials
-from promptopt.search.loop import open_study, run_search
+from promptopt.search.loop import run_search
 from promptopt.search.seeds import export_seeds
+from promptopt.search.study_open import open_study
 from promptopt.study.config import from_dict
 
 

@@ -7,9 +7,10 @@ import pytest
 from promptopt.core.paths import RunPaths
 from promptopt.search.export import export_study, finalist_trials
 from promptopt.search.finalists import rank_validated, validate_finalists
-from promptopt.search.loop import open_study, run_search
+from promptopt.search.loop import run_search
 from promptopt.search.mutator import Candidate
 from promptopt.search.seeds import export_seeds, holdout_seeds, validation_seeds
+from promptopt.search.study_open import open_study
 from promptopt.search.trials import TrialRecord
 from promptopt.study.config import from_dict
 

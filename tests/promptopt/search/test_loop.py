@@ -10,8 +10,9 @@ from optuna.trial import TrialState
 from promptopt.core.errors import InputError
 from promptopt.core.interrupt import StopFlag
 from promptopt.core.paths import RunPaths
-from promptopt.search.loop import check_generator, make_sampler, open_study, recover, run_search
+from promptopt.search.loop import recover, run_search
 from promptopt.search.storage import ask, heartbeat
+from promptopt.search.study_open import check_generator, make_sampler, open_study
 
 
 def _run(cfg, paths, build, grace_s=60, **kwargs):

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from promptopt.cli import app
 from promptopt.core.errors import InputError
 from promptopt.core.paths import RunPaths
-from promptopt.search.loop import open_study
 from promptopt.search.storage import check_url, masked, scrubbed
+from promptopt.search.study_open import open_study
 
 POSTGRES = os.environ.get("PROMPTOPT_TEST_POSTGRES")
 SECRET = "S3cret-pw_71"
