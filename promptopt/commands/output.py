@@ -18,17 +18,22 @@ def print_json(data: Any) -> None:
 
 @contextmanager
 def task_progress(*, quiet: bool, suffix: str = "", transient: bool = False) -> Iterator[Progress]:
-    """A `Progress` callback that draws one rich bar per task on stderr (none when `quiet`)."""
+    """A `Progress` callback that draws one rich bar per task on stderr (none when `quiet`); when stderr is no
+    terminal (a log file, CI), a line per tenth of each task instead, which a bar would not leave."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bars
 
+    console = Console(stderr=True)
+    if not quiet and not console.is_terminal:
+        yield _lines(suffix)
+        return
     bars = Bars(
         TextColumn(f"[bold]{{task.description}}{suffix}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         disable=quiet,
         transient=transient,
     )
@@ -45,3 +50,13 @@ def task_progress(*, quiet: bool, suffix: str = "", transient: bool = False) -> 
         except BaseException:
             bars.live.transient = True  # an error's one line replaces the bars
             raise
+
+
+def _lines(suffix: str) -> Progress:
+    """A `Progress` callback printing `task: done/total` on stderr at every tenth of each task and at its end."""
+
+    def update(task: str, done: int, total: int) -> None:
+        if done == total or done % max(1, total // 10) == 0:
+            print(f"{task}{suffix}: {done}/{total}", file=sys.stderr, flush=True)
+
+    return update

@@ -41,8 +41,23 @@ def open_rgb(path: Path) -> Image.Image:
         with Image.open(path) as im:
             return im.convert("RGB")
     except (OSError, SyntaxError, ValueError) as err:  # PIL's UnidentifiedImageError is an OSError
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise UnreadableImageError(f"image {path} cannot be read ({reason}): replace or remove it") from None
+        raise _unreadable(path, err) from None
+
+
+def _unreadable(path: Path, err: Exception) -> UnreadableImageError:
+    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return UnreadableImageError(f"image {path} cannot be read ({reason}): replace or remove it")
+
+
+def check_readable(paths: Sequence[Path]) -> None:
+    """Every file opens as an image (its header and, for PNG, its chunks' checksums: no pixels decoded), so that a
+    damaged file is found before any model loads; UnreadableImageError names the first that does not."""
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                im.verify()
+        except (OSError, SyntaxError, ValueError) as err:
+            raise _unreadable(path, err) from None
 
 
 def load_images(paths: Sequence[Path]) -> list[Image.Image]:

@@ -15,13 +15,14 @@ PROMPT_KEYS = ("prompt", "caption", "text")
 
 
 def generated_files(folder: Path) -> list[Path]:
-    from promptopt.core.images import image_files
+    from promptopt.core.images import check_readable, image_files
 
     if not folder.is_dir():
         raise InputError(f"generated folder {folder} does not exist: pass a folder of generated images")
     files = image_files(folder)
     if len(files) < 2:
         raise InputError(f"generated folder {folder} holds {len(files)} images; set-level metrics need at least 2")
+    check_readable(files)
     return files
 
 

@@ -51,10 +51,10 @@ class TuneConfig:
     rank: int = 32
     modules: str = "attention+conv"
     steps: int = 1500
-    learning_rate: float = 1e-3
+    learning_rate: float = 5e-4
     batch_size: int = 8
-    per_target: int = 150
-    others: int = 1500
+    per_target: int = 200
+    others: int = 3000
     mix: str = "balanced"
     seed: int = 0
     device: str = "auto"
