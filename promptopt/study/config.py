@@ -22,6 +22,7 @@ from promptopt.scorers.assets import GI_SIM
 DIRECTIONS = ("maximize", "minimize")
 SAMPLERS = ("gp", "tpe", "random")  # bench/search_efficiency.py compares them
 MAX_SEED = 2**31 - 1  # the sampler's seed (study seed + trials so far) must stay below numpy's 2**32
+MAX_IMAGES_PER_TRIAL = 2048  # a trial's images stay in memory until scored (2048 at 512×512: 1.6 GB)
 # generator keys that change speed or memory use, not what is drawn: a study may resume with other values
 GENERATOR_RUNTIME_KEYS = ("device", "dtype", "batch_size", "attention_slicing", "vae_tiling", "compile")
 # generator keys added after the first studies ran: left out of the identity at their defaults, so those resume
@@ -63,6 +64,12 @@ class StudySection:
             raise InputError(f"seed must be between 0 and {MAX_SEED}, got {self.seed}")
         if self.images_per_trial < 2:
             raise InputError(f"images_per_trial must be at least 2 (KID needs two images), got {self.images_per_trial}")
+        if self.images_per_trial > MAX_IMAGES_PER_TRIAL:
+            raise InputError(
+                f"images_per_trial {self.images_per_trial} is more than the {MAX_IMAGES_PER_TRIAL} a trial holds in "
+                "memory to score: search with fewer, then render a large set with promptopt render and score it "
+                "with promptopt evaluate, which stream"
+            )
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise InputError(f"study name {self.name!r} must be a plain folder name")
 
