@@ -2,7 +2,7 @@
 before/after table and writes every figure as JSON.
 
     .venv/bin/python bench/tune_loop.py [--images 24] [--steps 1500] [--out bench/results/tune_loop.json]
-                                        [--work /tmp/tune_loop] [--ablation]
+                                        [--work /tmp/tune_loop] [--ablation] [--noise AUDIT_JSON]
 
 - one adapter per category, from the 3,000 GI-sim images gi-sim-tiny learnt from (seed 0, 64×64), each the
   default `promptopt tune` (`promptopt.loop.tune.TuneConfig`), on the rare and unbound attributes of issue 26:
@@ -10,6 +10,8 @@ before/after table and writes every figure as JSON.
 - each checked as `promptopt tune` checks it: gi-sim-tiny and the tuned model audited on every single-clause
   prompt (`--images` fresh seeds), then the three guards (forgetting, copying, realism);
 - the table: per tuned clause, its training images, the base and tuned hit rates with their 95 % intervals;
+- `--noise`: the forgetting guard applied to gi-sim-tiny against its own audit on other seeds, which says how
+  much of a failed guard sampling noise alone explains;
 - `--ablation`: the instrument adapter again with attention-only LoRA, with 400 other images (a larger target
   share), and with half the steps, audited on the instrument clauses and the clauses the base draws, so that the defaults are measured.
 """
@@ -46,7 +48,26 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("bench/results/tune_loop.json"))
     parser.add_argument("--ablation", action="store_true")
     parser.add_argument("--categories", nargs="*", default=list(PLAN))
+    parser.add_argument(
+        "--noise",
+        type=Path,
+        default=None,
+        help="audit.json of gi-sim-tiny on other seeds (promptopt audit --seed-start 9000000000000): the forgetting "
+        "guard applied to the base model against itself, what sampling noise alone fails",
+    )
     return parser.parse_args()
+
+
+def noise(base_rows: list[dict], other: Path) -> dict:
+    """The forgetting guard with the base model's audit as 'tuned': the same model on other seeds."""
+    from promptopt.loop.audit import AuditRow
+    from promptopt.loop.guards import forgetting
+
+    rows = json.loads(other.read_text())["rows"]
+    guard = forgetting([AuditRow(**r) for r in base_rows], [AuditRow(**r) for r in rows])
+    print(f"\ngi-sim-tiny against itself ({other}): no forgetting {'passed' if guard.passed else 'FAILED'}")
+    print(f"  ({guard.detail})")
+    return {"audit": str(other), "passed": guard.passed, "detail": guard.detail, "figures": guard.figures}
 
 
 def row_of(check: dict, clause: str) -> tuple[dict, dict]:
@@ -109,6 +130,9 @@ def main() -> None:
         start = time.perf_counter()
         done = tuned(texts, base_cfg, args.work / category, args)
         results["adapters"][category] = report(category, done, texts, time.perf_counter() - start)
+        base_rows = done["check"]["audit"]["base"]
+    if args.noise is not None:
+        results["noise"] = noise(base_rows, args.noise)
     if args.ablation:
         results["ablation"] = {}
         texts = PLAN["instrument"]

@@ -25,11 +25,15 @@ def tune(
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Optimizer steps (default: 1500)."),
     rank: Optional[int] = typer.Option(None, "--rank", min=1, help="LoRA rank (default: 32)."),
     modules: Optional[str] = typer.Option(None, "--modules", help="attention or attention+conv."),
-    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", min=0.0, help="Constant learning rate."),
-    per_target: Optional[int] = typer.Option(
-        None, "--per-target", min=1, help="Examples of each target: its images repeated to this many (default: 150)."
+    learning_rate: Optional[float] = typer.Option(
+        None, "--learning-rate", min=0.0, help="Constant learning rate (default: 5e-4)."
     ),
-    others: Optional[int] = typer.Option(None, "--others", min=0, help="Other images, keeping the other skills."),
+    per_target: Optional[int] = typer.Option(
+        None, "--per-target", min=1, help="Examples of each target: its images repeated to this many (default: 200)."
+    ),
+    others: Optional[int] = typer.Option(
+        None, "--others", min=0, help="Other images, keeping the other skills (default: 3000, all of them)."
+    ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the image sample and the training."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     check: bool = typer.Option(True, "--check/--no-check", help="Audit base and tuned model and apply the guards."),

@@ -1,7 +1,12 @@
 """The guards a tuned model must pass before it is submitted; the loop enforces them and says which failed.
 
 - No forgetting: every clause the base model drew (hit rate >= 0.5 in its audit, checkable by the judge) stays at
-  0.5 or more, and no more than `MAX_DROP` below the base's rate.
+  0.5 or more, and no more than `MAX_DROP` below the base's rate, beyond sampling noise: a clause is forgotten
+  when it breaks either bar *and* its drop is significant (one-sided Fisher exact test of its hits, Holm-corrected
+  over every clause the base drew, family-wise `ALPHA`). Measured: gi-sim-tiny audited twice on different seeds,
+  24 renders a clause, breaks the bars on 8 of its 26 drawn clauses by drops of up to 0.37
+  (`bench/tune_loop.py --noise`), so the bars alone fail the base model against itself; breaks that are not
+  significant are reported (`within_noise`), not counted.
 - No copying: the tuned model's renders of a target are not near copies of that target's own training images
   (the few images the adapter saw most often). A render is a near copy when its Inception features sit closer to
   one of those images than `MEMORISATION_PERCENTILE` % of the training set's images sit to their nearest
@@ -22,6 +27,7 @@ import numpy as np
 from promptopt.loop.audit import HIT, AuditRow
 
 MAX_DROP = 0.1
+ALPHA = 0.05
 MAX_COPIES = 0.05
 MAX_KID_RATIO = 1.1
 MEMORISATION_PERCENTILE = 1.0
@@ -38,22 +44,42 @@ class Guard:
 
 
 def forgetting(base: Sequence[AuditRow], tuned: Sequence[AuditRow]) -> Guard:
-    """Fails when a clause the base drew falls below HIT, or more than MAX_DROP below its base rate."""
+    """Fails when a clause the base drew falls below HIT, or more than MAX_DROP below its base rate, by more than
+    sampling noise (module docstring)."""
     after = {row.clause: row for row in tuned}
-    lost = []
-    for row in base:
-        now = after.get(row.clause)
-        if now is None or not (row.checkable and row.hit_rate >= HIT):
-            continue
+    drawn = [row for row in base if row.checkable and row.hit_rate >= HIT and row.clause in after]
+    broken = []
+    for row in drawn:
+        now = after[row.clause]
         if now.hit_rate < HIT or now.hit_rate < row.hit_rate - MAX_DROP:
-            lost.append({"clause": row.clause, "base": row.hit_rate, "tuned": now.hit_rate})
-    kept = sum(1 for row in base if row.checkable and row.hit_rate >= HIT)
-    detail = (
-        f"every one of the {kept} clauses the base drew still drawn"
-        if not lost
-        else "forgotten: " + "; ".join(f"{x['clause']} {x['base']:.2f} → {x['tuned']:.2f}" for x in lost)
-    )
-    return Guard("no forgetting", not lost, detail, {"drawn_by_base": kept, "forgotten": lost})
+            p = _drop_p(row, now)
+            broken.append({"clause": row.clause, "base": row.hit_rate, "tuned": now.hit_rate, "p": p})
+    lost, noise = _holm(broken, len(drawn))
+    if lost:
+        detail = "forgotten: " + "; ".join(f"{x['clause']} {x['base']:.2f} → {x['tuned']:.2f}" for x in lost)
+    else:
+        detail = f"every one of the {len(drawn)} clauses the base drew still drawn"
+    if noise:
+        detail += f" ({len(noise)} more below the bars within sampling noise)"
+    figures = {"drawn_by_base": len(drawn), "forgotten": lost, "within_noise": noise, "alpha": ALPHA}
+    return Guard("no forgetting", not lost, detail, figures)
+
+
+def _drop_p(base: AuditRow, tuned: AuditRow) -> float:
+    """One-sided p of the tuned model hitting less often than the base (Fisher exact, on their hit counts)."""
+    from scipy.stats import fisher_exact
+
+    table = [[base.hits, base.n - base.hits], [tuned.hits, tuned.n - tuned.hits]]
+    return float(fisher_exact(table, alternative="greater").pvalue)
+
+
+def _holm(broken: list[dict[str, Any]], tests: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(significant, not) among the broken clauses, Holm's step-down over `tests` hypotheses at ALPHA."""
+    ordered = sorted(broken, key=lambda x: x["p"])
+    for i, item in enumerate(ordered):
+        if item["p"] > ALPHA / (tests - i):
+            return ordered[:i], ordered[i:]
+    return ordered, []
 
 
 def copying(renders: np.ndarray, target_images: np.ndarray, training: np.ndarray, target: str) -> Guard:
