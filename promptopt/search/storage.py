@@ -24,6 +24,7 @@ from promptopt.search.optuna_private import grace_period, stale_trial_ids, stora
 
 STORAGE_ENV = "PROMPTOPT_STORAGE"  # the storage URL when --storage is not given
 DEFAULT_GRACE_S = 60
+MIN_BARE_PASSWORD = 4  # a password shorter than this is masked only where it stands in a URL
 WORKER_ATTR = "worker"  # a trial's user attr: `<host>-<pid>` of the process that runs it (`atomic.owner`)
 MAX_RETRY = 3  # how often one trial is run again after its worker died
 SCHEMES = ("sqlite", "postgresql", "mysql")
@@ -113,7 +114,9 @@ def scrubbed(text: str, url: str) -> str:
         return text.replace(url, masked(url))
     if password:
         for form in {str(password), quote(str(password), safe="")}:
-            text = text.replace(form, "***")
+            text = text.replace(f":{form}@", ":***@")  # in a URL, whatever its length
+            if len(form) >= MIN_BARE_PASSWORD:  # alone: a short one would garble every word it occurs in
+                text = text.replace(form, "***")
     return text
 
 

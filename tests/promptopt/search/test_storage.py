@@ -25,6 +25,10 @@ def test_a_password_is_masked_and_scrubbed():
     assert scrubbed(f"at {url} ({SECRET})", url) == "at postgresql://ana:***@db.example:5432/studies (***)"
     encoded = "postgresql://ana:p%40ss@h/db"  # the password p@ss, as a URL writes it
     assert scrubbed("p@ss and p%40ss", encoded) == "*** and ***"
+    short = "postgresql://ana:p@h/db"  # a one-letter password: masked in the URL, not in every word with a p
+    assert scrubbed(f"cannot open {short}: password rejected", short) == (
+        "cannot open postgresql://ana:***@h/db: password rejected"
+    )
 
 
 @pytest.mark.parametrize(
