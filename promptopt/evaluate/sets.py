@@ -261,13 +261,13 @@ def clip_row(
     return MetricRow("clip", float(scores.mean()), se, n, None, clip.name, True, note)
 
 
-def consistency_row(files: Sequence[Path], outputs: GeneratedOutputs, cfg: EvaluateConfig) -> MetricRow:
-    """Mean prompt–image consistency over every (image, prompt) pair the generated folder's listing holds
-    (prompt-gt.csv or metadata.jsonl); its standard error is over images (each image's mean over its prompts)."""
+def consistency_dataset(cfg: EvaluateConfig, n: int) -> Any:
+    """The generated folder's listing for consistency, read (and every prompt parsed) before any model runs, or
+    the MetricRow saying why there is none; a missing listing or an unreadable prompt is an InputError now."""
+    from promptopt import grammar
     from promptopt.datasets.layouts import load_dataset
-    from promptopt.judge.consistency import clause_probabilities, clauses, combine
+    from promptopt.judge.consistency import clauses
 
-    n = len(files)
     if cfg.judge is None:
         return MetricRow("consistency", None, None, n, None, None, None, "no judge given: pass --judge FILE")
     try:
@@ -276,7 +276,18 @@ def consistency_row(files: Sequence[Path], outputs: GeneratedOutputs, cfg: Evalu
         if cfg.prompts_required:
             raise InputError(f"consistency needs a prompt for each image: {err}") from None
         return MetricRow("consistency", None, None, n, None, Path(cfg.judge).name, None, f"no prompts: {err}")
+    asked = [clauses(grammar.parse(prompt)) for item in dataset.items for prompt in item.prompts]  # all parsed
+    if not any(asked):
+        raise InputError(f"{cfg.generated}: no prompt asks for anything the judge can check")
+    return dataset
+
+
+def consistency_row(files: Sequence[Path], outputs: GeneratedOutputs, cfg: EvaluateConfig, dataset: Any) -> MetricRow:
+    """Mean prompt–image consistency over every (image, prompt) pair the generated folder's listing holds
+    (prompt-gt.csv or metadata.jsonl, read by `consistency_dataset`); its standard error is over images (each
+    image's mean over its prompts)."""
     from promptopt import grammar
+    from promptopt.judge.consistency import clause_probabilities, clauses, combine
 
     row_of = {path.resolve(): i for i, path in enumerate(files)}
     per_image, pairs, empty = [], 0, 0
@@ -318,6 +329,7 @@ def evaluate(
             f"reference folder {cfg.reference} does not exist: pass a folder of real images with --reference"
         )
     prompts = image_prompts(cfg.generated, files)
+    listing = consistency_dataset(cfg, len(files)) if "consistency" in cfg.metrics else None
     if models is None:
         models = load_models(cfg, with_clip=prompts.texts is not None)
     ref, cached = None, None
@@ -344,7 +356,7 @@ def evaluate(
         elif metric == "clip":
             rows.append(clip_row(outputs, models, cfg, prompts, n))
         elif metric == "consistency":
-            rows.append(consistency_row(files, outputs, cfg))
+            rows.append(listing if isinstance(listing, MetricRow) else consistency_row(files, outputs, cfg, listing))
     return Evaluation(
         str(cfg.generated),
         str(cfg.reference),

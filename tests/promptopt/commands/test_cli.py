@@ -102,7 +102,7 @@ def test_a_log_gets_a_line_per_phase_and_per_trial(study_toml, tmp_path):
         (["search", "--study", "missing.toml"], "does not exist"),
         (["search", "--category", "polyp", "-n", "0"], "n_trials must be at least 1"),
         (["search", "--category", "polyp", "-n", "-3"], "n_trials must be at least 1"),
-        (["search", "--category", "polyp", "--seed", "-1"], "seed must be between 0 and 2147483647, got -1"),
+        (["search", "--category", "polyp", "--seed", "-1"], "'--seed': Input should be greater than or equal to 0"),
         (["search", "--category", "polyp", "--seed", str(2**63)], "seed must be between 0 and 2147483647"),
         (["search"], "name a category"),
         (["search", "--target", "polyp type ip"], "write the category, a colon and its attributes"),
@@ -177,14 +177,22 @@ def _complete(out):
     return [t.number for t in study.get_trials(states=(TrialState.COMPLETE,))]
 
 
-def test_a_second_sigterm_stops_a_search_at_once(study_toml, tmp_path):
-    """Before: only a second SIGINT interrupted; a second SIGTERM was ignored until the trial ended."""
+def test_a_second_sigterm_stops_a_search_at_once(make_study_dict, reference, tmp_path):
+    """Before: only a second SIGINT interrupted; a second SIGTERM was ignored until the trial ended. A first stop
+    waits for the render batch, so the batch is made long (256 images at once) for the second to land in it."""
+    from promptopt.core.tomlio import dumps
+
+    study = make_study_dict(str(reference))
+    study["generator"]["batch_size"] = 256
+    study_toml = tmp_path / "study.toml"
+    study_toml.write_text(dumps(study))
     out = tmp_path / "runs"
     cmd = [sys.executable, "-m", "promptopt.cli", "search", "--study", str(study_toml), "--out", str(out), "-n", "40"]
-    proc = subprocess.Popen([*cmd, "--images-per-trial", "64"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*cmd, "--images-per-trial", "256"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None and not _running(out):
         time.sleep(0.1)
+    time.sleep(1.0)  # inside the batch: a stop asked before it starts ends the trial at once, and the process
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)

@@ -254,7 +254,7 @@ def test_a_folder_named_like_the_default_command_is_still_a_folder(sets, dinov2,
         ),
         (
             ["{gen}/../broken", "-r", "{ref}", "--backbone", "{dinov2}"],
-            "002.png cannot be read (image file is truncated)",
+            "002.png cannot be read (Truncated File Read)",
         ),
     ],
 )
