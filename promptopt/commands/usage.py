@@ -60,16 +60,8 @@ def refuse_non_finite(values: dict[str, Any]) -> None:
         numbers = value if isinstance(value, (list, tuple)) else [value]
         bad = next((v for v in numbers if isinstance(v, float) and not math.isfinite(v)), None)
         if bad is not None:
-            raise OneLineUsageError(f"{_flag(name)} {bad}: give a finite number: see '{_command_path()} --help'")
-
-
-def _flag(name: str) -> str:
-    ctx = get_current_context(silent=True)
-    params = ctx.command.params if ctx is not None else []
-    opts = next((p.opts for p in params if p.name == name), None)
-    return max(opts, key=len) if opts else "--" + name.replace("_", "-")
-
-
-def _command_path() -> str:
-    ctx = get_current_context(silent=True)
-    return ctx.command_path if ctx is not None else "promptopt"
+            ctx = get_current_context(silent=True)
+            opts = next((p.opts for p in ctx.command.params if p.name == name), None) if ctx is not None else None
+            flag = max(opts, key=len) if opts else "--" + name.replace("_", "-")
+            path = ctx.command_path if ctx is not None else "promptopt"
+            raise OneLineUsageError(f"{flag} {bad}: give a finite number: see '{path} --help'")

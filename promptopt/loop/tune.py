@@ -3,7 +3,8 @@
 The images that show a target (every clause of it true of the image: GI-sim's ground truth in `labels.jsonl`, else
 what the image's prompts say) are repeated until the target has `per_target` examples (each image at least once,
 so a target with 3 images weighs as much as one with 31), each captioned by its own prompts that state the target,
-or else by the grammar's sentence for the target; `others` images that do not show it keep the model's other skills (`mix = "balanced"`: drawn at random from the rest, with their own prompts). The adapter is a LoRA on
+or else by the grammar's sentence for the target; `others` images that do not show it keep the model's other skills
+(`mix = "balanced"`: drawn at random from the rest, with their own prompts). The adapter is a LoRA on
 the UNet's attention projections and, with `modules = "attention+conv"`, its ResNet convolutions too, written as
 diffusers writes one (`pytorch_lora_weights.safetensors`: `pipe.load_lora_weights(folder)` loads it).
 
